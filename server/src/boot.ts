@@ -1,0 +1,113 @@
+// startServer(config): open the store, the repo and SSH, build the context, listen, start schedulers; stop() drains and closes.
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { openDb } from './db/connection.js';
+import { migrate } from './db/migrate.js';
+import { createProvider } from './cmdb/registry.js';
+import { Deployer } from './deploy/deployer.js';
+import { ensureLocalRepo } from './gitops/local-repo.js';
+import { ensureBaseline, startPoller, type Poller } from './gitops/poller.js';
+import { ConfigRepo } from './gitops/repo.js';
+import { createApp } from './http/app.js';
+import { InventoryEvents } from './inventory/events.js';
+import { createMetrics } from './metrics.js';
+import type { AppModule } from './module.js';
+import { createModules } from './modules.js';
+import { SshConnections } from './ssh/connections.js';
+import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RunningServer {
+  ctx: AppContext;
+  server: Server;
+  port: number;
+  poller: Poller;
+  modules: AppModule[];
+  stop(): Promise<void>;
+}
+
+/** Control sockets must fit the ~104-byte unix socket path limit: fall back to a private dir under /tmp. */
+function controlDir(dataDir: string): string {
+  const preferred = join(dataDir, 'ssh', 'cm');
+  return preferred.length + 22 <= 100 ? preferred : join(tmpdir(), `gitfleet-cm-${createHash('sha1').update(dataDir).digest('hex').slice(0, 12)}`);
+}
+
+export async function startServer(config: Config, log: Logger, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<RunningServer> {
+  await mkdir(config.dataDir, { recursive: true });
+  const db = await openDb(join(config.dataDir, 'gitfleet.db'));
+  const applied = await migrate(db);
+  if (applied.length) log.info({ applied }, 'database migrated');
+
+  const sshCfg = config.deploy.ssh;
+  const identityFile = sshCfg.identityFile ?? join(config.dataDir, 'ssh', 'id_ed25519');
+  const knownHostsFile = sshCfg.knownHostsFile ?? join(config.dataDir, 'ssh', 'known_hosts');
+  const pub = await ensureIdentity(identityFile);
+  await ensureKnownHosts(knownHostsFile);
+  log.info({ publicKey: pub, identityFile }, 'deploy key (authorise it on your hosts: see README "SSH key set-up")');
+
+  const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
+  if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
+  const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log });
+  try {
+    await repo.init();
+  } catch (err) {
+    log.error({ err }, 'config repo fetch failed at start; the poller will retry');
+  }
+
+  const metrics = createMetrics();
+  const ssh = new SshConnections({
+    settings: { ...sshCfg, identityFile, knownHostsFile },
+    controlDir: controlDir(config.dataDir), reuse: sshCfg.reuse, idleTimeoutSeconds: sshCfg.idleTimeout,
+    maxConnections: sshCfg.maxConnections, metrics, log,
+  });
+  await ssh.init();
+  const clock = opts.clock ?? (() => new Date());
+  const shutdown = new AbortController();
+  const events = new InventoryEvents();
+  const cmdb = createProvider({ config, db, log });
+  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, repo, log });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, repo, deployer, shutdown: shutdown.signal };
+
+  const modules = opts.modules ?? createModules();
+  const app = createApp(ctx, modules);
+  const server = await new Promise<Server>((res, rej) => {
+    const s = app.listen(config.server.port, config.server.host, () => res(s));
+    s.on('error', rej);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  log.info({ host: config.server.host, port }, 'listening');
+
+  await ensureBaseline(ctx);
+  await deployer.recover();
+  const poller = startPoller(ctx);
+  for (const m of modules) await m.start?.(ctx);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('shutting down: no new work; running host pushes may finish');
+      shutdown.abort();
+      poller.stop();
+      const closed = new Promise<void>((res) => server.close(() => res()));
+      server.closeIdleConnections?.();
+      const graceMs = config.server.shutdownGrace * 1000;
+      await Promise.allSettled([deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
+      server.closeAllConnections?.();
+      await closed;
+      await ssh.closeAll();
+      await db.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { ctx, server, port, poller, modules, stop };
+}

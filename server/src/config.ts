@@ -1,0 +1,162 @@
+// The only reader of config files and environment: a frozen, typed Config or a ConfigError listing every problem.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { POSIX_NAME_RE, SEGMENT_RE } from './util/validate.js';
+import { cmdbConfigSchema } from './cmdb/config-schema.js';
+import { hostSyncConfigSchema } from './hostsync/config-schema.js';
+import { esSyncConfigSchema } from './essync/config-schema.js';
+import { agentsConfigSchema } from './agents/config-schema.js';
+
+const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
+const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
+const seconds = (def: number, max = 86_400) => z.number().int().min(0).max(max).default(def);
+const unitKey = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*\/[A-Za-z0-9_][A-Za-z0-9._-]*\/[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'must be <mod>/<env>/<app>');
+
+const sshSchema = z.strictObject({
+  user: posixName.default('root'),
+  port: z.number().int().min(1).max(65535).default(22),
+  identityFile: noSpaces.optional(),
+  knownHostsFile: noSpaces.optional(),
+  hostKeyPolicy: z.enum(['strict', 'accept-new']).default('strict'),
+  connectTimeout: z.number().int().min(1).max(300).default(10),
+  kexAlgorithms: z.string().regex(/^[A-Za-z0-9@.,+-]+$/, 'must be a comma-separated list of algorithm names').optional(),
+  /** Reuse of SSH connections (ControlMaster); see README "Connection reuse". */
+  reuse: z.boolean().default(true),
+  idleTimeout: seconds(300),
+  maxConnections: z.number().int().min(1).max(100_000).default(200),
+  keepAliveInterval: z.number().int().min(1).max(300).default(5),
+  keepAliveCountMax: z.number().int().min(1).max(100).default(3),
+  keepWarm: z.boolean().default(false),
+});
+
+const deploySchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(1000).default(10),
+  hostTimeout: z.number().int().min(1).max(86_400).default(120),
+  retries: z.number().int().min(0).max(10).default(2),
+  retryBackoff: z.number().min(0).max(600).default(2),
+  queueSize: z.number().int().min(1).max(100_000).default(1000),
+  owner: posixName.optional(),
+  group: posixName.optional(),
+  /** Per-unit overrides keyed by "<mod>/<env>/<app>". */
+  units: z.record(unitKey, z.strictObject({ owner: posixName.optional(), group: posixName.optional() })).default({}),
+  ssh: sshSchema.prefault({}),
+});
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    shutdownGrace: z.number().int().min(1).max(3600).default(30),
+    trustProxy: z.boolean().default(false),
+  }).prefault({}),
+  dataDir: z.string().min(1).default('./data'),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  repo: z.strictObject({
+    url: z.string().min(1).optional(),
+    branch: z.string().regex(/^[A-Za-z0-9._/-]+$/).refine((b) => !b.startsWith('-') && !b.includes('..'), 'not a safe branch name').default('main'),
+    pollInterval: seconds(60),
+  }).prefault({}),
+  webhook: z.strictObject({
+    maxBodyBytes: z.number().int().min(1024).max(26_214_400).default(5_242_880),
+    gitlab: z.strictObject({
+      token: z.string().min(1).optional(),
+      signingSecret: z.string().min(1).optional(),
+      toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+    }).prefault({}),
+    github: z.strictObject({ secret: z.string().min(1).optional() }).prefault({}),
+  }).prefault({}),
+  api: z.strictObject({ tokens: z.array(z.string().min(16, 'API tokens must be at least 16 characters')).default([]) }).prefault({}),
+  inventory: cmdbConfigSchema.extend({
+    envAliases: z.record(z.string().regex(SEGMENT_RE), z.string().regex(SEGMENT_RE)).default({}),
+  }).prefault({}),
+  deploy: deploySchema.prefault({}),
+  hostSync: hostSyncConfigSchema.prefault({}),
+  esSync: esSyncConfigSchema.prefault({}),
+  agents: agentsConfigSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };
+
+/** Secrets and a few deployment-specific values may come from the environment (they win over the file). */
+const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
+  ['GITFLEET_PORT', ['server', 'port'], Number],
+  ['GITFLEET_HOST', ['server', 'host'], String],
+  ['GITFLEET_DATA_DIR', ['dataDir'], String],
+  ['GITFLEET_REPO_URL', ['repo', 'url'], String],
+  ['GITFLEET_LOG_LEVEL', ['log', 'level'], String],
+  ['GITFLEET_GITLAB_TOKEN', ['webhook', 'gitlab', 'token'], String],
+  ['GITFLEET_GITLAB_SIGNING_SECRET', ['webhook', 'gitlab', 'signingSecret'], String],
+  ['GITFLEET_GITHUB_SECRET', ['webhook', 'github', 'secret'], String],
+  ['GITFLEET_API_TOKENS', ['api', 'tokens'], (v) => v.split(',').map((s) => s.trim()).filter(Boolean)],
+  ['GITFLEET_AGENT_TOKEN', ['agents', 'token'], String],
+];
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    if (typeof cur[key] !== 'object' || cur[key] === null) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function getPath(obj: unknown, path: PropertyKey[]): unknown {
+  let cur = obj;
+  for (const key of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Validate a raw object (from YAML plus env) into a Config; throws ConfigError naming each key and value. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      if (issue.code === 'unrecognized_keys') return `${key === '(root)' ? '' : `${key}: `}unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      const value = getPath(raw, issue.path);
+      const shown = /token|secret|password/i.test(key) ? '(hidden)' : JSON.stringify(value);
+      return `${key}: ${issue.message} (got ${shown})`;
+    });
+    throw new ConfigError(problems);
+  }
+  const cfg = result.data;
+  return Object.freeze({ ...cfg, dataDir: resolve(baseDir, cfg.dataDir) }) as Config;
+}
+
+/** Read `--config FILE` / GITFLEET_CONFIG (optional), apply env overrides, validate. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  const idx = argv.indexOf('--config');
+  const file = idx >= 0 ? argv[idx + 1] : env.GITFLEET_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`config file ${file}: ${(err as Error).message}`]);
+    }
+    try {
+      raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError([`config file ${file}: not valid YAML: ${(err as Error).message}`]);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`config file ${file}: top level must be a mapping`]);
+  }
+  const problems: string[] = [];
+  for (const [name, path, conv] of ENV_OVERRIDES) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const converted = conv(v);
+    if (typeof converted === 'number' && Number.isNaN(converted)) problems.push(`${name}: not a number (got ${JSON.stringify(v)})`);
+    setPath(raw, path, converted);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const cfg = parseConfig(raw);
+  return file ? Object.freeze({ ...cfg, configFile: resolve(file) }) : cfg;
+}

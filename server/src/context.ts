@@ -1,0 +1,25 @@
+// AppContext: everything a service needs, built once at start and passed in (no module-level state).
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Db } from './db/connection.js';
+import type { Metrics } from './metrics.js';
+import type { CmdbProvider } from './cmdb/provider.js';
+import type { InventoryEvents } from './inventory/events.js';
+import type { Deployer } from './deploy/deployer.js';
+import type { SshConnections } from './ssh/connections.js';
+import type { ConfigRepo } from './gitops/repo.js';
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  db: Db;
+  clock: () => Date;
+  metrics: Metrics;
+  events: InventoryEvents;
+  cmdb: CmdbProvider;
+  ssh: SshConnections;
+  repo: ConfigRepo;
+  deployer: Deployer;
+  /** Aborted when the server shuts down: long work checks it and stops taking more. */
+  shutdown: AbortSignal;
+}

@@ -1,0 +1,38 @@
+// Schema migrations: db/migrations/NNN_name.sql applied in order, each in a transaction, tracked by name in schema_migrations
+// (by name, not by a high-water mark, so migrations written on parallel branches are never skipped).
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './connection.js';
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export interface Migration { version: number; name: string; sql: string }
+
+/** Every migration file, sorted by its number (numbers must be unique). */
+export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const out = readdirSync(dir)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(dir, f), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.version === out[i - 1]!.version) throw new Error(`duplicate migration number ${out[i]!.version}`);
+  }
+  return out;
+}
+
+/** Apply every migration not yet recorded; returns the names applied. */
+export async function migrate(db: Db, migrations = listMigrations()): Promise<string[]> {
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const done = new Set((await db.all<{ name: string }>('SELECT name FROM schema_migrations')).map((r) => r.name));
+  const applied: string[] = [];
+  for (const m of migrations) {
+    if (done.has(m.name)) continue;
+    await db.tx(async (q) => {
+      await q.exec(m.sql);
+      await q.run('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)', [m.name, new Date().toISOString()]);
+    });
+    applied.push(m.name);
+  }
+  return applied;
+}

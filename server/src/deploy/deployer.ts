@@ -1,0 +1,224 @@
+// The deployer: records intent, queues (bounded, coalescing), runs deployments with one run per unit at a time,
+// recovers interrupted ones at start and drains on shutdown.
+import type { Logger } from 'pino';
+import { ConflictError, QueueFullError, ValidationError } from '../errors.js';
+import * as rec from '../db/deployments.js';
+import { changedUnits, parseUnitKey, selectUnits, type Unit, unitKey } from '../gitops/targets.js';
+import { KeyedLock, Semaphore } from '../util/semaphore.js';
+import { ZERO_SHA_RE } from '../util/validate.js';
+import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
+import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView, type PushRequest, type SyncRequest } from './types.js';
+
+export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger };
+
+export interface Submitted { id: number; coalesced: boolean }
+
+interface Queued { id: number; req: DeployRequest }
+
+export class Deployer {
+  private readonly hostSlots: Semaphore;
+  private readonly unitLocks = new KeyedLock();
+  private readonly pushQueue: Queued[] = [];
+  private readonly syncWaiting: Queued[] = [];
+  private pushLoop: Promise<void> | null = null;
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly waiters = new Map<number, Array<(d: DeploymentView) => void>>();
+  private readonly drain = new AbortController();
+  private readonly kill = new AbortController();
+  private readonly branch: string;
+
+  constructor(private readonly deps: DeployerDeps) {
+    this.hostSlots = new Semaphore(deps.config.deploy.concurrency);
+    this.branch = deps.config.repo.branch;
+  }
+
+  queueDepth(): number {
+    return this.pushQueue.length + this.syncWaiting.length;
+  }
+
+  /** Active host pushes right now (for tests of the cap and for metrics). */
+  activePushes(): number {
+    return this.hostSlots.running;
+  }
+
+  /** A push deployment is queued or running (the poller waits for it). */
+  pushBusy(): boolean {
+    return this.pushLoop !== null || this.pushQueue.length > 0;
+  }
+
+  get stopping(): boolean {
+    return this.drain.signal.aborted;
+  }
+
+  /** Record a deployment and queue it; coalesces with an identical one still waiting. */
+  async submit(req: DeployRequest): Promise<Submitted> {
+    if (this.stopping) throw new QueueFullError('server is shutting down, not taking deployments');
+    if (req.kind === 'push') {
+      const waiting = this.pushQueue[this.pushQueue.length - 1];
+      if (waiting) return { id: waiting.id, coalesced: true };
+    } else {
+      const same = this.syncWaiting.find((q) => JSON.stringify(q.req) === JSON.stringify(req));
+      if (same) return { id: same.id, coalesced: true };
+    }
+    if (this.queueDepth() >= this.deps.config.deploy.queueSize) throw new QueueFullError();
+    const id = await rec.insertDeployment(this.deps.db, {
+      trigger: req.trigger, actor: req.actor ?? null, branch: this.branch,
+      before: req.kind === 'push' ? req.before ?? null : null, after: req.kind === 'push' ? req.after ?? null : req.commit ?? null, request: req,
+    }, this.now());
+    this.enqueue({ id, req });
+    return { id, coalesced: false };
+  }
+
+  /** Resolves with the deployment once it has finished. */
+  async wait(id: number): Promise<DeploymentView> {
+    const d = await rec.getDeployment(this.deps.db, id);
+    if (!d) throw new ValidationError(`deployment ${id} does not exist`);
+    if (FINAL_STATUSES.has(d.status)) return d;
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? [];
+      list.push(resolve);
+      this.waiters.set(id, list);
+    });
+  }
+
+  /** At start: running deployments were cut off by a crash → interrupted and run again; queued ones are queued again. */
+  async recover(): Promise<number[]> {
+    const now = this.now();
+    const resumed: number[] = [];
+    for (const d of await rec.deploymentsWithStatus(this.deps.db, ['running', 'interrupted'])) {
+      if (d.status === 'interrupted' && (await this.deps.db.get<{ resumed_by: number | null }>('SELECT resumed_by FROM deployments WHERE id = ?', [d.id]))?.resumed_by) continue;
+      await this.deps.db.tx(async (q) => {
+        await rec.abortOpenHostPushes(q, d.id, now);
+        if (d.status === 'running') await rec.finishDeployment(q, d.id, 'interrupted', 'server stopped while the deployment was running', now);
+      });
+      const { id } = await this.submit({ ...d.request, resumeOf: d.id, trigger: d.request.trigger, actor: d.request.actor ?? `recovery of #${d.id}` });
+      await this.deps.db.run('UPDATE deployments SET resumed_by = ? WHERE id = ?', [id, d.id]);
+      this.deps.log.warn({ deploymentId: d.id, resumedAs: id }, 'interrupted deployment queued again');
+      resumed.push(id);
+    }
+    for (const d of await rec.deploymentsWithStatus(this.deps.db, ['queued'])) {
+      if (![...this.pushQueue, ...this.syncWaiting].some((q) => q.id === d.id)) this.enqueue({ id: d.id, req: d.request });
+    }
+    return resumed;
+  }
+
+  /** Stop taking work; running host pushes may finish for graceMs, then they are killed. */
+  async stop(graceMs: number): Promise<void> {
+    this.drain.abort(new Error('shutting down'));
+    this.pushQueue.length = 0; // still 'queued' in the database: picked up at the next start
+    const timer = setTimeout(() => this.kill.abort(new Error('shutdown grace exceeded')), graceMs);
+    await Promise.allSettled([...this.running]);
+    clearTimeout(timer);
+  }
+
+  private now(): string {
+    return this.deps.clock().toISOString();
+  }
+
+  private enqueue(q: Queued): void {
+    if (q.req.kind === 'push') {
+      this.pushQueue.push(q);
+      if (!this.pushLoop) this.pushLoop = this.runPushLoop().finally(() => { this.pushLoop = null; });
+    } else {
+      this.syncWaiting.push(q);
+      this.track(this.execute(q).finally(() => {
+        const i = this.syncWaiting.indexOf(q);
+        if (i >= 0) this.syncWaiting.splice(i, 1);
+      }));
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  /** Push deployments of the branch run one after another: each diffs from where the previous one ended. */
+  private async runPushLoop(): Promise<void> {
+    while (this.pushQueue.length && !this.stopping) {
+      const q = this.pushQueue.shift()!;
+      const p = this.execute(q);
+      this.track(p);
+      await p;
+    }
+  }
+
+  private async execute(q: Queued): Promise<void> {
+    const { db } = this.deps;
+    const log = this.deps.log.child({ deploymentId: q.id });
+    let status: DeploymentStatus = 'failed';
+    let error: string | null = null;
+    try {
+      if (this.stopping) return;
+      await rec.markDeploymentRunning(db, q.id, this.now());
+      const { units, commit, before } = q.req.kind === 'push' ? await this.planPush(q.req, log) : await this.planSync(q.req);
+      await rec.setDeploymentUnits(db, q.id, units.map(unitKey), { before, after: commit });
+      const onlyHosts = q.req.kind === 'sync' ? q.req.hosts : undefined;
+      // Units run side by side, each under its own lock; hosts share the server-wide cap.
+      const outcomes = await Promise.all(units.map((unit) => this.unitLocks.run(unitKey(unit), (): Promise<UnitOutcome> => {
+        if (this.stopping) return Promise.resolve({ status: 'failed', hosts: [], interrupted: true });
+        return runUnit({ ...this.deps, hostSlots: this.hostSlots }, { deploymentId: q.id, unit, commit, onlyHosts, drain: this.drain.signal, kill: this.kill.signal, log });
+      })));
+      if (q.req.kind === 'push' && !outcomes.some((o) => o.interrupted)) await rec.setLastSeen(db, this.branch, commit, this.now());
+      status = aggregate(outcomes);
+      if (status !== 'succeeded') error = summarize(outcomes, units);
+    } catch (err) {
+      error = (err as Error).message;
+      status = 'failed';
+      log.error({ err }, 'deployment failed');
+    } finally {
+      if (this.stopping && status !== 'succeeded') status = 'interrupted';
+      await rec.finishDeployment(db, q.id, status, error, this.now()).catch((err) => log.error({ err }, 'cannot record deployment end'));
+      this.deps.metrics.deployments.inc({ status, trigger: q.req.trigger });
+      log.info({ status, error }, 'deployment finished');
+      const d = await rec.getDeployment(db, q.id);
+      for (const resolve of this.waiters.get(q.id) ?? []) resolve(d!);
+      this.waiters.delete(q.id);
+    }
+  }
+
+  /** Units changed between the last processed commit and the fetched head (the server's own diff decides). */
+  private async planPush(req: PushRequest, log: Logger): Promise<{ units: Unit[]; commit: string; before: string | null }> {
+    const { repo, db } = this.deps;
+    const head = await repo.fetch();
+    const lastSeen = await rec.getLastSeen(db, this.branch);
+    let base: string | undefined;
+    if (lastSeen && (await repo.hasCommit(lastSeen))) base = lastSeen;
+    else if (req.before && !ZERO_SHA_RE.test(req.before) && (await repo.hasCommit(req.before))) base = req.before;
+    if (!base) {
+      log.warn({ lastSeen }, 'no known base commit: full sync of every unit');
+      return { units: await repo.listUnits(head), commit: head, before: null };
+    }
+    if (base === head) return { units: [], commit: head, before: base };
+    if (!(await repo.inHistory(base, head))) log.warn({ base, head }, 'history rewritten (force push): full sync of the affected units');
+    return { units: changedUnits(await repo.diff(base, head)), commit: head, before: base };
+  }
+
+  private async planSync(req: SyncRequest): Promise<{ units: Unit[]; commit: string; before: null }> {
+    const commit = req.commit ?? (await this.deps.repo.fetch());
+    const all = await this.deps.repo.listUnits(commit);
+    let units: Unit[];
+    if (req.units) {
+      units = req.units.map((k) => parseUnitKey(k)).filter((u): u is Unit => !!u);
+      const present = new Set(all.map(unitKey));
+      const missing = units.filter((u) => !present.has(unitKey(u)));
+      if (missing.length) throw new ConflictError(`unit(s) not in the repo at ${commit.slice(0, 12)}: ${missing.map(unitKey).join(', ')}`);
+    } else if (req.select) {
+      units = selectUnits(all, req.select);
+    } else {
+      units = all;
+    }
+    if (units.length === 0) throw new ConflictError(`no unit in the repo at ${commit.slice(0, 12)} matches ${JSON.stringify(req.select ?? req.units)}`);
+    return { units, commit, before: null };
+  }
+}
+
+function aggregate(outcomes: UnitOutcome[]): DeploymentStatus {
+  if (outcomes.length === 0) return 'succeeded';
+  const ok = outcomes.filter((o) => o.status === 'succeeded').length;
+  return ok === outcomes.length ? 'succeeded' : ok === 0 && !outcomes.some((o) => o.status === 'partial') ? 'failed' : 'partial';
+}
+
+function summarize(outcomes: UnitOutcome[], units: Unit[]): string {
+  return outcomes.map((o, i) => ({ o, u: unitKey(units[i]!) })).filter(({ o }) => o.status !== 'succeeded').map(({ o, u }) => `${u}: ${o.status}`).join('; ');
+}

@@ -1,0 +1,49 @@
+// Deployment requests, statuses and result shapes shared by the deployer, the API and the records.
+export type DeploymentStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+export type UnitStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'no_hosts';
+export type HostPushStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'aborted';
+
+export type Trigger = 'gitlab' | 'github' | 'poller' | 'manual' | 'converge' | 'rollback' | 'recovery' | 'api';
+
+/** Deploy what changed on the branch since the last processed commit (webhooks, poller). */
+export interface PushRequest {
+  kind: 'push';
+  trigger: Trigger;
+  actor?: string;
+  /** From the payload: hints only (the server's own git diff decides). */
+  before?: string;
+  after?: string;
+}
+
+/** Full sync of selected units (manual /sync, converge of a new host, rollback to a commit). */
+export interface SyncRequest {
+  kind: 'sync';
+  trigger: Trigger;
+  actor?: string;
+  /** Unit keys "mod/env/app", or a selection resolved against the repo at run time. */
+  units?: string[];
+  select?: { env: string; app: string; mod?: string };
+  /** Restrict to these IPs (converge of one host). */
+  hosts?: string[];
+  /** Deploy this commit instead of the branch head (rollback). */
+  commit?: string;
+}
+
+export type DeployRequest = (PushRequest | SyncRequest) & { resumeOf?: number };
+
+export interface HostPushView {
+  unit: string; ip: string; hostname: string | null; status: HostPushStatus; exitCode: number | null; reason: string | null;
+  filesChanged: number | null; changes: string[]; stderrTail: string | null; attempts: number; durationMs: number | null;
+  startedAt: string | null; finishedAt: string | null;
+}
+
+export interface UnitView { unit: string; commit: string | null; status: UnitStatus; reason: string | null; hostCount: number; startedAt: string | null; finishedAt: string | null }
+
+export interface DeploymentView {
+  id: number; trigger: Trigger; actor: string | null; branch: string; before: string | null; after: string | null;
+  request: DeployRequest; units: string[]; status: DeploymentStatus; error: string | null;
+  createdAt: string; startedAt: string | null; finishedAt: string | null;
+  unitResults?: UnitView[]; hosts?: HostPushView[];
+}
+
+export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set(['succeeded', 'partial', 'failed', 'interrupted']);

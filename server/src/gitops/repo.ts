@@ -1,0 +1,141 @@
+// The config repo: a bare clone under the data dir, fetched from repo.url; all git work of the server goes through here.
+import { mkdir, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { Logger } from 'pino';
+import { SHA_RE } from '../util/validate.js';
+import { parseNameStatus, type FileChange, type Unit, unitsOfFiles, unitKey } from './targets.js';
+
+export interface ConfigRepoOptions { dir: string; url: string; branch: string; log: Logger }
+
+export class ConfigRepo {
+  private git!: SimpleGit;
+  private head: string | null = null;
+  private fetching: Promise<string> | null = null;
+
+  constructor(readonly opts: ConfigRepoOptions) {}
+
+  /** Clone (bare) if needed and fetch once. */
+  async init(): Promise<void> {
+    const exists = await stat(`${this.opts.dir}/HEAD`).then(() => true, () => false);
+    if (!exists) {
+      await mkdir(this.opts.dir, { recursive: true });
+      await simpleGit(this.opts.dir).init(true);
+    }
+    this.git = simpleGit(this.opts.dir, { config: ['gc.auto=0'] });
+    const remotes = await this.git.getRemotes(true);
+    const origin = remotes.find((r) => r.name === 'origin');
+    if (!origin) await this.git.addRemote('origin', this.opts.url);
+    else if (origin.refs.fetch !== this.opts.url) await this.git.remote(['set-url', 'origin', this.opts.url]);
+    await this.fetch();
+  }
+
+  lastKnownHead(): string | null {
+    return this.head;
+  }
+
+  /** Fetch the branch (one fetch at a time; concurrent callers share it) and return its head commit. */
+  fetch(): Promise<string> {
+    if (!this.fetching) {
+      this.fetching = (async () => {
+        const ref = `refs/remotes/origin/${this.opts.branch}`;
+        await this.git.raw(['fetch', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
+        const head = (await this.git.revparse([`${ref}^{commit}`])).trim();
+        this.head = head;
+        return head;
+      })().finally(() => { this.fetching = null; });
+    }
+    return this.fetching;
+  }
+
+  /** Is this a commit object we have? */
+  async hasCommit(sha: string): Promise<boolean> {
+    if (!SHA_RE.test(sha)) return false;
+    try {
+      await this.git.raw(['cat-file', '-e', `${sha}^{commit}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Is `sha` reachable from the branch head (still in history)? */
+  async inHistory(sha: string, head: string): Promise<boolean> {
+    if (!(await this.hasCommit(sha))) return false;
+    try {
+      await this.git.raw(['merge-base', '--is-ancestor', sha, head]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A full commit id for a user-given commit (hex prefix of 7-40 chars), or undefined. */
+  async resolveCommit(ref: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{7,64}$/.test(ref)) return undefined;
+    try {
+      const sha = (await this.git.revparse(['--verify', '--quiet', `${ref}^{commit}`])).trim();
+      return SHA_RE.test(sha) ? sha : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Files changed between two commits (all commits in between), renames detected. */
+  async diff(base: string, head: string): Promise<FileChange[]> {
+    const out = await this.git.raw(['diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--']);
+    return parseNameStatus(out);
+  }
+
+  /** Every unit present at a commit. */
+  async listUnits(commit: string): Promise<Unit[]> {
+    return unitsOfFiles(await this.lsTree(commit, []));
+  }
+
+  /** Paths (relative to the unit directory) of every file of a unit at a commit. */
+  async listUnitFiles(commit: string, unit: Unit): Promise<string[]> {
+    const prefix = `${unitKey(unit)}/`;
+    return (await this.lsTree(commit, [prefix])).map((p) => p.slice(prefix.length));
+  }
+
+  private async lsTree(commit: string, paths: string[]): Promise<string[]> {
+    const out = await this.git.raw(['ls-tree', '-r', '-z', '--name-only', commit, '--', ...paths]);
+    return out.split('\0').filter(Boolean);
+  }
+
+  /** Write a unit's files at a commit into dest (dest/<mod>/<env>/<app>/...): git archive piped into tar, no shell. */
+  exportUnit(commit: string, unit: Unit, dest: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const archive = spawn('git', ['-C', this.opts.dir, '-c', 'tar.umask=022', 'archive', '--format=tar', commit, '--', `${unitKey(unit)}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const tar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
+      archive.stdout.pipe(tar.stdin);
+      let err = '';
+      archive.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      tar.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      let pending = 2;
+      let failed = false;
+      const done = (name: string) => (code: number | null) => {
+        if (code !== 0 && !failed) {
+          failed = true;
+          reject(new Error(`${name} exited ${code}: ${err.trim().slice(-500)}`));
+        }
+        if (--pending === 0 && !failed) resolve();
+      };
+      archive.on('error', reject);
+      tar.on('error', reject);
+      archive.on('close', done('git archive'));
+      tar.on('close', done('tar'));
+    });
+  }
+
+  /** Content of one file at a commit (for downloads and metadata). */
+  async readFile(commit: string, path: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('git', ['-C', this.opts.dir, 'cat-file', 'blob', `${commit}:${path}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const chunks: Buffer[] = [];
+      p.stdout.on('data', (c: Buffer) => chunks.push(c));
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`no file ${path} at ${commit}`))));
+    });
+  }
+}

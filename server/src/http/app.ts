@@ -1,0 +1,50 @@
+// createApp(ctx): the express application — logging, webhooks (raw body, own auth), health, API behind bearer auth, errors last.
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { AppContext } from '../context.js';
+import type { AppModule } from '../module.js';
+import { bearerAuth } from './middleware/auth.js';
+import { errorHandler, notFound } from './middleware/error.js';
+import { createDeploymentRoutes } from './routes/deployments.js';
+import { createHealthRoutes } from './routes/health.js';
+import { createHostRoutes } from './routes/hosts.js';
+import { createSyncRoutes } from './routes/sync.js';
+import { createWebhookRoutes } from './routes/webhooks.js';
+
+const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', ctx.config.server.trustProxy);
+  app.use(pinoHttp({
+    logger: ctx.log,
+    // Request id = the sender's delivery id when there is one, so logs and GitLab's "Recent events" line up.
+    genReqId: (req) => {
+      for (const h of ['x-request-id', 'idempotency-key', 'x-github-delivery', 'x-gitlab-event-uuid']) {
+        const v = req.headers[h];
+        if (typeof v === 'string' && REQ_ID_RE.test(v)) return v;
+      }
+      return randomUUID();
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+  }));
+  app.use(createWebhookRoutes(ctx));
+  app.use(createHealthRoutes(ctx));
+  for (const m of modules) if (m.publicRoutes) app.use(m.publicRoutes(ctx));
+
+  const auth = bearerAuth(ctx.config.api.tokens);
+  app.use('/sync', auth);
+  app.use(createSyncRoutes(ctx));
+  const api = express.Router();
+  api.use(auth, express.json({ limit: '1mb' }));
+  api.use(createHostRoutes(ctx));
+  api.use(createDeploymentRoutes(ctx));
+  for (const m of modules) if (m.apiRoutes) api.use(m.apiRoutes(ctx));
+  app.use('/api/v1', api);
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

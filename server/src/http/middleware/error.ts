@@ -1,0 +1,29 @@
+// Registered last: AppError → its status and {error:{code,message}}; anything else → logged 500 without internals.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError } from '../../errors.js';
+
+export const notFound: RequestHandler = (req, res) => {
+  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+};
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) return next(err);
+  if (err instanceof AppError) {
+    const body: Record<string, unknown> = { code: err.code, message: err.message };
+    if ('field' in err && err.field) body.field = err.field;
+    res.status(err.status).json({ error: body });
+    return;
+  }
+  // body-parser errors carry a status and a type
+  const e = err as { status?: number; type?: string; message?: string };
+  if (e.type === 'entity.too.large') {
+    res.status(413).json({ error: { code: 'payload_too_large', message: 'request body is larger than allowed' } });
+    return;
+  }
+  if (e.type === 'entity.parse.failed') {
+    res.status(400).json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
+    return;
+  }
+  req.log?.error({ err }, 'unhandled error');
+  res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+};

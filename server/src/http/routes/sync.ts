@@ -1,0 +1,29 @@
+// GET /sync?env&app&mod: the fssync-compatible manual resync (full sync of the unit's files).
+import { Router } from 'express';
+import type { AppContext } from '../../context.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import { selectUnits, unitKey } from '../../gitops/targets.js';
+import { requireSegment } from '../../util/validate.js';
+
+export function createSyncRoutes(ctx: AppContext): Router {
+  const r = Router();
+  r.get('/sync', async (req, res) => {
+    const q = req.query;
+    const env = requireSegment(q.env, 'env');
+    const app = requireSegment(q.app, 'app');
+    const mod = q.mod === undefined || q.mod === '' ? undefined : requireSegment(q.mod, 'mod');
+    if (q.wait !== undefined && q.wait !== 'true' && q.wait !== 'false') throw new ValidationError('wait must be true or false', 'wait');
+    const head = await ctx.repo.fetch();
+    const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
+    if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
+    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey) });
+    if (q.wait === 'false') {
+      res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
+      return;
+    }
+    const d = await ctx.deployer.wait(id);
+    const { hostPushes, unitResults } = await import('../../db/deployments.js');
+    res.status(200).json({ ...d, unitResults: await unitResults(ctx.db, id), hosts: await hostPushes(ctx.db, id) });
+  });
+  return r;
+}

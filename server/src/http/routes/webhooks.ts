@@ -1,0 +1,76 @@
+// POST /webhooks/gitlab and /webhooks/github: cheapest checks first, raw-body authentication, then a queued deployment (202).
+import express, { Router, type Request } from 'express';
+import type { AppContext } from '../../context.js';
+import { UnauthorizedError, ValidationError } from '../../errors.js';
+import { acceptPush } from '../../gitops/intake.js';
+import { deliveryKey, parsePushPayload } from '../../gitops/push-event.js';
+import { verifyGithubSignature, verifyGitlabToken, verifyStandardWebhook } from '../../gitops/webhook-auth.js';
+
+const header = (req: Request, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ValidationError('payload is not valid JSON');
+  }
+}
+
+export function createWebhookRoutes(ctx: AppContext): Router {
+  const r = Router();
+  const cfg = ctx.config.webhook;
+  const raw = express.raw({ type: () => true, limit: cfg.maxBodyBytes });
+
+  r.post('/webhooks/gitlab', raw, async (req, res) => {
+    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const event = header(req, 'x-gitlab-event');
+    if (cfg.gitlab.token && !verifyGitlabToken(header(req, 'x-gitlab-token'), cfg.gitlab.token)) throw new UnauthorizedError('X-Gitlab-Token is missing or wrong');
+    if (cfg.gitlab.signingSecret) {
+      const check = verifyStandardWebhook(
+        { id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') },
+        body, cfg.gitlab.signingSecret, Math.floor(ctx.clock().getTime() / 1000), cfg.gitlab.toleranceSeconds,
+      );
+      if (!check.ok) throw new UnauthorizedError(check.reason);
+    }
+    if (event !== 'Push Hook') {
+      res.status(200).json({ queued: [], ignored: `event ${JSON.stringify(event ?? null)} is not handled` });
+      return;
+    }
+    const parsed = parsePushPayload(parseJson(body), 'gitlab');
+    if (!parsed.ok) throw new ValidationError(parsed.reason);
+    const key = deliveryKey('gitlab', header(req, 'idempotency-key') ?? header(req, 'webhook-id') ?? header(req, 'x-gitlab-event-uuid'), parsed.event);
+    const out = await acceptPush(ctx, 'gitlab', parsed.event, key);
+    req.log.info({ key, ...out.body }, 'gitlab push received');
+    res.status(out.status).json(out.body);
+  });
+
+  r.post('/webhooks/github', raw, async (req, res) => {
+    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (cfg.github.secret && !verifyGithubSignature(header(req, 'x-hub-signature-256'), body, cfg.github.secret)) {
+      throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match');
+    }
+    const event = header(req, 'x-github-event');
+    if (event === 'ping') {
+      res.status(200).json({ pong: true });
+      return;
+    }
+    if (event !== 'push') {
+      res.status(200).json({ queued: [], ignored: `event ${JSON.stringify(event ?? null)} is not handled` });
+      return;
+    }
+    // Form-encoded hooks send payload=<url-encoded JSON>; the signature above covered the form body as sent.
+    const text = /application\/x-www-form-urlencoded/.test(header(req, 'content-type') ?? '')
+      ? new URLSearchParams(body.toString('utf8')).get('payload') ?? ''
+      : body.toString('utf8');
+    const parsed = parsePushPayload(parseJson(Buffer.from(text)), 'github');
+    if (!parsed.ok) throw new ValidationError(parsed.reason);
+    const key = deliveryKey('github', header(req, 'x-github-delivery'), parsed.event);
+    const out = await acceptPush(ctx, 'github', parsed.event, key);
+    req.log.info({ key, ...out.body }, 'github push received');
+    res.status(out.status).json(out.body);
+  });
+  return r;
+}

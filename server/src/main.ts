@@ -1,0 +1,41 @@
+// Entry point: config from --config / GITFLEET_CONFIG and the environment, then startServer; SIGINT/SIGTERM drain and exit.
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './log.js';
+import { startServer } from './boot.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gitfleet: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  const running = await startServer(config, log);
+  // pm2 wait_ready: say we are ready once listening.
+  if (process.send) process.send('ready');
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ sig }, 'signal received');
+    running.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+main().catch((err) => {
+  process.stderr.write(`gitfleet: failed to start: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

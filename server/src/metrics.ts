@@ -1,0 +1,29 @@
+// Prometheus metrics, one registry per context (no global default registry, so tests stay independent).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  deployments: Counter<'status' | 'trigger'>;
+  hostPushes: Counter<'status'>;
+  pushDuration: Histogram<'status'>;
+  queueDepth: Gauge<string>;
+  sshConnectionsOpen: Gauge<string>;
+  sshConnections: Counter<'event'>;
+  sshOpenDuration: Histogram<string>;
+}
+
+export function createMetrics(withDefaults = true): Metrics {
+  const registry = new Registry();
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'gitfleet_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    deployments: new Counter({ name: 'gitfleet_deployments_total', help: 'Deployments finished, by final status and trigger', labelNames: ['status', 'trigger'], registers }),
+    hostPushes: new Counter({ name: 'gitfleet_host_pushes_total', help: 'Host pushes finished, by status', labelNames: ['status'], registers }),
+    pushDuration: new Histogram({ name: 'gitfleet_host_push_duration_seconds', help: 'Duration of one host push including retries', labelNames: ['status'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers }),
+    queueDepth: new Gauge({ name: 'gitfleet_deploy_queue_depth', help: 'Deployments queued and not yet started', registers }),
+    sshConnectionsOpen: new Gauge({ name: 'gitfleet_ssh_connections_open', help: 'SSH master connections currently open', registers }),
+    sshConnections: new Counter({ name: 'gitfleet_ssh_connections_total', help: 'SSH master connection events: opened, reused, closed, failed', labelNames: ['event'], registers }),
+    sshOpenDuration: new Histogram({ name: 'gitfleet_ssh_connection_open_seconds', help: 'Time to open an SSH master connection', buckets: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10], registers }),
+  };
+}

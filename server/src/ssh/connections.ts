@@ -1,0 +1,172 @@
+// Connection manager: one OpenSSH master per host (ControlMaster), reused by every rsync and remote command,
+// opened on first use, checked before use, capped (LRU closed first), closed on shutdown.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import { runCommand } from '../util/exec.js';
+import { classifySsh, type Failure } from './failure.js';
+import { baseSshOptions, controlOptions, destinationOf, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
+
+export interface SshConnectionsOptions {
+  settings: SshSettings;
+  /** Private (0700) directory for control sockets. */
+  controlDir: string;
+  reuse: boolean;
+  idleTimeoutSeconds: number;
+  maxConnections: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+interface Entry { dest: Destination; path: string; users: number; lastUsed: number }
+
+/** What a caller uses to reach a host: ssh options (with the control socket when one is open). */
+export interface Lease {
+  dest: Destination;
+  /** Options for ssh (and for rsync -e), ending with -p PORT; append the user@host yourself. */
+  sshArgs: string[];
+  release(): void;
+}
+
+export class SshConnectionError extends Error {
+  constructor(readonly failure: Failure, readonly stderr: string) {
+    super(failure.reason);
+  }
+}
+
+/** Keep unix socket paths under the 104-byte limit: %C-like hash of the destination. */
+function socketName(d: Destination): string {
+  return createHash('sha1').update(`${d.user}@${d.host}:${d.port}`).digest('hex').slice(0, 20);
+}
+
+export class SshConnections {
+  private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
+  private readonly opening = new Map<string, Promise<Entry>>();
+  private closed = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: SshConnectionsOptions) {}
+
+  get settings(): SshSettings { return this.o.settings; }
+  get openCount(): number { return this.entries.size; }
+
+  async init(): Promise<void> {
+    await mkdir(this.o.controlDir, { recursive: true, mode: 0o700 });
+    // Sockets left by a previous run that died: their masters are gone or will expire; start clean.
+    for (const f of await readdir(this.o.controlDir)) await rm(join(this.o.controlDir, f), { force: true });
+    if (this.o.reuse) {
+      this.pruneTimer = setInterval(() => void this.prune(), 30_000);
+      this.pruneTimer.unref();
+    }
+  }
+
+  /** Ssh options to reach a host, opening its master connection if reuse is on. Throws SshConnectionError if it cannot connect. */
+  async lease(target: SshTarget, log: Logger = this.o.log): Promise<Lease> {
+    const dest = destinationOf(target, this.o.settings);
+    const base = baseSshOptions(this.o.settings, dest);
+    if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], release: () => undefined };
+    const key = sshHost(dest) + ':' + dest.port;
+    const entry = await this.ensure(key, dest, log);
+    entry.users++;
+    entry.lastUsed = Date.now();
+    let released = false;
+    return {
+      dest,
+      sshArgs: [...controlOptions(entry.path), ...base],
+      release: () => { if (!released) { released = true; entry.users--; entry.lastUsed = Date.now(); } },
+    };
+  }
+
+  private async ensure(key: string, dest: Destination, log: Logger): Promise<Entry> {
+    const existing = this.entries.get(key);
+    if (existing) {
+      if (await this.alive(existing)) {
+        this.entries.delete(key); // move to the most-recently-used end
+        this.entries.set(key, existing);
+        this.o.metrics.sshConnections.inc({ event: 'reused' });
+        return existing;
+      }
+      log.info({ host: dest.host }, 'ssh master gone, reopening');
+      this.entries.delete(key);
+      this.o.metrics.sshConnections.inc({ event: 'died' });
+    }
+    let p = this.opening.get(key);
+    if (!p) {
+      p = this.open(key, dest, log).finally(() => this.opening.delete(key));
+      this.opening.set(key, p);
+    }
+    return p;
+  }
+
+  private async open(key: string, dest: Destination, log: Logger): Promise<Entry> {
+    await this.evictFor(1);
+    const path = join(this.o.controlDir, socketName(dest));
+    const started = Date.now();
+    // -f: ssh forks to the background once authenticated, so its exit tells us the master is ready.
+    const res = await runCommand('ssh', [
+      ...baseSshOptions(this.o.settings, dest),
+      '-o', 'ControlMaster=yes', '-o', `ControlPath=${path}`, '-o', `ControlPersist=${Math.max(1, this.o.idleTimeoutSeconds)}s`,
+      '-N', '-f', sshHost(dest),
+    ], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, log });
+    const failure = classifySsh(res, this.o.settings.connectTimeout + 5);
+    if (failure) {
+      this.o.metrics.sshConnections.inc({ event: 'failed' });
+      throw new SshConnectionError(failure, res.stderr);
+    }
+    this.o.metrics.sshOpenDuration.observe((Date.now() - started) / 1000);
+    this.o.metrics.sshConnections.inc({ event: 'opened' });
+    const entry: Entry = { dest, path, users: 0, lastUsed: Date.now() };
+    this.entries.set(key, entry);
+    this.o.metrics.sshConnectionsOpen.set(this.entries.size);
+    return entry;
+  }
+
+  private async alive(e: Entry): Promise<boolean> {
+    if (!(await stat(e.path).then(() => true, () => false))) return false;
+    const res = await runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', 'check', sshHost(e.dest)], { timeoutMs: 5000 });
+    return res.exitCode === 0;
+  }
+
+  /** Close least recently used idle masters until `room` more fit under the cap. */
+  private async evictFor(room: number): Promise<void> {
+    const excess = this.entries.size + this.opening.size + room - 1 - this.o.maxConnections;
+    if (excess <= 0) return;
+    const victims = [...this.entries.entries()].filter(([, e]) => e.users === 0).slice(0, excess);
+    await Promise.all(victims.map(([key, e]) => this.close(key, e)));
+  }
+
+  private async close(key: string, e: Entry): Promise<void> {
+    this.entries.delete(key);
+    this.o.metrics.sshConnectionsOpen.set(this.entries.size);
+    this.o.metrics.sshConnections.inc({ event: 'closed' });
+    await runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', 'exit', sshHost(e.dest)], { timeoutMs: 5000 });
+    await rm(e.path, { force: true });
+  }
+
+  /** Forget masters that expired on their own (ControlPersist idle timeout). */
+  private async prune(): Promise<void> {
+    for (const [key, e] of [...this.entries]) {
+      if (e.users === 0 && !(await stat(e.path).then(() => true, () => false))) {
+        this.entries.delete(key);
+        this.o.metrics.sshConnections.inc({ event: 'expired' });
+      }
+    }
+    this.o.metrics.sshConnectionsOpen.set(this.entries.size);
+  }
+
+  /** Hosts with an open master (for tests and metrics). */
+  openHosts(): string[] {
+    return [...this.entries.values()].map((e) => e.dest.host);
+  }
+
+  /** Close every master and remove the sockets. */
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
+    for (const f of await readdir(this.o.controlDir).catch(() => [] as string[])) await rm(join(this.o.controlDir, f), { force: true });
+  }
+}

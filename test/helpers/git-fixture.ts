@@ -1,0 +1,49 @@
+// Real git repositories for tests: a bare origin and a working clone that commits and pushes with pinned identities.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+
+export interface GitFixture {
+  origin: string;
+  work: string;
+  git: SimpleGit;
+  /** Write files (path → content, null = delete), commit, push; returns the new commit id. */
+  commit(files: Record<string, string | null>, message?: string): Promise<string>;
+  head(): Promise<string>;
+}
+
+export async function createGitFixture(dir: string, branch = 'main'): Promise<GitFixture> {
+  const origin = join(dir, 'origin.git');
+  const work = join(dir, 'work');
+  await mkdir(origin, { recursive: true });
+  await simpleGit(origin).raw(['init', '--bare', '-q', '--initial-branch', branch]);
+  await mkdir(work, { recursive: true });
+  const git = simpleGit(work);
+  await git.raw(['init', '-q', '--initial-branch', branch]);
+  await git.addConfig('user.name', 'Test Operator');
+  await git.addConfig('user.email', 'ops@example.com');
+  await git.addConfig('gc.auto', '0');
+  await git.addRemote('origin', origin);
+  let n = 0;
+  const fx: GitFixture = {
+    origin, work, git,
+    async commit(files, message) {
+      for (const [p, content] of Object.entries(files)) {
+        const abs = join(work, p);
+        if (content === null) await rm(abs, { force: true });
+        else {
+          await mkdir(dirname(abs), { recursive: true });
+          await writeFile(abs, content);
+        }
+      }
+      await git.raw(['add', '-A']);
+      n++;
+      const date = `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}Z`;
+      await git.env({ ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }).raw(['commit', '-q', '--allow-empty', '-m', message ?? `commit ${n}`]);
+      await git.raw(['push', '-q', 'origin', `HEAD:refs/heads/${branch}`]);
+      return (await git.revparse(['HEAD'])).trim();
+    },
+    async head() { return (await git.revparse(['HEAD'])).trim(); },
+  };
+  return fx;
+}
