@@ -1,0 +1,15 @@
+// npm run bench [-- name ...]: every benchmark, or the named ones, each printing its own table.
+// Figures are ratios against a baseline measured in the same run (absolute times vary by machine).
+export type Print = (line: string) => void;
+export interface Bench { name: string; description: string; run(print: Print): Promise<void> }
+
+const benches: Array<() => Promise<Bench>> = [
+];
+
+const wanted = process.argv.slice(2);
+for (const load of benches) {
+  const b = await load();
+  if (wanted.length && !wanted.includes(b.name)) continue;
+  console.log(`\n=== ${b.name}: ${b.description} ===`);
+  await b.run((line) => console.log(line));
+}
