@@ -80,6 +80,13 @@ stop_host() {
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$h/pid"
   fi
+  # Everything still running inside the host (open SSH sessions, their shells) goes too,
+  # as when a machine goes down: find processes by their root directory.
+  local r="$h/root" p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && kill -9 "${p##*/}" 2>/dev/null
+  done
+  return 0
 }
 
 case "$cmd" in

@@ -77,10 +77,11 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   try {
-    await deps.repo.exportUnit(input.commit, input.unit, stageDir);
+    const current = await deps.repo.listUnitFiles(input.commit, input.unit);
+    // A unit removed whole from git still runs: its files are deleted on the hosts.
+    if (current.length) await deps.repo.exportUnit(input.commit, input.unit, stageDir);
     const unitDir = join(stageDir, key);
     await mkdir(unitDir, { recursive: true });
-    const current = await deps.repo.listUnitFiles(input.commit, input.unit);
 
     // Group hosts by the commit they last received: each group gets its own removal list.
     const known = await rec.hostCommits(db, key);
