@@ -119,6 +119,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     const problems = result.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(root)';
       if (issue.code === 'unrecognized_keys') return `${key === '(root)' ? '' : `${key}: `}unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      if (issue.code === 'invalid_key') {
+        const parent = issue.path.slice(0, -1).join('.');
+        return `${parent}: key ${JSON.stringify(issue.path[issue.path.length - 1])} ${issue.issues.map((i) => i.message).join('; ')}`;
+      }
       const value = getPath(raw, issue.path);
       const shown = /token|secret|password/i.test(key) ? '(hidden)' : JSON.stringify(value);
       return `${key}: ${issue.message} (got ${shown})`;

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildRsyncArgs, parseItemized } from '../../server/src/deploy/rsync.js';
+import { baseSshOptions, destinationOf, rsyncRemoteShell } from '../../server/src/ssh/options.js';
+import { planFileList, toNulList } from '../../server/src/deploy/staging.js';
+
+const settings = { user: 'root', port: 22, identityFile: '/data/ssh/id_ed25519', knownHostsFile: '/data/ssh/known_hosts', hostKeyPolicy: 'strict' as const, connectTimeout: 10, keepAliveInterval: 5, keepAliveCountMax: 3 };
+const plan = { sourceDir: '/data/staging/1/nginx/prod/shop', fileList: '/data/staging/1/files-0.list', sshArgs: ['-p', '22'], user: 'root', host: '192.0.2.10', ioTimeoutSeconds: 60 };
+
+describe('buildRsyncArgs', () => {
+  it('builds an argv with checksums, listed deletions only, no implied dirs, and the destination after --', () => {
+    const args = buildRsyncArgs({ ...plan, owner: 'www-data', group: 'www-data' });
+    assert.deepEqual(args.slice(0, 3), ['--files-from', plan.fileList, '--from0']);
+    for (const flag of ['--no-implied-dirs', '--delete-missing-args', '--checksum', '--perms', '--links', '--timeout=60', '--owner', '--group', '--chown=www-data:www-data']) assert.ok(args.includes(flag), flag);
+    assert.ok(!args.some((a) => a === '--delete' || a === '-a' || a === '--recursive' || a.startsWith('--delete-after')), 'never a blanket delete');
+    assert.deepEqual(args.slice(-3), ['--', `${plan.sourceDir}/`, 'root@192.0.2.10:/']);
+  });
+  it('brackets IPv6 destinations and passes no owner flags when none is configured', () => {
+    const args = buildRsyncArgs({ ...plan, host: '2001:db8::1' });
+    assert.equal(args.at(-1), 'root@[2001:db8::1]:/');
+    assert.ok(!args.some((a) => a.startsWith('--chown') || a === '--owner'));
+  });
+  const hostile: Array<[string, Partial<typeof plan> & { owner?: string }]> = [
+    ['host that is an option', { host: '-oProxyCommand=touch /tmp/pwn' }],
+    ['host name instead of IP', { host: 'evil.example.com' }],
+    ['host with user part', { host: 'root@192.0.2.1' }],
+    ['user with shell chars', { user: 'root;rm -rf /' }],
+    ['user that is an option', { user: '-oProxyCommand=x' }],
+    ['owner with colon', { owner: 'www:data' }],
+    ['relative source dir', { sourceDir: 'staging/x' }],
+  ];
+  for (const [name, bad] of hostile) {
+    it(`refuses ${name}`, () => assert.throws(() => buildRsyncArgs({ ...plan, ...bad })));
+  }
+});
+
+describe('ssh options', () => {
+  it('uses batch mode, our known_hosts and key, no user config, and strict or accept-new checking', () => {
+    const d = destinationOf({ ip: '192.0.2.5', port: 2222, user: 'deploy' }, settings);
+    assert.deepEqual(d, { user: 'deploy', host: '192.0.2.5', port: 2222 });
+    const o = baseSshOptions(settings, d).join(' ');
+    for (const s of ['-F /dev/null', 'BatchMode=yes', 'StrictHostKeyChecking=yes', 'UserKnownHostsFile=/data/ssh/known_hosts', 'IdentitiesOnly=yes', 'ConnectTimeout=10', 'ServerAliveInterval=5', '-p 2222']) assert.ok(o.includes(s), s);
+    assert.ok(baseSshOptions({ ...settings, hostKeyPolicy: 'accept-new' }, d).includes('StrictHostKeyChecking=accept-new'));
+    assert.ok(baseSshOptions({ ...settings, kexAlgorithms: 'curve25519-sha256' }, d).includes('KexAlgorithms=curve25519-sha256'));
+    assert.ok(!o.includes('KexAlgorithms'), 'OpenSSH default kex unless configured');
+  });
+  it('rejects hostile inventory values', () => {
+    assert.throws(() => destinationOf({ ip: '-oProxyCommand=x' }, settings));
+    assert.throws(() => destinationOf({ ip: '192.0.2.1', user: 'a b' }, settings));
+    assert.throws(() => destinationOf({ ip: '192.0.2.1', port: 0 }, settings));
+  });
+  it('quotes paths with spaces for rsync -e and refuses quotes', () => {
+    assert.equal(rsyncRemoteShell(['-o', 'IdentityFile=/a b/key']), "ssh -o 'IdentityFile=/a b/key'");
+    assert.throws(() => rsyncRemoteShell(["-o", "x='y'"]));
+  });
+});
+
+describe('file lists and itemized output', () => {
+  it('lists every current file plus the files removed since the host commit, creating parents for removals', () => {
+    const p = planFileList(['etc/a.conf', 'etc/sub/b.conf'], ['etc/a.conf', 'etc/gone.conf', 'etc/olddir/x.conf', 'etc/sub/b.conf']);
+    assert.deepEqual(p.list, ['etc/a.conf', 'etc/sub/b.conf', 'etc/gone.conf', 'etc/olddir/x.conf']);
+    assert.deepEqual(p.removed, ['etc/gone.conf', 'etc/olddir/x.conf']);
+    assert.deepEqual(p.parentsToCreate, ['etc/olddir']);
+    assert.equal(toNulList(['a', 'b']), 'a\0b\0');
+  });
+  it('removes nothing when the host commit is unknown', () => {
+    assert.deepEqual(planFileList(['etc/a'], undefined).removed, []);
+  });
+  it('parses rsync --itemize-changes lines', () => {
+    const out = ['<f+++++++++ etc/a.conf', '*deleting   etc/gone.conf', 'cd+++++++++ etc/new/', '.f...p..... etc/mode.conf', '<f.st...... etc/changed.conf', ''].join('\n');
+    assert.deepEqual(parseItemized(out), [
+      { op: 'sent', path: 'etc/a.conf' }, { op: 'deleted', path: 'etc/gone.conf' }, { op: 'dir', path: 'etc/new/' },
+      { op: 'attrs', path: 'etc/mode.conf' }, { op: 'sent', path: 'etc/changed.conf' },
+    ]);
+  });
+});
