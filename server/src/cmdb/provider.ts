@@ -21,6 +21,8 @@ export interface CmdbProvider {
   readonly id: string;
   /** Hosts for env/app. Throws UpstreamUnavailableError / UpstreamDataError when it cannot answer; [] means "no hosts". */
   resolveHosts(query: HostQuery, signal?: AbortSignal): Promise<TargetHost[]>;
+  /** Forget cached answers (an inventory change must be seen by the next lookup, e.g. new-host converge). */
+  invalidate?(): void;
 }
 
 export interface ProviderDeps { config: Config; db: Db; log: Logger }
