@@ -92,6 +92,9 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_GITHUB_SECRET', ['webhook', 'github', 'secret'], String],
   ['GITFLEET_API_TOKENS', ['api', 'tokens'], (v) => v.split(',').map((s) => s.trim()).filter(Boolean)],
   ['GITFLEET_AGENT_TOKEN', ['agents', 'token'], String],
+  ['GITFLEET_ES_USERNAME', ['esSync', 'auth', 'username'], String],
+  ['GITFLEET_ES_PASSWORD', ['esSync', 'auth', 'password'], String],
+  ['GITFLEET_ES_API_KEY', ['esSync', 'auth', 'apiKey'], String],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
