@@ -7,6 +7,8 @@
 #   scripts/fleet.sh down DIR                stop them and remove their mounts
 #   scripts/fleet.sh start-host DIR IP       (re)start one host that was stopped
 #   scripts/fleet.sh stop-host DIR IP        stop one host (it stays configured)
+#   scripts/fleet.sh pause-host DIR IP       freeze every process of a host (a hung machine)
+#   scripts/fleet.sh resume-host DIR IP      thaw it
 #
 # DIR gets: id_ed25519(.pub) the client key authorised on every host, known_hosts,
 # hosts.txt (one IP a line), and hosts/<ip>/root (the host's filesystem).
@@ -81,10 +83,14 @@ stop_host() {
     rm -f "$h/pid"
   fi
   # Everything still running inside the host (open SSH sessions, their shells) goes too,
-  # as when a machine goes down: find processes by their root directory.
-  local r="$h/root" p
+  # as when a machine goes down.
+  signal_host "$1" KILL
+}
+
+signal_host() { # $1 = ip, $2 = signal: every process whose root is the host's root
+  local r="$dir/hosts/$1/root" p
   for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && kill -9 "${p##*/}" 2>/dev/null
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && kill "-$2" "${p##*/}" 2>/dev/null
   done
   return 0
 }
@@ -106,5 +112,7 @@ case "$cmd" in
     ;;
   start-host) start_host "$3"; wait_host "$3" ;;
   stop-host) stop_host "$3" ;;
+  pause-host) signal_host "$3" STOP ;;
+  resume-host) signal_host "$3" CONT ;;
   *) die "unknown command $cmd" ;;
 esac

@@ -16,6 +16,9 @@ export interface Fleet {
   path(ip: string, hostPath: string): string;
   stopHost(ip: string): Promise<void>;
   startHost(ip: string): Promise<void>;
+  /** Freeze / thaw every process of a host (a hung machine: TCP connects, nothing answers). */
+  pauseHost(ip: string): Promise<void>;
+  resumeHost(ip: string): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -36,6 +39,8 @@ export async function startFleet(dir: string, count: number, prefix = uniqueBase
     path: (ip, hostPath) => join(dir, 'hosts', ip, 'root', hostPath.replace(/^\/+/, '')),
     stopHost: async (ip) => { await run(SCRIPT, ['stop-host', dir, ip]); },
     startHost: async (ip) => { await run(SCRIPT, ['start-host', dir, ip]); },
+    pauseHost: async (ip) => { await run(SCRIPT, ['pause-host', dir, ip]); },
+    resumeHost: async (ip) => { await run(SCRIPT, ['resume-host', dir, ip]); },
     down: async () => { await run(SCRIPT, ['down', dir]); },
   };
 }

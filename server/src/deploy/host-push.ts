@@ -30,7 +30,7 @@ interface Attempt { failure?: Failure; res?: RunResult; stderr: string }
 async function attempt(o: HostPushOptions): Promise<Attempt> {
   let lease;
   try {
-    lease = await o.ssh.lease(o.target, o.log);
+    lease = await o.ssh.lease(o.target, o.log, o.signal);
   } catch (err) {
     if (err instanceof SshConnectionError) return { failure: err.failure, stderr: err.stderr };
     throw err;

@@ -63,12 +63,12 @@ export class SshConnections {
   }
 
   /** Ssh options to reach a host, opening its master connection if reuse is on. Throws SshConnectionError if it cannot connect. */
-  async lease(target: SshTarget, log: Logger = this.o.log): Promise<Lease> {
+  async lease(target: SshTarget, log: Logger = this.o.log, signal?: AbortSignal): Promise<Lease> {
     const dest = destinationOf(target, this.o.settings);
     const base = baseSshOptions(this.o.settings, dest);
     if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], release: () => undefined };
     const key = sshHost(dest) + ':' + dest.port;
-    const entry = await this.ensure(key, dest, log);
+    const entry = await this.ensure(key, dest, log, signal);
     entry.users++;
     entry.lastUsed = Date.now();
     let released = false;
@@ -79,7 +79,7 @@ export class SshConnections {
     };
   }
 
-  private async ensure(key: string, dest: Destination, log: Logger): Promise<Entry> {
+  private async ensure(key: string, dest: Destination, log: Logger, signal?: AbortSignal): Promise<Entry> {
     const existing = this.entries.get(key);
     if (existing) {
       if (await this.alive(existing)) {
@@ -94,13 +94,13 @@ export class SshConnections {
     }
     let p = this.opening.get(key);
     if (!p) {
-      p = this.open(key, dest, log).finally(() => this.opening.delete(key));
+      p = this.open(key, dest, log, signal).finally(() => this.opening.delete(key));
       this.opening.set(key, p);
     }
     return p;
   }
 
-  private async open(key: string, dest: Destination, log: Logger): Promise<Entry> {
+  private async open(key: string, dest: Destination, log: Logger, signal?: AbortSignal): Promise<Entry> {
     await this.evictFor(1);
     const path = join(this.o.controlDir, socketName(dest));
     const started = Date.now();
@@ -109,7 +109,7 @@ export class SshConnections {
       ...baseSshOptions(this.o.settings, dest),
       '-o', 'ControlMaster=yes', '-o', `ControlPath=${path}`, '-o', `ControlPersist=${Math.max(1, this.o.idleTimeoutSeconds)}s`,
       '-N', '-f', sshHost(dest),
-    ], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, log });
+    ], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, log, signal });
     const failure = classifySsh(res, this.o.settings.connectTimeout + 5);
     if (failure) {
       this.o.metrics.sshConnections.inc({ event: 'failed' });

@@ -1,0 +1,33 @@
+// pm2 definition of gitfleet: `pm2 start ecosystem.config.js` (add `--env production` for env_production).
+// One fork-mode instance: the poller and schedulers must not run twice.
+// The package is ESM; Node >= 20.19 lets pm2 require() this file, so `apps` is a named export.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const apps = [
+  {
+      name: 'gitfleet',
+      cwd: dirname(fileURLToPath(import.meta.url)),
+      script: 'server/src/main.ts',
+      interpreter: 'node',
+      node_args: '--import tsx',
+      args: process.env.GITFLEET_CONFIG ? ['--config', process.env.GITFLEET_CONFIG] : [],
+      exec_mode: 'fork',
+      instances: 1,
+      // The process sends 'ready' once it listens; give start-up (git fetch, migrations) time.
+      wait_ready: true,
+      listen_timeout: 30000,
+      // SIGINT, then SIGKILL after kill_timeout: keep it above server.shutdownGrace (default 30 s).
+      kill_timeout: 40000,
+      treekill: true,
+      autorestart: true,
+      min_uptime: '10s',
+      max_restarts: 10,
+      exp_backoff_restart_delay: 200,
+      max_memory_restart: '1G',
+      time: true,
+      env: { NODE_ENV: 'production' },
+    },
+];
+
+export default { apps };
