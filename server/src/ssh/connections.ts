@@ -36,6 +36,15 @@ export class SshConnectionError extends Error {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Keep unix socket paths under the 104-byte limit: %C-like hash of the destination. */
 function socketName(d: Destination): string {
   return createHash('sha1').update(`${d.user}@${d.host}:${d.port}`).digest('hex').slice(0, 20);
@@ -103,6 +112,8 @@ export class SshConnections {
   private async open(key: string, dest: Destination, log: Logger, signal?: AbortSignal): Promise<Entry> {
     await this.evictFor(1);
     const path = join(this.o.controlDir, socketName(dest));
+    // A socket left by a master that died would make the new ssh "disable multiplexing" and run as a plain connection.
+    await rm(path, { force: true });
     const started = Date.now();
     // -f: ssh forks to the background once authenticated, so its exit tells us the master is ready.
     const res = await runCommand('ssh', [
@@ -131,7 +142,7 @@ export class SshConnections {
 
   /** Close least recently used idle masters until `room` more fit under the cap. */
   private async evictFor(room: number): Promise<void> {
-    const excess = this.entries.size + this.opening.size + room - 1 - this.o.maxConnections;
+    const excess = this.entries.size + this.opening.size + room - this.o.maxConnections;
     if (excess <= 0) return;
     const victims = [...this.entries.entries()].filter(([, e]) => e.users === 0).slice(0, excess);
     await Promise.all(victims.map(([key, e]) => this.close(key, e)));
@@ -141,7 +152,14 @@ export class SshConnections {
     this.entries.delete(key);
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
     this.o.metrics.sshConnections.inc({ event: 'closed' });
-    await runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', 'exit', sshHost(e.dest)], { timeoutMs: 5000 });
+    const ctl = (op: string) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', op, sshHost(e.dest)], { timeoutMs: 5000 });
+    const pid = Number(/pid=(\d+)/.exec((await ctl('check')).stderr)?.[1] ?? 0);
+    await ctl('exit');
+    // `-O exit` returns before the master is gone: wait for it, then make sure.
+    for (let i = 0; pid && i < 30 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (pid && processAlive(pid)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
     await rm(e.path, { force: true });
   }
 
