@@ -1,9 +1,13 @@
 // Every feature module beside the deploy flow, listed explicitly.
 import type { AppModule } from './module.js';
+import { createHostSyncModule } from './hostsync/module.js';
 import { createEsSyncModule } from './essync/module.js';
+import { createAgentsModule } from './agents/module.js';
 
 export function createModules(): AppModule[] {
   return [
+    createHostSyncModule(),
     createEsSyncModule(),
+    createAgentsModule(),
   ];
 }
