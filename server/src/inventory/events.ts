@@ -6,8 +6,8 @@ export interface HostChange {
   host: Host;
   /** Why it changed: 'api', 'agent', a host-sync source name, ... */
   origin: string;
-  /** For updates: env/apps before the change. */
-  previous?: { env: string; apps: string[] };
+  /** For updates: env/apps (and IP, when the writer knows it) before the change. */
+  previous?: { env: string; apps: string[]; ip?: string };
 }
 
 interface EventMap {

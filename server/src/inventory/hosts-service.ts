@@ -33,7 +33,7 @@ export async function updateHost(deps: InventoryDeps, id: number, input: hosts.H
     throw err;
   }
   const host = (await hosts.getHost(deps.db, id, false))!;
-  deps.events.emit('host.changed', { host, origin, previous: { env: before.env, apps: before.apps } });
+  deps.events.emit('host.changed', { host, origin, previous: { env: before.env, apps: before.apps, ip: before.ip } });
   return host;
 }
 

@@ -1,0 +1,61 @@
+// Following BlueKing resource_watch for host and host_relation: a relevant event triggers the source's (incremental)
+// sync at once; cursors are persisted; an expired cursor (1103007) falls back to a full listing and restarts from now.
+import type { BkCmdbClient, BkWatchEvent } from '../cmdb/bkcmdb-client.js';
+import type { FollowOptions } from './source.js';
+
+export interface BkFollowSettings { bizId: number; backoffMs?: number; maxBackoffMs?: number }
+
+const HOST_FIELDS = ['bk_host_id', 'bk_host_innerip', 'bk_host_name'];
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  const t = setTimeout(done, ms);
+  function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
+  signal.addEventListener('abort', done, { once: true });
+});
+
+/** Does this event change which hosts the business has, or a host we hold? */
+async function relevant(e: BkWatchEvent, s: BkFollowSettings, o: FollowOptions): Promise<boolean> {
+  if (!e.type || !e.detail) return false;
+  if (e.resource === 'host_relation') return Number(e.detail.bk_biz_id) === s.bizId;
+  const id = e.detail.bk_host_id;
+  return id !== undefined && id !== null && (await o.knownUid(String(id)));
+}
+
+/** One feed (host or host_relation) until aborted. */
+async function followResource(client: BkCmdbClient, resource: 'host' | 'host_relation', s: BkFollowSettings, o: FollowOptions): Promise<void> {
+  const base = s.backoffMs ?? 2000;
+  let backoff = base;
+  while (!o.signal.aborted) {
+    try {
+      const cursor = await o.getCursor(resource);
+      const res = await client.watch(resource, { cursor: cursor ?? undefined, fields: resource === 'host' ? HOST_FIELDS : undefined }, o.signal);
+      if (res.expired) {
+        o.log.warn({ resource }, 'bkcmdb watch cursor expired: full listing, then watching from now');
+        await o.setCursor(resource, null);
+        if (!(await o.changed(`${resource} watch cursor expired`))) throw new Error('full sync after cursor expiry did not succeed');
+        backoff = base;
+        continue;
+      }
+      const last = res.events.at(-1)?.cursor;
+      let due = false;
+      for (const e of res.events) if (await relevant(e, s, o)) { due = true; break; }
+      if (due) {
+        o.log.info({ resource, events: res.events.length }, 'bkcmdb change event: syncing now');
+        // Keep the old cursor when the sync fails: the same events are read again after the backoff.
+        if (!(await o.changed(`${resource} event`))) throw new Error('sync after change event did not succeed');
+      }
+      if (last && last !== cursor) await o.setCursor(resource, last);
+      backoff = base;
+    } catch (err) {
+      if (o.signal.aborted) return;
+      o.log.warn({ err, resource, retryInMs: backoff }, 'bkcmdb watch failed');
+      await sleep(backoff, o.signal);
+      backoff = Math.min(backoff * 2, s.maxBackoffMs ?? 60_000);
+    }
+  }
+}
+
+/** Follow both feeds until the signal aborts. */
+export async function followBkCmdb(client: BkCmdbClient, s: BkFollowSettings, o: FollowOptions): Promise<void> {
+  await Promise.all([followResource(client, 'host_relation', s, o), followResource(client, 'host', s, o)]);
+}
