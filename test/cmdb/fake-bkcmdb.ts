@@ -26,7 +26,7 @@ export interface FakeBkCmdb {
   failNext: Array<{ status?: number; body?: unknown; raw?: string }>;
   /** Record an event (as CMDB would on a change). */
   emit(resource: 'host' | 'host_relation', type: 'create' | 'update' | 'delete', detail: Record<string, unknown>): void;
-  /** Forget all events before now: old cursors become invalid (code 1103007). */
+  /** Lose events (as after the ~3 h retention): every cursor handed out so far becomes invalid (code 1103007). */
   expireCursors(): void;
   pageRequests: Array<{ start: number; limit: number; sort?: string }>;
   close(): Promise<void>;
@@ -45,9 +45,9 @@ export async function startFakeBkCmdb(opts: { bizId?: number; hosts?: FakeBkHost
   const pageRequests: FakeBkCmdb['pageRequests'] = [];
   const events: Array<{ seq: number; resource: string; type: string; detail: Record<string, unknown> }> = [];
   let seq = 0;
-  let oldest = 1;
-  const cursorOf = (n: number) => Buffer.from(`cursor-${n}`).toString('base64');
-  const seqOf = (c: string) => Number(Buffer.from(c, 'base64').toString().replace('cursor-', ''));
+  let epoch = 0;
+  const cursorOf = (n: number) => Buffer.from(`cursor-${epoch}-${n}`).toString('base64');
+  const parse = (c: string) => { const [, e, n] = Buffer.from(c, 'base64').toString().split('-'); return { epoch: Number(e), n: Number(n) }; };
 
   const auth = (req: FakeRequest) => {
     const h = req.headers['x-bkapi-authorization'];
@@ -113,12 +113,14 @@ export async function startFakeBkCmdb(opts: { bizId?: number; hosts?: FakeBkHost
       if (resource === 'host' && !Array.isArray(req.json?.bk_fields)) return bizError(1199006, 'bk_fields required for host');
       let after: number;
       if (req.json?.bk_cursor) {
-        after = seqOf(req.json.bk_cursor);
-        if (!(after >= oldest - 1)) return bizError(1103007, 'event chain node not exist');
+        const c = parse(req.json.bk_cursor);
+        if (c.epoch !== epoch || !Number.isInteger(c.n)) return bizError(1103007, 'event chain node not exist');
+        after = c.n;
       } else after = seq; // from now
       // Long-poll briefly for new events.
       for (let i = 0; i < 10 && !events.some((e) => e.seq > after && e.resource === resource); i++) await new Promise((r) => setTimeout(r, 50));
       const found = events.filter((e) => e.seq > after && e.resource === resource).slice(0, 200);
+      if (req.json?.bk_cursor && parse(req.json.bk_cursor).epoch !== epoch) return bizError(1103007, 'event chain node not exist');
       if (!found.length) {
         return ok({ bk_watched: false, bk_events: [{ bk_cursor: cursorOf(Math.max(after, seq)), bk_resource: resource, bk_event_type: '', bk_detail: null }] });
       }
@@ -128,7 +130,7 @@ export async function startFakeBkCmdb(opts: { bizId?: number; hosts?: FakeBkHost
   return {
     fake, baseUrl: `${fake.url}/api/bk-cmdb/prod`, hosts, bizId, failNext, pageRequests,
     emit(resource, type, detail) { events.push({ seq: ++seq, resource, type, detail }); },
-    expireCursors() { oldest = seq + 1; },
+    expireCursors() { epoch++; },
     close: () => fake.close(),
   };
 }

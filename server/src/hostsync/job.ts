@@ -51,14 +51,17 @@ export async function executeRun(deps: JobDeps, src: JobSource, runId: number, o
   };
 
   // 1. List, outside any transaction.
-  const timeout = AbortSignal.timeout(src.timeoutSeconds * 1000);
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new Error('host sync source timeout')), src.timeoutSeconds * 1000);
   let records;
   try {
-    records = await src.source.list(AbortSignal.any([timeout, deps.shutdown]));
+    records = await src.source.list(AbortSignal.any([timeout.signal, deps.shutdown]));
   } catch (err) {
-    const why = timeout.aborted ? `listing did not finish within ${src.timeoutSeconds} s` : (err as Error).message;
+    const why = timeout.signal.aborted ? `listing did not finish within ${src.timeoutSeconds} s` : (err as Error).message;
     if (!(err instanceof AppError)) log.error({ err }, 'host sync source failed unexpectedly');
     return finish('error', why, []);
+  } finally {
+    clearTimeout(timer);
   }
   counts.listed = records.length;
 
