@@ -33,7 +33,7 @@ test('conflicts: foreign IPs, duplicate IPs and uids in the listing, kept uids, 
     local: [loc(1, a), loc(2, cand('k', '10.0.0.9'))],
     records: [cand('a', '10.0.0.5'), cand('n1', '10.0.0.7'), cand('n2', '10.0.0.7'), cand('n3', '10.0.0.8'), cand('n3', '10.0.0.6'), cand('m', '10.0.0.1')],
     keep: ['k'],
-    foreign: new Map([['10.0.0.5', 'a manually entered host']]),
+    foreign: new Map([['10.0.0.5', 'manual']]),
   });
   // a wants a manual host's IP → refused, keeps 10.0.0.1 → m (new) cannot take 10.0.0.1 either.
   assert.deepEqual(p.errors.map((e) => e.uid), ['a', 'm', 'n2', 'n3']);

@@ -4,17 +4,30 @@ import type { Param, Queryable } from './connection.js';
 import * as hosts from './hosts.js';
 import type { Candidate, LocalHost, Plan } from '../hostsync/reconcile.js';
 
+const PAGE = 5000;
+
 /** The hosts of one source: just what reconcile compares. */
 export async function sourceHosts(q: Queryable, source: string): Promise<LocalHost[]> {
-  const rows = await q.all<{ id: number; source_uid: string | null; hash: string | null; ip: string }>(
-    'SELECT id, source_uid, hash, ip FROM hosts WHERE source = ?', [source]);
-  return rows.map((r) => ({ id: r.id, uid: r.source_uid ?? `#${r.id}`, hash: r.hash, ip: r.ip }));
+  // Keyset pages: one `all` of 100k rows costs several times the rows' own size in transient driver memory.
+  // Columns are named as LocalHost, so the driver's row objects are used as they are.
+  const out: LocalHost[] = [];
+  for (let after = 0; ;) {
+    const rows = await q.all<LocalHost>("SELECT id, COALESCE(source_uid, '#' || id) AS uid, hash, ip FROM hosts WHERE source = ? AND id > ? ORDER BY id LIMIT ?", [source, after, PAGE]);
+    for (const r of rows) out.push(r);
+    if (rows.length < PAGE) return out;
+    after = rows[rows.length - 1]!.id;
+  }
 }
 
 /** IPs held by every other writer (other sources, manual, agents) → their source name. */
 export async function foreignIps(q: Queryable, source: string): Promise<Map<string, string>> {
-  const rows = await q.all<{ ip: string; source: string }>('SELECT ip, source FROM hosts WHERE source <> ?', [source]);
-  return new Map(rows.map((r) => [r.ip, r.source === 'manual' ? 'a manually entered host' : `source ${r.source}`]));
+  const out = new Map<string, string>();
+  for (let after = 0; ;) {
+    const rows = await q.all<{ id: number; ip: string; source: string }>('SELECT id, ip, source FROM hosts WHERE source <> ? AND id > ? ORDER BY id LIMIT ?', [source, after, PAGE]);
+    for (const r of rows) out.set(r.ip, r.source);
+    if (rows.length < PAGE) return out;
+    after = rows[rows.length - 1]!.id;
+  }
 }
 
 export async function hasSourceUid(q: Queryable, source: string, uid: string): Promise<boolean> {

@@ -13,7 +13,7 @@ export interface ReconcileInput {
   records: Candidate[];
   /** Uids the listing has but could not use (per-record errors): their hosts are neither modified nor deleted. */
   keep?: Iterable<string>;
-  /** IPs held by hosts of other sources or entered by hand → the holder's source name. */
+  /** IPs held by hosts of other writers → their hosts.source ('manual', another source's name, ...). */
   foreign: ReadonlyMap<string, string>;
   /** False when the listing cannot be trusted for deletions (records without identity). */
   allowDeletes?: boolean;
@@ -46,20 +46,26 @@ export function reconcile(input: ReconcileInput): Plan {
     errors.push({ uid, error: 'uid appears more than once in the listing' });
   }
 
-  const occupied = new Map<string, string>(input.foreign); // ip → who holds it
+  // IPs our own hosts keep after this run → their uid (strings shared with the input, nothing formatted per host).
+  const ownIps = new Map<string, string>();
+  const holderOf = (ip: string): string | undefined => {
+    const foreign = input.foreign.get(ip);
+    if (foreign !== undefined) return foreign === 'manual' ? 'a manually entered host' : `source ${foreign}`;
+    const uid = ownIps.get(ip);
+    return uid === undefined ? undefined : `this source (uid ${uid})`;
+  };
   const mod: Array<Candidate & { id: number; previousIp: string }> = [];
   const del: LocalHost[] = [];
   let unchanged = 0;
-  const localUids = new Set<string>();
   for (const l of input.local) {
-    localUids.add(l.uid);
     const r = seen.get(l.uid);
-    if (r && r.hash === l.hash) { unchanged++; occupied.set(l.ip, `this source (uid ${l.uid})`); }
+    if (r) seen.delete(l.uid); // what is left in `seen` afterwards is new
+    if (r && r.hash === l.hash) { unchanged++; ownIps.set(l.ip, l.uid); }
     else if (r) mod.push({ ...r, id: l.id, previousIp: l.ip });
-    else if (keep.has(l.uid) || input.allowDeletes === false) occupied.set(l.ip, `this source (uid ${l.uid})`);
+    else if (keep.has(l.uid) || input.allowDeletes === false) ownIps.set(l.ip, l.uid);
     else del.push(l);
   }
-  const add = [...seen.values()].filter((r) => !localUids.has(r.uid));
+  const add = [...seen.values()];
 
   // Claim IPs in uid order; a rejected modify keeps its old IP, which may push out an earlier claim: repeat until stable.
   const candidates: Array<Candidate & { id?: number; previousIp?: string }> = [...mod, ...add].sort(byUid);
@@ -70,10 +76,10 @@ export function reconcile(input: ReconcileInput): Plan {
     for (const c of candidates) {
       if (rejected.has(c.uid)) continue;
       const ip = c.host.ip;
-      const holder = occupied.get(ip) ?? (claimed.has(ip) ? `this source (uid ${claimed.get(ip)})` : undefined);
+      const holder = holderOf(ip) ?? (claimed.has(ip) ? `this source (uid ${claimed.get(ip)})` : undefined);
       if (holder === undefined) { claimed.set(ip, c.uid); continue; }
       rejected.set(c.uid, `ip ${ip} is already held by ${holder}`);
-      if (c.id !== undefined) { occupied.set(c.previousIp!, `this source (uid ${c.uid})`); newlyRejected = true; }
+      if (c.id !== undefined) { ownIps.set(c.previousIp!, c.uid); newlyRejected = true; }
     }
     if (!newlyRejected) break;
   }
