@@ -55,11 +55,12 @@ async function queryBatches(deps: JobDeps, req: RunRequest, targets: Target[], s
 async function writeResults(deps: JobDeps, req: RunRequest, results: HostResult[], storedIp: Map<string, string>): Promise<void> {
   const at = deps.clock().toISOString();
   for (const part of chunk(results, WRITE_CHUNK)) {
+    const metrics = part.filter((r) => r.status === 'success' && r.metrics).map((r) => ({
+      ip: storedIp.get(r.ip) ?? r.ip,
+      metrics: hostMetricsJson(r.metrics!, { taskId: req.task.id, runId: req.runId, timeRange: req.task.timeRange }),
+    }));
     await deps.db.tx(async (q) => {
-      for (const r of part) {
-        if (r.status !== 'success' || !r.metrics) continue;
-        await store.writeHostMetrics(q, storedIp.get(r.ip) ?? r.ip, hostMetricsJson(r.metrics, { taskId: req.task.id, runId: req.runId, timeRange: req.task.timeRange }), at);
-      }
+      await store.writeHostMetrics(q, metrics, at);
       await store.insertRunHosts(q, req.runId, part);
     });
   }
