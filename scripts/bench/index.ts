@@ -5,6 +5,7 @@ export interface Bench { name: string; description: string; run(print: Print): P
 
 const benches: Array<() => Promise<Bench>> = [
   async () => (await import('./host-sync.js')).default,
+  async () => (await import('./es-sync.js')).default,
 ];
 
 const wanted = process.argv.slice(2);
