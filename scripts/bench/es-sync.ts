@@ -15,11 +15,11 @@ import { executeRun } from '../../server/src/essync/job.js';
 import { createLogger } from '../../server/src/log.js';
 import { startFakeEs, type FakeEs, type FakeHost } from '../../test/essync/fake-es.js';
 import type { Bench } from './index.js';
-import { median } from './measure.js';
 
 const N = Number(process.env.ESSYNC_BENCH_HOSTS ?? 10_000);
 const BATCH = 1000;
 const LATENCY = Number(process.env.ESSYNC_BENCH_LATENCY_MS ?? 5);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 /** Every 10th host has no documents (no_data); the others a day of CPU, memory and disk samples, deterministic. */
