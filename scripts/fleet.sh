@@ -24,7 +24,7 @@ mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
 make_root() { # $1 = ip: a minimal root filesystem for one host
   local ip=$1 r="$dir/hosts/$1/root"
   mkdir -p "$r"/{usr,dev,proc,etc/ssh,root/.ssh,tmp,var/log,var/tmp,run/sshd,home,opt,srv}
-  for l in bin lib lib64 sbin; do [ -e "$r/$l" ] || ln -s "usr/$l" "$r/$l"; done
+  for l in bin lib lib64 sbin; do [ -L "$r/$l" ] || ln -s "usr/$l" "$r/$l"; done
   chmod 1777 "$r/tmp" "$r/var/tmp"; chmod 700 "$r/root" "$r/root/.ssh"
   for f in passwd group shadow gshadow nsswitch.conf hosts localtime; do
     [ -e "/etc/$f" ] && cp -L "/etc/$f" "$r/etc/$f"
@@ -101,7 +101,11 @@ case "$cmd" in
     [ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C gitfleet-test -f "$dir/id_ed25519"
     : > "$dir/hosts.txt"; : > "$dir/known_hosts"
     for i in $(seq 1 "$count"); do
-      ip="$base.$i"; make_root "$ip"; start_host "$ip"; echo "$ip" >> "$dir/hosts.txt"
+      ip="$base.$i"; make_root "$ip"
+      if ! { [ -f "$dir/hosts/$ip/pid" ] && kill -0 "$(cat "$dir/hosts/$ip/pid")" 2>/dev/null; }; then
+        (exec 3<>"/dev/tcp/$ip/22") 2>/dev/null && die "$ip:22 is already in use by another process (a fleet left running?)"
+      fi
+      start_host "$ip"; echo "$ip" >> "$dir/hosts.txt"
       echo "$ip $(cut -d' ' -f1,2 "$dir/hosts/$ip/root/etc/ssh/ssh_host_ed25519_key.pub")" >> "$dir/known_hosts"
     done
     while read -r ip; do wait_host "$ip"; done < "$dir/hosts.txt"

@@ -4,6 +4,7 @@ export type Print = (line: string) => void;
 export interface Bench { name: string; description: string; run(print: Print): Promise<void> }
 
 const benches: Array<() => Promise<Bench>> = [
+  async () => (await import('./push.js')).default,
   async () => (await import('./host-sync.js')).default,
   async () => (await import('./es-sync.js')).default,
 ];

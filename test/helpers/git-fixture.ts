@@ -39,7 +39,7 @@ export async function createGitFixture(dir: string, branch = 'main'): Promise<Gi
       await git.raw(['add', '-A']);
       n++;
       const date = `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}Z`;
-      await git.env({ ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }).raw(['commit', '-q', '--allow-empty', '-m', message ?? `commit ${n}`]);
+      await git.env({ PATH: process.env.PATH, HOME: process.env.HOME, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }).raw(['commit', '-q', '--allow-empty', '-m', message ?? `commit ${n}`]);
       await git.raw(['push', '-q', 'origin', `HEAD:refs/heads/${branch}`]);
       return (await git.revparse(['HEAD'])).trim();
     },

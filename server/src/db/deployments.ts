@@ -1,5 +1,5 @@
 // Deployment records: deployments, their units and one row per host push; unit state and per-host commits.
-import type { Param, Queryable } from './connection.js';
+import type { Db, Param, Queryable } from './connection.js';
 import type { DeployRequest, DeploymentStatus, DeploymentView, HostPushStatus, HostPushView, UnitStatus, UnitView } from '../deploy/types.js';
 
 interface DeploymentRow {
@@ -68,9 +68,16 @@ export async function upsertDeploymentUnit(q: Queryable, id: number, u: { unit: 
   );
 }
 
-export async function insertHostPush(q: Queryable, p: { deploymentId: number; unit: string; ip: string; hostname: string | null }): Promise<number> {
-  const r = await q.run("INSERT INTO host_pushes (deployment_id, unit, ip, hostname, status) VALUES (?, ?, ?, ?, 'pending')", [p.deploymentId, p.unit, p.ip, p.hostname]);
-  return r.lastID;
+/** One pending row per host, in one transaction; returns the row ids in order. */
+export async function insertHostPushes(db: Db, deploymentId: number, unit: string, hosts: Array<{ ip: string; hostname?: string | null }>): Promise<number[]> {
+  return db.tx(async (q) => {
+    const ids: number[] = [];
+    for (const h of hosts) {
+      const r = await q.run("INSERT INTO host_pushes (deployment_id, unit, ip, hostname, status) VALUES (?, ?, ?, ?, 'pending')", [deploymentId, unit, h.ip, h.hostname ?? null]);
+      ids.push(r.lastID);
+    }
+    return ids;
+  });
 }
 
 export async function startHostPush(q: Queryable, id: number, now: string): Promise<void> {

@@ -1,5 +1,6 @@
 // The deployer: records intent, queues (bounded, coalescing), runs deployments with one run per unit at a time,
 // recovers interrupted ones at start and drains on shutdown.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { ConflictError, QueueFullError, ValidationError } from '../errors.js';
 import * as rec from '../db/deployments.js';
@@ -29,6 +30,8 @@ export class Deployer {
 
   constructor(private readonly deps: DeployerDeps) {
     this.hostSlots = new Semaphore(deps.config.deploy.concurrency);
+    // Every running host push listens on these two signals.
+    setMaxListeners(0, this.drain.signal, this.kill.signal);
     this.branch = deps.config.repo.branch;
   }
 
@@ -190,8 +193,9 @@ export class Deployer {
       return { units: await repo.listUnits(head), commit: head, before: null };
     }
     if (base === head) return { units: [], commit: head, before: base };
-    if (!(await repo.inHistory(base, head))) log.warn({ base, head }, 'history rewritten (force push): full sync of the affected units');
-    return { units: changedUnits(await repo.diff(base, head)), commit: head, before: base };
+    const [linear, changes] = await Promise.all([repo.inHistory(base, head), repo.diff(base, head)]);
+    if (!linear) log.warn({ base, head }, 'history rewritten (force push): full sync of the affected units');
+    return { units: changedUnits(changes), commit: head, before: base };
   }
 
   private async planSync(req: SyncRequest): Promise<{ units: Unit[]; commit: string; before: null }> {

@@ -77,14 +77,13 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   try {
-    const current = await deps.repo.listUnitFiles(input.commit, input.unit);
+    const [current, known] = await Promise.all([deps.repo.listUnitFiles(input.commit, input.unit), rec.hostCommits(db, key)]);
     // A unit removed whole from git still runs: its files are deleted on the hosts.
     if (current.length) await deps.repo.exportUnit(input.commit, input.unit, stageDir);
     const unitDir = join(stageDir, key);
     await mkdir(unitDir, { recursive: true });
 
     // Group hosts by the commit they last received: each group gets its own removal list.
-    const known = await rec.hostCommits(db, key);
     const listFiles = new Map<string, string>();
     const listFor = async (base: string | undefined): Promise<string> => {
       const k = base ?? '-';
@@ -102,8 +101,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     const owners = deps.config.deploy.units[key] ?? {};
     const owner = owners.owner ?? deps.config.deploy.owner;
     const group = owners.group ?? deps.config.deploy.group;
-    const rows = new Map<string, number>();
-    for (const t of targets) rows.set(t.ip, await rec.insertHostPush(db, { deploymentId: input.deploymentId, unit: key, ip: t.ip, hostname: t.hostname ?? null }));
+    const ids = await rec.insertHostPushes(db, input.deploymentId, key, targets);
+    const rows = new Map(targets.map((t, i) => [t.ip, ids[i]!]));
 
     let interrupted = false;
     const results = await Promise.all(targets.map(async (t) => {

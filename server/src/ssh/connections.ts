@@ -2,6 +2,7 @@
 // opened on first use, checked before use, capped (LRU closed first), closed on shutdown.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
@@ -134,10 +135,15 @@ export class SshConnections {
     return entry;
   }
 
-  private async alive(e: Entry): Promise<boolean> {
-    if (!(await stat(e.path).then(() => true, () => false))) return false;
-    const res = await runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', 'check', sshHost(e.dest)], { timeoutMs: 5000 });
-    return res.exitCode === 0;
+  /** Is the master still listening on its socket? A connect in-process, no ssh spawned (this runs before every push). */
+  private alive(e: Entry): Promise<boolean> {
+    return new Promise((resolve) => {
+      const sock = connect(e.path);
+      const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+      sock.setTimeout(2000, () => done(false));
+      sock.once('connect', () => done(true));
+      sock.once('error', () => done(false));
+    });
   }
 
   /** Close least recently used idle masters until `room` more fit under the cap. */
@@ -179,7 +185,12 @@ export class SshConnections {
     return [...this.entries.values()].map((e) => e.dest.host);
   }
 
-  /** Close every master and remove the sockets. */
+  /** Close every idle master now (the next push opens new ones). */
+  async closeIdle(): Promise<void> {
+    await Promise.all([...this.entries].filter(([, e]) => e.users === 0).map(([key, e]) => this.close(key, e)));
+  }
+
+  /** Close every master and remove the sockets; later leases connect directly. */
   async closeAll(): Promise<void> {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
