@@ -40,7 +40,7 @@ test('providers name missing keys at start', () => {
   assert.throws(() => createProvider({ config: parseConfig({ inventory: { provider: 'bkcmdb', bkcmdb: { baseUrl: 'http://x', appCode: 'a', appSecret: 's', username: 'u' } } }), db, log }), /bizId: required/);
 });
 
-test('a provider with cacheTtl reuses answers; builtin is never cached; invalidate forgets', async () => {
+test('remote providers are wrapped in the answer cache when cacheTtl > 0; builtin never is', async () => {
   const config = parseConfig({ inventory: { provider: 'http', cacheTtl: 60, http: { url: 'http://127.0.0.1:9/{env}/{app}' } } });
   const p = createProvider({ config, db, log });
   assert.equal(typeof p.invalidate, 'function');

@@ -90,5 +90,7 @@ export const hostSyncConfigSchema = z.strictObject({
   for (const [path, s] of schedules) {
     if (s.interval !== undefined && s.cron !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'cron'], message: 'give either interval or cron, not both' });
   }
-  if (cfg.upstream && !cfg.upstream.url && !cfg.upstream.pushUrl) ctx.addIssue({ code: 'custom', path: ['upstream', 'url'], message: 'give url (trigger a sync there) and/or pushUrl (push the inventory there)' });
+  // (An upstream section holding only the secret from GITFLEET_UPSTREAM_AUTH is "not configured", not an error.)
+  const up = cfg.upstream;
+  if (up && !up.url && !up.pushUrl && (up.interval !== undefined || up.cron !== undefined)) ctx.addIssue({ code: 'custom', path: ['upstream', 'url'], message: 'give url (trigger a sync there) and/or pushUrl (push the inventory there)' });
 });

@@ -17,7 +17,8 @@ export function createHostSyncModule(): AppModule {
     if (built) return;
     built = true;
     svc = new HostSyncService(ctx);
-    if (ctx.config.hostSync.upstream) upstream = new UpstreamSync(ctx, ctx.config.hostSync.upstream);
+    const up = ctx.config.hostSync.upstream;
+    if (up && (up.url || up.pushUrl)) upstream = new UpstreamSync(ctx, up);
     if (ctx.config.hostSync.converge.enabled) converger = new Converger(ctx, ctx.config.hostSync.converge.debounceMs);
   };
   return {
