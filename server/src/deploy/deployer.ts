@@ -1,6 +1,6 @@
 // The deployer: records intent, queues (bounded, coalescing), runs deployments with one run per unit at a time,
 // recovers interrupted ones at start and drains on shutdown.
-import { setMaxListeners } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { ConflictError, QueueFullError, ValidationError } from '../errors.js';
 import * as rec from '../db/deployments.js';
@@ -16,7 +16,13 @@ export interface Submitted { id: number; coalesced: boolean }
 
 interface Queued { id: number; req: DeployRequest }
 
+export interface DeployerEvents {
+  /** A deployment reached its final status (listeners must not throw; notifications use this). */
+  finished: [DeploymentView];
+}
+
 export class Deployer {
+  readonly events = new EventEmitter<DeployerEvents>();
   private readonly hostSlots: Semaphore;
   private readonly unitLocks = new KeyedLock();
   private readonly pushQueue: Queued[] = [];
@@ -177,6 +183,13 @@ export class Deployer {
       const d = await rec.getDeployment(db, q.id);
       for (const resolve of this.waiters.get(q.id) ?? []) resolve(d!);
       this.waiters.delete(q.id);
+      if (d) {
+        try {
+          this.events.emit('finished', { ...d, unitResults: await rec.unitResults(db, q.id), hosts: await rec.hostPushes(db, q.id) });
+        } catch (err) {
+          log.error({ err }, 'deployment finished listener failed');
+        }
+      }
     }
   }
 
