@@ -120,3 +120,12 @@ test('upstream CMDB sync: pushes the inventory and triggers a sync; a failure is
   assert.equal(push.body.site, 'branch-1');
   assert.ok(push.body.hosts.some((h: any) => h.ip === '192.0.2.1' && h.source === 'inv'));
 });
+
+test('a hand edit of a source host is restored by the next run of its source', async () => {
+  const h = (await srv.api('/api/v1/hosts?ip=192.0.2.1')).body.items[0];
+  assert.equal(h.source, 'inv');
+  assert.equal((await srv.api(`/api/v1/hosts/${h.id}`, { method: 'PUT', body: { apps: ['shop', 'extra'] } })).status, 200);
+  const run = await srv.api('/api/v1/host-sync/sources/inv/run', { method: 'POST' });
+  assert.deepEqual([run.body.status, run.body.modified, run.body.unchanged], ['succeeded', 1, 1]);
+  assert.deepEqual((await srv.api(`/api/v1/hosts/${h.id}`)).body.apps, ['shop']);
+});

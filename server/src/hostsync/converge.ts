@@ -50,7 +50,7 @@ export class Converger {
     this.pending.set(c.host.id, { host: c.host, previous: p ? p.previous : c.previous, origins: new Set([...(p?.origins ?? []), c.origin]) });
     this.timer ??= setTimeout(() => {
       this.timer = null;
-      this.flushing = this.flushing.then(() => this.flush());
+      this.flushing = this.flushing.then(() => this.flush()).catch((err) => this.ctx.log.error({ err }, 'converge: flush failed'));
     }, this.debounceMs);
   }
 

@@ -27,7 +27,12 @@ export async function updateHost(deps: InventoryDeps, id: number, input: hosts.H
   const before = await hosts.getHost(deps.db, id, false);
   if (!before) throw new NotFoundError(`host ${id} not found`);
   try {
-    await deps.db.tx((q) => hosts.updateHost(q, id, input, {}, deps.clock().toISOString()));
+    await deps.db.tx(async (q) => {
+      await hosts.updateHost(q, id, input, {}, deps.clock().toISOString());
+      // A hand edit of a host-sync source's host: its stored hash no longer describes the row, so the source's next run
+      // sees a difference and restores its values (the source stays the truth for its hosts).
+      if (origin === 'api' && before.hash !== null) await q.run('UPDATE hosts SET hash = NULL WHERE id = ?', [id]);
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError(`a host with ip ${input.ip} already exists`);
     throw err;
