@@ -50,7 +50,7 @@ async function oneRun(db: Db, es: FakeEs, taskId: number, cfg: EsSyncConfig): Pr
   const deps = { db, log: createLogger('silent'), clock: () => new Date(), config: cfg, clients };
   const before = es.searches.length;
   // Wall, CPU and peak RSS of this process only: gitfleet, the ES client and the fake ES all run here, and the machine
-  // may be busy with other work. (measure.ts walks /proc for the whole tree, which would cost CPU here on long runs.)
+  // may be busy with other work. (Walking /proc for a process tree every 50 ms would itself cost CPU here on long runs.)
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 50);
   const cpu0 = process.cpuUsage();
