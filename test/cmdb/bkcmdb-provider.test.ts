@@ -18,7 +18,7 @@ before(async () => {
   bk.hosts.push({ bk_host_id: 1032, bk_host_innerip: '', set: 'live', modules: ['orders-api'] });
   bk.hosts.push({ bk_host_id: 1040, bk_host_innerip: '192.0.2.40', set: 'test', modules: ['orders-api'] });
 });
-after(async () => { await bk.close(); });
+after(async () => { assert.deepEqual(bk.fake.unexpected.map((r) => r.path), [], 'no unexpected calls'); await bk.close(); });
 
 const provider = (extra: Record<string, unknown> = {}) => createProvider({
   config: parseConfig({ inventory: { provider: 'bkcmdb', bkcmdb: { baseUrl: bk.baseUrl, appCode: BK_AUTH.bk_app_code, appSecret: BK_AUTH.bk_app_secret, username: BK_AUTH.bk_username, bizId: 7, envSets: { prod: 'prod-set' }, appModules: { shop: 'shop-mod' }, timeout: 2, ...extra } } }),
@@ -72,4 +72,29 @@ test('a listing whose total changes between pages is restarted, and refused if i
   for (let i = 0; i < 6; i++) bk.failNext.push({ body: { result: true, code: 0, data: { count: 1000 + i, info: Array.from({ length: 500 }, (_, j) => ({ bk_host_id: j + 1, bk_host_innerip: '10.9.9.9' })) } } });
   await assert.rejects(provider().resolveHosts({ env: 'live', app: 'orders-api' }), /kept changing/);
   bk.failNext.length = 0;
+});
+
+test('ESB mode: credentials and bk_biz_id in the body, /api/c/compapi/v2/cc/<api>/, ESB-route errors (HTTP 200, result false)', async () => {
+  const { startFake } = await import('./fake-upstream.js');
+  const esb = await startFake();
+  try {
+    let fail = false;
+    esb.route('POST /api/c/compapi/v2/cc/list_biz_hosts/', (req) => {
+      const b = req.json;
+      if (fail) return { body: { result: false, code: 1306000, message: 'component error', data: null } };
+      if (b.bk_app_code !== 'gitfleet' || b.bk_app_secret !== 's' || b.bk_username !== 'u' || b.bk_supplier_account !== '0' || b.bk_biz_id !== 7) return { body: { result: false, code: 1306401, message: 'auth', data: null } };
+      assert.equal(req.headers['x-bkapi-authorization'], undefined);
+      return { body: { result: true, code: 0, message: 'success', data: { count: 1, info: [{ bk_host_id: 1, bk_host_innerip: '192.0.2.9', bk_host_name: 'esb-1' }] } } };
+    });
+    const p = createProvider({
+      config: parseConfig({ inventory: { provider: 'bkcmdb', bkcmdb: { mode: 'esb', baseUrl: esb.url, appCode: 'gitfleet', appSecret: 's', username: 'u', bizId: 7 } } }),
+      db: {} as Db, log: createLogger('silent'),
+    });
+    assert.deepEqual(await p.resolveHosts({ env: 'prod', app: 'shop' }), [{ ip: '192.0.2.9', hostname: 'esb-1' }]);
+    fail = true;
+    await assert.rejects(p.resolveHosts({ env: 'prod', app: 'shop' }), (e: unknown) => e instanceof UpstreamDataError && /CMDB error 1306000/.test((e as Error).message));
+    assert.deepEqual(esb.unexpected, []);
+  } finally {
+    await esb.close();
+  }
 });

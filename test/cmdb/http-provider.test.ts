@@ -10,7 +10,7 @@ import { startFake, type FakeUpstream } from './fake-upstream.js';
 
 let fake: FakeUpstream;
 before(async () => { fake = await startFake(); });
-after(async () => { await fake.close(); });
+after(async () => { assert.deepEqual(fake.unexpected.map((r) => r.path), [], 'no unexpected calls'); await fake.close(); });
 
 const provider = (extra: Record<string, unknown> = {}) => createProvider({
   config: parseConfig({ inventory: { provider: 'http', http: { url: `${fake.url}/cmdb/{env}/hosts?app={app}`, authHeader: 'X-Api-Key', authValue: 'k-123', headers: { 'X-Site': 'bj' }, timeout: 1, ...extra } } }),

@@ -34,7 +34,7 @@ test('record from the documented instance shapes: private IP, hostname, type, CP
 
 let fa: FakeAliyun;
 before(async () => { fa = await startFakeAliyun(); });
-after(async () => { await fa.close(); });
+after(async () => { assert.deepEqual(fa.fake.unexpected.map((r) => r.path), [], 'no unexpected calls'); await fa.close(); });
 
 const make = (opts: Record<string, unknown> = {}, shared: Record<string, unknown> = { aliyun: ALIYUN_KEY }) => source.create(
   { regions: ['cn-hangzhou', 'cn-beijing'], endpoint: fa.endpoint, pageSize: 10, requestTimeout: 2, dryRunCheck: true, ...opts } as never,

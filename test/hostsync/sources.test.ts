@@ -80,7 +80,7 @@ test('file: YAML, JSON and CSV with the same content give the same records', asy
 
 let fake: FakeUpstream;
 before(async () => { fake = await startFake(); });
-after(async () => { await fake.close(); });
+after(async () => { assert.deepEqual(fake.unexpected.map((r) => r.path), [], 'no unexpected calls'); await fake.close(); });
 
 test('http: items path, next-page links, auth header; auth failure, 5xx, malformed, foreign next page', async () => {
   fake.route('GET /inv', (req) => {
@@ -107,7 +107,7 @@ test('http: items path, next-page links, auth header; auth failure, 5xx, malform
 
 let bk: FakeBkCmdb;
 before(async () => { bk = await startFakeBkCmdb(); });
-after(async () => { await bk.close(); });
+after(async () => { assert.deepEqual(bk.fake.unexpected.map((r) => r.path), [], 'no unexpected calls'); await bk.close(); });
 
 test('bkcmdb: every host of the business with set and module names, all pages; idle pool excluded by default', async () => {
   for (let i = 0; i < 1100; i++) bk.hosts.push({ bk_host_id: 10_000 + i, bk_host_innerip: `10.3.${i >> 8}.${i & 255}`, bk_host_name: `h${i}`, bk_cpu: 8, bk_mem: 16000, set: i % 2 ? 'prod' : 'test', modules: i % 3 ? ['shop'] : ['shop', 'pay'] });
