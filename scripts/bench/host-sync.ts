@@ -119,7 +119,7 @@ const bench: Bench = {
       }
       print(`ratio naive / incremental: time ${(naive.ms / inc.ms).toFixed(1)}x, peak RSS ${(naive.peakRssMiB / inc.peakRssMiB).toFixed(2)}x, RSS growth ${((naive.peakRssMiB - naive.baseRssMiB) / Math.max(1, inc.peakRssMiB - inc.baseRssMiB)).toFixed(2)}x`);
     } finally {
-      if (!process.env.KEEP) await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
     }
   },
 };
