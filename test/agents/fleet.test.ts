@@ -120,6 +120,30 @@ describe('host agents on the test fleet', () => {
     }
   });
 
+  it('stops a host that hangs at agents.collect.hostTimeout and records a timeout', async () => {
+    const slow = await startTestServer(join(tmp.path, 'data-timeout'), {
+      agents: { collect: { hostTimeout: 2 } },
+      deploy: { ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 5 } },
+    }, { modules: [createAgentsModule()] });
+    const idFile = fleet.path(ip2, '/var/lib/gitfleet-agent/identity');
+    const saved = await readFile(idFile, 'utf8');
+    // A FIFO with no writer: the collector blocks reading it, like a read on a dead NFS mount.
+    await run('sh', ['-c', 'rm "$1" && mkfifo "$1"', 'sh', idFile]);
+    try {
+      const started = Date.now();
+      const res = await slow.api('/api/v1/agents/collect', { method: 'POST', body: { ips: [ip2] } });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.status, 'failed');
+      assert.deepEqual([res.body.hosts[0].status, res.body.hosts[0].kind, res.body.hosts[0].exitCode], ['failed', 'timeout', 124]);
+      assert.match(res.body.hosts[0].reason, /did not finish within 2 s \(ended on the host\)/);
+      assert.ok(Date.now() - started < 10_000);
+      assert.equal((await slow.api('/api/v1/hosts')).body.total, 0);
+    } finally {
+      await slow.stop();
+      await run('sh', ['-c', 'rm -f "$1"; printf "%s" "$2" > "$1"', 'sh', idFile, saved]);
+    }
+  });
+
   it('agent mode: install.sh into the host\'s filesystem, the scheduled command reports, the host lands in the inventory', async () => {
     const root = fleet.path(ip3, '/');
     await run('sh', [INSTALL, '--root', root, '--server', srv.url, '--token', AGENT_TOKEN, '--env', 'staging', '--apps', 'api,web', '--ip', ip3, '--interval', '5', '--no-run']);

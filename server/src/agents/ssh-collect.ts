@@ -40,10 +40,20 @@ export async function collectOverSsh(o: SshCollectOptions): Promise<SshCollectOu
   }
   try {
     const remaining = Math.max(1000, o.timeoutSeconds * 1000 - (Date.now() - started));
-    // The remote command is a constant; the script comes on stdin, so nothing from the inventory reaches a shell.
-    const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), 'sh -s -- --via ssh'], {
-      stdin: o.script, timeoutMs: remaining, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log,
+    // The remote command is a constant (and the timeout a number); the script comes on stdin, so nothing from the
+    // inventory reaches a shell. timeout(1) on the host ends a hung collector there: over a shared ControlMaster
+    // connection, killing our local ssh does not end the remote session, and the master keeps our stderr open.
+    const remote = `sh -c 'if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 "$0" sh -s -- --via ssh; else exec sh -s -- --via ssh; fi' ${Math.ceil(remaining / 1000)}`;
+    const pending = runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), remote], {
+      stdin: o.script, timeoutMs: remaining + 5000, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log,
     });
+    // If even that fails (a process stuck in the kernel), give up on the session after a grace: the slot is freed,
+    // and the session ends when the master connection is closed (idle expiry or shutdown).
+    const res = await settleWithin(pending, remaining + 10_000, o.signal);
+    if (res === 'stuck') return fail('timeout', `timeout: no answer within ${o.timeoutSeconds} s and the SSH session could not be ended`, null, '', o.signal.aborted);
+    if (res.exitCode === 124 || res.exitCode === 137) {
+      return fail('timeout', `timeout: the collector did not finish within ${o.timeoutSeconds} s (ended on the host)`, res.exitCode, res.stderr);
+    }
     const failure = classifySsh(res, o.timeoutSeconds);
     if (failure) {
       const reason = failure.kind === 'remote_command_failed' ? `the collector exited with code ${res.exitCode}` : failure.reason;
@@ -65,4 +75,16 @@ export async function collectOverSsh(o: SshCollectOptions): Promise<SshCollectOu
   } finally {
     lease.release();
   }
+}
+
+/** The promise's value, or 'stuck' once ms have passed (or 5 s after an abort). */
+function settleWithin<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T | 'stuck'> {
+  return new Promise((resolve, reject) => {
+    const done = () => { clearTimeout(timer); clearTimeout(abortTimer); signal.removeEventListener('abort', onAbort); };
+    const timer = setTimeout(() => { done(); resolve('stuck'); }, ms);
+    let abortTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => { abortTimer = setTimeout(() => { done(); resolve('stuck'); }, 5000); };
+    if (signal.aborted) onAbort(); else signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => { done(); resolve(v); }, (e) => { done(); reject(e); });
+  });
 }
