@@ -41,8 +41,15 @@ export class EsSyncService {
     const failed = await store.failInterruptedRuns(this.ctx.db, this.runner.activeRunIds(), now, 'interrupted: the server stopped while this run was in progress');
     if (failed) this.deps.log.warn({ count: failed }, 'es-sync runs interrupted by a previous stop marked failed');
     const tasks = await store.listEnabledTasks(this.ctx.db);
-    for (const t of tasks) this.scheduler.sync(t);
-    this.deps.log.info({ scheduled: tasks.length }, 'es-sync scheduler started');
+    for (const t of tasks) {
+      // Crons are validated on write; one that no longer parses (e.g. after a croner upgrade) must not stop the server.
+      try {
+        this.scheduler.sync(t);
+      } catch (err) {
+        this.deps.log.error({ err, esSyncTask: t.id }, 'es-sync task not scheduled: its cron expression is not accepted');
+      }
+    }
+    this.deps.log.info({ scheduled: this.scheduler.scheduledIds().length }, 'es-sync scheduler started');
   }
 
   async stop(): Promise<void> {
