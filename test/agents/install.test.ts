@@ -1,11 +1,14 @@
-// install.sh into a temporary root: systemd timer where systemd runs, cron otherwise; its input checks; report.sh --print.
+// install.sh into a temporary root: systemd timer where systemd runs, cron otherwise; its input checks; report.sh --print;
+// report.sh over wget where curl is missing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createAgentsModule } from '../../server/src/agents/module.js';
 import { parseReport } from '../../server/src/agents/report-schema.js';
+import { startTestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -75,5 +78,35 @@ describe('agents/install.sh', () => {
     assert.equal(report.ip, '10.0.0.42');
     assert.deepEqual(report.inventory, { env: 'prod', apps: ['shop'] });
     assert.equal(report.identity!.id, (await readFile(join(root, 'var/lib/gitfleet-agent/identity'), 'utf8')).split('\n')[0]);
+  });
+});
+
+describe('agents/report.sh transport', () => {
+  it('falls back to wget where curl is missing, and the report lands', async () => {
+    const tmp = await tempDir('gf-wget-');
+    const srv = await startTestServer(join(tmp.path, 'data'), { agents: { token: TOKEN } }, { modules: [createAgentsModule()] });
+    try {
+      const root = join(tmp.path, 'root');
+      await mkdir(root);
+      await run('sh', [join(AGENTS, 'install.sh'), '--root', root, '--server', srv.url, '--token', TOKEN, '--ip', '10.77.0.1', '--env', 'edge']);
+      const conf = join(root, 'etc/gitfleet-agent/agent.conf');
+      await run('sh', ['-c', `printf "GITFLEET_STATE_DIR='%s'\\n" "$1" >> "$2"`, 'sh', join(root, 'var/lib/gitfleet-agent'), conf]);
+      // A PATH with everything of /usr/bin and /usr/sbin but curl.
+      const bin = join(tmp.path, 'bin');
+      await mkdir(bin);
+      for (const dir of ['/usr/bin', '/usr/sbin']) {
+        for (const f of await readdir(dir)) if (f !== 'curl') await symlink(join(dir, f), join(bin, f)).catch(() => undefined);
+      }
+      const env = { PATH: bin, GITFLEET_AGENT_CONF: conf, GITFLEET_AGENT_DIR: join(root, 'opt/gitfleet-agent') };
+      await assert.rejects(run('sh', ['-c', 'command -v curl'], { env }));
+      const { stdout } = await run('sh', [join(root, 'opt/gitfleet-agent/report.sh')], { env });
+      assert.match(stdout, /reported to/);
+      const host = (await srv.api('/api/v1/hosts?ip=10.77.0.1')).body.items[0];
+      assert.equal(host.env, 'edge');
+      assert.equal(host.factsVia, 'agent');
+    } finally {
+      await srv.stop();
+      await tmp.cleanup();
+    }
   });
 });
