@@ -12,6 +12,7 @@ import { openDb } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { createProvider } from './cmdb/registry.js';
 import { Deployer } from './deploy/deployer.js';
+import { startDriftSchedule } from './deploy/drift.js';
 import { ensureLocalRepo } from './gitops/local-repo.js';
 import { ensureBaseline, startPoller, type Poller } from './gitops/poller.js';
 import { ConfigRepo } from './gitops/repo.js';
@@ -89,6 +90,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   await ensureBaseline(ctx);
   await deployer.recover();
   const poller = startPoller(ctx);
+  const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
   for (const m of modules) await m.start?.(ctx);
 
   let stopping: Promise<void> | null = null;
@@ -97,6 +99,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       log.info('shutting down: no new work; running host pushes may finish');
       shutdown.abort();
       poller.stop();
+      drift.stop();
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;

@@ -43,6 +43,24 @@ const deploySchema = z.strictObject({
   /** Per-unit overrides keyed by "<mod>/<env>/<app>". */
   units: z.record(unitKey, z.strictObject({ owner: posixName.optional(), group: posixName.optional() })).default({}),
   ssh: sshSchema.prefault({}),
+  /** Files a push overwrites or removes are kept on the host, per deployment, so it can be undone there. */
+  backups: z.strictObject({
+    enabled: z.boolean().default(true),
+    dir: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'must be an absolute path of plain characters').refine((p) => !p.split('/').includes('..'), 'must not contain ..').default('/var/lib/gitfleet/backups'),
+    keep: z.number().int().min(1).max(1000).default(5),
+  }).prefault({}),
+  /** Deletion circuit breaker: a push removing more than this is held for confirmation. */
+  deletion: z.strictObject({
+    maxFiles: z.number().int().min(0).default(25),
+    maxPercent: z.number().min(0).max(100).default(50),
+  }).prefault({}),
+});
+
+const driftSchema = z.strictObject({
+  /** Seconds between drift checks of every unit; 0 = off. */
+  interval: z.number().int().min(0).max(7 * 86_400).default(0),
+  /** Push drifted hosts back to git (per unit: `selfHeal` in the unit's .gitfleet.yaml wins). */
+  selfHeal: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({
@@ -73,6 +91,7 @@ export const configSchema = z.strictObject({
     envAliases: z.record(z.string().regex(SEGMENT_RE), z.string().regex(SEGMENT_RE)).default({}),
   }).prefault({}),
   deploy: deploySchema.prefault({}),
+  drift: driftSchema.prefault({}),
   hostSync: hostSyncConfigSchema.prefault({}),
   esSync: esSyncConfigSchema.prefault({}),
   agents: agentsConfigSchema.prefault({}),

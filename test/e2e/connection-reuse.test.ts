@@ -42,6 +42,8 @@ describe('SSH connection reuse', () => {
     s = await startTestServer(join(tmp.path, 'data'), {
       repo: { url: fx.origin },
       deploy: { retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 5, maxConnections: 2 } },
+      // Hosts are added below; new-host converge would push to them while this test counts sessions.
+      hostSync: { converge: { enabled: false } },
     });
     for (const [i, ip] of ips.entries()) {
       assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['all', `a${i + 1}`] } })).status, 201);

@@ -50,6 +50,16 @@ export class Deployer {
     return this.hostSlots.running;
   }
 
+  /** The server-wide cap on host operations (pushes and drift checks share it). */
+  get slots(): Semaphore {
+    return this.hostSlots;
+  }
+
+  /** Run fn while no deployment of the unit runs (drift checks). */
+  withUnitLock<T>(unit: string, fn: () => Promise<T>): Promise<T> {
+    return this.unitLocks.run(unit, fn);
+  }
+
   /** A push deployment is queued or running (the poller waits for it). */
   pushBusy(): boolean {
     return this.pushLoop !== null || this.pushQueue.length > 0;
@@ -162,11 +172,14 @@ export class Deployer {
       await rec.markDeploymentRunning(db, q.id, this.now());
       const { units, commit, before } = q.req.kind === 'push' ? await this.planPush(q.req, log) : await this.planSync(q.req);
       await rec.setDeploymentUnits(db, q.id, units.map(unitKey), { before, after: commit });
-      const onlyHosts = q.req.kind === 'sync' ? q.req.hosts : undefined;
+      const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap.
       const outcomes = await Promise.all(units.map((unit) => this.unitLocks.run(unitKey(unit), (): Promise<UnitOutcome> => {
         if (this.stopping) return Promise.resolve({ status: 'failed', hosts: [], interrupted: true });
-        return runUnit({ ...this.deps, hostSlots: this.hostSlots }, { deploymentId: q.id, unit, commit, onlyHosts, drain: this.drain.signal, kill: this.kill.signal, log });
+        return runUnit({ ...this.deps, hostSlots: this.hostSlots }, {
+          deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions,
+          drain: this.drain.signal, kill: this.kill.signal, log,
+        });
       })));
       if (q.req.kind === 'push' && !outcomes.some((o) => o.interrupted)) await rec.setLastSeen(db, this.branch, commit, this.now());
       status = aggregate(outcomes);
@@ -212,8 +225,12 @@ export class Deployer {
   }
 
   private async planSync(req: SyncRequest): Promise<{ units: Unit[]; commit: string; before: null }> {
-    const commit = req.commit ?? (await this.deps.repo.fetch());
-    const all = await this.deps.repo.listUnits(commit);
+    const head = await this.deps.repo.fetch();
+    const commit = req.commit ?? head;
+    // At an earlier commit (rollback), units that exist only now are in scope too: their files go.
+    const byKey = new Map((await this.deps.repo.listUnits(commit)).map((u) => [unitKey(u), u]));
+    if (commit !== head) for (const u of await this.deps.repo.listUnits(head)) if (!byKey.has(unitKey(u))) byKey.set(unitKey(u), u);
+    const all = [...byKey.values()].sort((a, b) => unitKey(a).localeCompare(unitKey(b)));
     let units: Unit[];
     if (req.units) {
       units = req.units.map((k) => parseUnitKey(k)).filter((u): u is Unit => !!u);

@@ -45,7 +45,7 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
 }
 
 /** Push to one host; never throws for a failed push (that is a recorded result). */
-export async function pushHost(o: HostPushOptions): Promise<HostPushResult> {
+export async function pushHost(o: HostPushOptions): Promise<HostPushResult & { failureKind?: string }> {
   const started = Date.now();
   let last: Attempt = { stderr: '' };
   let attempts = 0;
@@ -63,6 +63,7 @@ export async function pushHost(o: HostPushOptions): Promise<HostPushResult> {
   const changes = last.res ? parseItemized(last.res.stdout).filter((c) => c.op !== 'dir').map((c) => `${c.op === 'deleted' ? '-' : c.op === 'attrs' ? '~' : '+'}${c.path}`) : [];
   const f = last.failure;
   return {
+    failureKind: f?.kind,
     status: f ? (f.kind === 'aborted' ? 'aborted' : 'failed') : 'succeeded',
     exitCode: last.res?.exitCode ?? (f ? 255 : 0),
     reason: f?.reason ?? null,

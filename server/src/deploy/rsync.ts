@@ -16,6 +16,8 @@ export interface RsyncPlan {
   /** rsync's own I/O timeout: a stalled connection fails within it. */
   ioTimeoutSeconds: number;
   dryRun?: boolean;
+  /** Absolute directory on the host that receives every file this push overwrites or removes. */
+  backupDir?: string;
 }
 
 /** rsync argv (no shell): content compared by checksum, removals limited to the listed files, parent dirs left alone. */
@@ -37,6 +39,10 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
     if (p.owner) args.push('--owner');
     if (p.group) args.push('--group');
     args.push(`--chown=${p.owner ?? ''}:${p.group ?? ''}`);
+  }
+  if (p.backupDir) {
+    if (!/^\/[A-Za-z0-9._~/-]+$/.test(p.backupDir) || p.backupDir.split('/').includes('..')) throw new Error(`refusing backup dir ${JSON.stringify(p.backupDir)}`);
+    args.push('--backup', `--backup-dir=${p.backupDir}`);
   }
   if (p.dryRun) args.push('--dry-run');
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;

@@ -1,9 +1,9 @@
 // Deployment requests, statuses and result shapes shared by the deployer, the API and the records.
 export type DeploymentStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
-export type UnitStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'no_hosts';
-export type HostPushStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'aborted';
+export type UnitStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'no_hosts' | 'held';
+export type HostPushStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'aborted' | 'skipped';
 
-export type Trigger = 'gitlab' | 'github' | 'poller' | 'manual' | 'converge' | 'rollback' | 'recovery' | 'api';
+export type Trigger = 'gitlab' | 'github' | 'poller' | 'manual' | 'converge' | 'rollback' | 'recovery' | 'api' | 'self-heal';
 
 /** Deploy what changed on the branch since the last processed commit (webhooks, poller). */
 export interface PushRequest {
@@ -27,6 +27,10 @@ export interface SyncRequest {
   hosts?: string[];
   /** Deploy this commit instead of the branch head (rollback). */
   commit?: string;
+  /** Report what would change on each host, change nothing. */
+  dryRun?: boolean;
+  /** Go ahead with removals the deletion circuit breaker held. */
+  confirmDeletions?: boolean;
 }
 
 export type DeployRequest = (PushRequest | SyncRequest) & { resumeOf?: number };

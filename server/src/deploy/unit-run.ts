@@ -1,5 +1,5 @@
-// One unit of a deployment: ask the CMDB for hosts, stage the unit at the commit, fan out under the server-wide cap, record.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+// One unit of a deployment: ask the CMDB for hosts, stage the unit at the commit, apply the deletion breaker,
+// roll out in batches under the server-wide cap (rsync, then owners/hooks), record everything.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -12,7 +12,9 @@ import type { Metrics } from '../metrics.js';
 import type { SshConnections } from '../ssh/connections.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { pushHost } from './host-push.js';
-import { planFileList, toNulList } from './staging.js';
+import { afterTransfer } from './host-steps.js';
+import { failureLimit, planBatches } from './rollout.js';
+import { deletionHold, stageUnit, type Stage } from './stage.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
 
 export interface UnitRunDeps {
@@ -24,8 +26,10 @@ export interface UnitRunInput {
   deploymentId: number;
   unit: Unit;
   commit: string;
-  /** Only these IPs (converge of a new host). */
+  /** Only these IPs (converge of a new host, self-heal of drifted hosts). */
   onlyHosts?: string[];
+  dryRun?: boolean;
+  confirmDeletions?: boolean;
   /** Stops new host pushes from starting (shutdown drain). */
   drain: AbortSignal;
   /** Kills running pushes (shutdown grace exceeded). */
@@ -36,76 +40,81 @@ export interface UnitRunInput {
 export interface UnitOutcome { status: UnitStatus; hosts: Array<{ ip: string; status: HostPushStatus }>; interrupted: boolean }
 
 const CMDB_TIMEOUT_MS = 30_000;
+const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
 
 /** The inventory env for a repo env (env aliases apply to the lookup, not to the source path). */
 export const inventoryEnv = (config: Config, env: string): string => config.inventory.envAliases[env] ?? env;
 
-async function resolveTargets(deps: UnitRunDeps, unit: Unit, onlyHosts?: string[]): Promise<TargetHost[]> {
-  const signal = AbortSignal.timeout(CMDB_TIMEOUT_MS);
-  const found = await deps.cmdb.resolveHosts({ env: inventoryEnv(deps.config, unit.env), app: unit.app }, signal);
-  const byIp = new Map(found.map((h) => [h.ip, h]));
-  const all = [...byIp.values()].sort((a, b) => a.ip.localeCompare(b.ip));
+export async function resolveTargets(deps: Pick<UnitRunDeps, 'cmdb' | 'config'>, unit: Unit, onlyHosts?: string[]): Promise<TargetHost[]> {
+  const found = await deps.cmdb.resolveHosts({ env: inventoryEnv(deps.config, unit.env), app: unit.app }, AbortSignal.timeout(CMDB_TIMEOUT_MS));
+  const all = [...new Map(found.map((h) => [h.ip, h])).values()].sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
   return onlyHosts ? all.filter((h) => onlyHosts.includes(h.ip)) : all;
 }
 
+/** Owner/group for rsync --chown: unit metadata, then deploy.units, then deploy.owner/group. */
+export function unitOwnership(config: Config, key: string, stage: Pick<Stage, 'meta'>): { owner?: string; group?: string } {
+  const o = config.deploy.units[key] ?? {};
+  return { owner: stage.meta.owner ?? o.owner ?? config.deploy.owner, group: stage.meta.group ?? o.group ?? config.deploy.group };
+}
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  if (ms <= 0 || signal.aborted) return resolve();
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
 export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<UnitOutcome> {
-  const { db, clock } = deps;
+  const { db, clock, config } = deps;
   const key = unitKey(input.unit);
   const log = input.log.child({ unit: key });
   const now = () => clock().toISOString();
-  const finish = async (status: UnitStatus, reason: string | null, hostCount = 0) => {
-    await rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now());
-  };
-  await finish('running', null);
+  const record = (status: UnitStatus, reason: string | null, hostCount = 0) =>
+    rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now());
+  await record('running', null);
 
   let targets: TargetHost[];
   try {
     targets = await resolveTargets(deps, input.unit, input.onlyHosts);
   } catch (err) {
-    const reason = `inventory lookup failed: ${(err as Error).message}`;
     log.warn({ err }, 'inventory lookup failed');
-    await finish('failed', reason);
+    await record('failed', `inventory lookup failed: ${(err as Error).message}`);
     return { status: 'failed', hosts: [], interrupted: false };
   }
   if (targets.length === 0) {
-    await finish('no_hosts', `no hosts in the inventory for env ${inventoryEnv(deps.config, input.unit.env)}, app ${input.unit.app}`);
+    await record('no_hosts', `no hosts in the inventory for env ${inventoryEnv(config, input.unit.env)}, app ${input.unit.app}`);
     return { status: 'no_hosts', hosts: [], interrupted: false };
   }
-  await finish('running', null, targets.length);
 
-  const stageDir = join(deps.config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`);
-  await rm(stageDir, { recursive: true, force: true });
-  await mkdir(stageDir, { recursive: true });
+  let stage: Stage;
   try {
-    const [current, known] = await Promise.all([deps.repo.listUnitFiles(input.commit, input.unit), rec.hostCommits(db, key)]);
-    // A unit removed whole from git still runs: its files are deleted on the hosts.
-    if (current.length) await deps.repo.exportUnit(input.commit, input.unit, stageDir);
-    const unitDir = join(stageDir, key);
-    await mkdir(unitDir, { recursive: true });
+    stage = await stageUnit(deps.repo, join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`), input.unit, input.commit);
+  } catch (err) {
+    await record('failed', `cannot stage the unit: ${(err as Error).message}`, targets.length);
+    return { status: 'failed', hosts: [], interrupted: false };
+  }
+  try {
+    const known = await rec.hostCommits(db, key);
+    const lists = new Map<string, Awaited<ReturnType<Stage['listFor']>>>();
+    for (const t of targets) lists.set(t.ip, await stage.listFor(known.get(t.ip)));
 
-    // Group hosts by the commit they last received: each group gets its own removal list.
-    const listFiles = new Map<string, string>();
-    const listFor = async (base: string | undefined): Promise<string> => {
-      const k = base ?? '-';
-      let path = listFiles.get(k);
-      if (path) return path;
-      const previous = base && base !== input.commit && (await deps.repo.hasCommit(base)) ? await deps.repo.listUnitFiles(base, input.unit) : undefined;
-      const plan = planFileList(current, previous);
-      for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
-      path = join(stageDir, `files-${listFiles.size}.list`);
-      await writeFile(path, toNulList(plan.list));
-      listFiles.set(k, path);
-      return path;
-    };
+    // Deletion circuit breaker: hold the whole unit rather than remove more than allowed.
+    const limits = { ...config.deploy.deletion, ...(stage.meta.deletion ?? {}) };
+    const hold = [...new Set(lists.values())].map((l) => deletionHold(l.removed.length, l.previousCount, limits)).find(Boolean);
+    if (hold && !input.confirmDeletions && !input.dryRun) {
+      await record('held', `held by the deletion circuit breaker: ${hold}; confirm with POST /api/v1/deployments/${input.deploymentId}/confirm`, targets.length);
+      log.warn({ hold }, 'unit held by the deletion circuit breaker');
+      return { status: 'held', hosts: [], interrupted: false };
+    }
+    await record('running', hold && input.dryRun ? `would be held: ${hold}` : null, targets.length);
 
-    const owners = deps.config.deploy.units[key] ?? {};
-    const owner = owners.owner ?? deps.config.deploy.owner;
-    const group = owners.group ?? deps.config.deploy.group;
+    const { owner, group } = unitOwnership(config, key, stage);
+    const backups = config.deploy.backups.enabled && !input.dryRun;
+    const backupParent = `${config.deploy.backups.dir}/${key.replaceAll('/', '~')}`;
     const ids = await rec.insertHostPushes(db, input.deploymentId, key, targets);
     const rows = new Map(targets.map((t, i) => [t.ip, ids[i]!]));
-
     let interrupted = false;
-    const results = await Promise.all(targets.map(async (t) => {
+
+    const pushOne = async (t: TargetHost): Promise<{ ip: string; status: HostPushStatus; transient: boolean }> => {
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
       try {
@@ -113,31 +122,78 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
           await rec.startHostPush(db, rowId, now());
           const res = await pushHost({
             ssh: deps.ssh, target: t, log: hlog, signal: input.kill,
-            plan: { sourceDir: unitDir, fileList: await listFor(known.get(t.ip)), owner, group, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
-            timeoutSeconds: deps.config.deploy.hostTimeout, retries: deps.config.deploy.retries, backoffSeconds: deps.config.deploy.retryBackoff,
+            plan: {
+              sourceDir: stage.unitDir, fileList: lists.get(t.ip)!.path, owner, group, dryRun: input.dryRun,
+              ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
+            },
+            timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
           });
+          if (res.status === 'succeeded' && !input.dryRun) {
+            const fail = await afterTransfer({
+              ssh: deps.ssh, target: t, meta: stage.meta, unitOwner: owner, unitGroup: group, signal: input.kill, log: hlog,
+              backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined, backupParent: backups ? backupParent : undefined,
+              keepBackups: config.deploy.backups.keep,
+            }, res.changes);
+            if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
+          }
           await rec.finishHostPush(db, rowId, res, now());
-          if (res.status === 'succeeded') await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
+          if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
           if (res.status === 'aborted') interrupted = true;
           deps.metrics.hostPushes.inc({ status: res.status });
           deps.metrics.pushDuration.observe({ status: res.status }, res.durationMs / 1000);
           hlog.info({ status: res.status, reason: res.reason, changes: res.changes.length, attempts: res.attempts, ms: res.durationMs }, 'host push finished');
-          return { ip: t.ip, status: res.status };
+          return { ip: t.ip, status: res.status, transient: res.status === 'failed' && TRANSIENT.has(res.failureKind ?? '') };
         }, input.drain);
       } catch {
         // Never started: the server is draining. The deployment is re-run at the next start.
         interrupted = true;
         await rec.finishHostPush(db, rowId, { status: 'aborted', exitCode: null, reason: 'not started: the server was shutting down', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
-        return { ip: t.ip, status: 'aborted' as const };
+        return { ip: t.ip, status: 'aborted', transient: false };
       }
-    }));
+    };
 
-    const ok = results.filter((r) => r.status === 'succeeded').length;
-    const status: UnitStatus = ok === results.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
-    if (status === 'succeeded') await rec.setUnitState(db, key, input.commit, input.deploymentId, now());
-    await finish(status, status === 'succeeded' ? null : `${results.length - ok} of ${results.length} hosts failed`, targets.length);
-    return { status, hosts: results, interrupted };
+    // Canary first, then batches; stop when failures pass the limit; unreachable hosts may wait for the end.
+    const rollout = stage.meta.rollout;
+    const batches = planBatches(targets, rollout);
+    const limit = failureLimit(rollout, targets.length);
+    const results = new Map<string, HostPushStatus>();
+    const deferred: TargetHost[] = [];
+    let failures = 0;
+    let stoppedAt = -1;
+    for (const [i, batch] of batches.entries()) {
+      const out = await Promise.all(batch.map(pushOne));
+      for (const [j, r] of out.entries()) {
+        if (r.status === 'failed' && r.transient && rollout?.skipUnreachable) { deferred.push(batch[j]!); continue; }
+        results.set(r.ip, r.status);
+        if (r.status === 'failed') failures++;
+      }
+      if (failures > limit) { stoppedAt = i; break; }
+      if (i < batches.length - 1 && rollout?.bakeSeconds) await sleep(rollout.bakeSeconds * 1000, input.drain);
+      if (input.drain.aborted) { stoppedAt = i; interrupted = true; break; }
+    }
+    const notAttempted = stoppedAt >= 0 ? batches.slice(stoppedAt + 1).flat() : [];
+    const why = input.drain.aborted ? 'not attempted: the server was shutting down' : `not attempted: rollout stopped after ${failures} failed host(s) (limit ${limit})`;
+    for (const t of notAttempted) {
+      await rec.finishHostPush(db, rows.get(t.ip)!, { status: 'skipped', exitCode: null, reason: why, changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
+      results.set(t.ip, 'skipped');
+    }
+    if (deferred.length) {
+      log.info({ hosts: deferred.map((t) => t.ip) }, 'retrying unreachable hosts at the end of the rollout');
+      const again = stoppedAt >= 0
+        ? deferred.map((t) => ({ ip: t.ip, status: 'failed' as HostPushStatus }))
+        : await Promise.all(deferred.map(pushOne));
+      for (const r of again) results.set(r.ip, r.status);
+    }
+
+    const statuses = targets.map((t) => results.get(t.ip) ?? 'failed');
+    const ok = statuses.filter((x) => x === 'succeeded').length;
+    const status: UnitStatus = ok === statuses.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
+    if (status === 'succeeded' && !input.dryRun && !input.onlyHosts) await rec.setUnitState(db, key, input.commit, input.deploymentId, now());
+    const reason = status === 'succeeded' ? (input.dryRun && hold ? `would be held: ${hold}` : null)
+      : `${statuses.length - ok} of ${statuses.length} hosts not deployed${notAttempted.length ? ` (${notAttempted.length} not attempted: rollout stopped)` : ''}`;
+    await record(status, reason, targets.length);
+    return { status, hosts: targets.map((t) => ({ ip: t.ip, status: results.get(t.ip) ?? 'failed' })), interrupted };
   } finally {
-    await rm(stageDir, { recursive: true, force: true });
+    await stage.cleanup();
   }
 }

@@ -10,6 +10,7 @@ import { createDeploymentRoutes } from './routes/deployments.js';
 import { createHealthRoutes } from './routes/health.js';
 import { createHostRoutes } from './routes/hosts.js';
 import { createSyncRoutes } from './routes/sync.js';
+import { createUnitRoutes } from './routes/units.js';
 import { createWebhookRoutes } from './routes/webhooks.js';
 
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -41,6 +42,7 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   api.use(auth, express.json({ limit: '1mb' }));
   api.use(createHostRoutes(ctx));
   api.use(createDeploymentRoutes(ctx));
+  api.use(createUnitRoutes(ctx));
   for (const m of modules) if (m.apiRoutes) api.use(m.apiRoutes(ctx));
   app.use('/api/v1', api);
 

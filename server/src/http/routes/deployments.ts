@@ -3,7 +3,9 @@ import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import * as rec from '../../db/deployments.js';
-import { requireSegment } from '../../util/validate.js';
+import { requireIp, requireSegment } from '../../util/validate.js';
+import type { SyncRequest } from '../../deploy/types.js';
+import type { Response } from 'express';
 import { paging } from '../paging.js';
 
 const STATUSES = new Set(['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted']);
@@ -29,10 +31,87 @@ export function createDeploymentRoutes(ctx: AppContext): Router {
     if (!d) throw new NotFoundError(`deployment ${id} not found`);
     res.json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await rec.hostPushes(ctx.db, id) });
   });
+  // Create a deployment: full sync of units (or env/app[/mod]), optionally at an earlier commit (rollback), on some hosts, or dry.
+  r.post('/deployments', async (req, res) => {
+    const sync = await parseSyncBody(ctx, req.body, 'api');
+    await respond(ctx, res, sync, req.body?.wait === true);
+  });
+  r.post('/rollback', async (req, res) => {
+    if (typeof req.body?.commit !== 'string') throw new ValidationError('commit is required for a rollback', 'commit');
+    const sync = await parseSyncBody(ctx, req.body, 'rollback');
+    await respond(ctx, res, sync, req.body?.wait === true);
+  });
+  // Release units the deletion circuit breaker held: the same commit, removals allowed.
+  r.post('/deployments/:id/confirm', async (req, res) => {
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
+    const held = (await rec.unitResults(ctx.db, id)).filter((u) => u.status === 'held');
+    if (!held.length) throw new NotFoundError(`deployment ${id} has no unit held for confirmation`);
+    const commits = [...new Set(held.map((u) => u.commit))];
+    const ids: number[] = [];
+    for (const commit of commits) {
+      const units = held.filter((u) => u.commit === commit).map((u) => u.unit);
+      const { id: newId } = await ctx.deployer.submit({ kind: 'sync', trigger: 'api', actor: actorOf(req.body) ?? `confirm of #${id}`, units, commit: commit ?? undefined, confirmDeletions: true });
+      ids.push(newId);
+    }
+    res.status(202).json({ queued: ids });
+  });
   r.get('/units/:mod/:env/:app/hosts', async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
     const state = await rec.getUnitState(ctx.db, unit);
     res.json({ unit, lastCommit: state?.lastCommit ?? null, lastDeployedAt: state?.lastDeployedAt ?? null, hosts: await rec.unitHosts(ctx.db, unit) });
   });
   return r;
+}
+
+const actorOf = (body: unknown): string | undefined => {
+  const a = (body as { actor?: unknown } | undefined)?.actor;
+  return typeof a === 'string' && a.length > 0 ? a.slice(0, 100) : undefined;
+};
+
+/** Validate a deployment request body into a SyncRequest. */
+export async function parseSyncBody(ctx: AppContext, body: unknown, trigger: SyncRequest['trigger']): Promise<SyncRequest> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  const allowed = new Set(['units', 'env', 'app', 'mod', 'hosts', 'commit', 'dryRun', 'wait', 'actor']);
+  for (const k of Object.keys(b)) if (!allowed.has(k)) throw new ValidationError(`unknown field ${JSON.stringify(k)}`, k);
+  const req: SyncRequest = { kind: 'sync', trigger, actor: actorOf(b) ?? 'api' };
+  if (b.units !== undefined) {
+    if (!Array.isArray(b.units) || b.units.length === 0 || b.units.length > 1000) throw new ValidationError('units must be a non-empty array of "<mod>/<env>/<app>"', 'units');
+    req.units = b.units.map((u) => {
+      const parts = typeof u === 'string' ? u.split('/') : [];
+      if (parts.length !== 3) throw new ValidationError(`unit ${JSON.stringify(u)} must be "<mod>/<env>/<app>"`, 'units');
+      return parts.map((p, i) => requireSegment(p, ['mod', 'env', 'app'][i]!)).join('/');
+    });
+  } else if (b.env !== undefined || b.app !== undefined) {
+    req.select = { env: requireSegment(b.env, 'env'), app: requireSegment(b.app, 'app') };
+    if (b.mod !== undefined) req.select.mod = requireSegment(b.mod, 'mod');
+  } else if (trigger !== 'rollback') {
+    throw new ValidationError('give units, or env and app', 'units');
+  }
+  if (b.hosts !== undefined) {
+    if (!Array.isArray(b.hosts) || b.hosts.length === 0) throw new ValidationError('hosts must be a non-empty array of IPs', 'hosts');
+    req.hosts = b.hosts.map((h) => requireIp(h, 'hosts'));
+  }
+  if (b.commit !== undefined) {
+    const sha = typeof b.commit === 'string' ? await ctx.repo.resolveCommit(b.commit) : undefined;
+    if (!sha) throw new ValidationError(`commit ${JSON.stringify(b.commit)} is not a commit of the config repo`, 'commit');
+    req.commit = sha;
+  }
+  if (b.dryRun !== undefined) {
+    if (typeof b.dryRun !== 'boolean') throw new ValidationError('dryRun must be a boolean', 'dryRun');
+    if (b.dryRun) req.dryRun = true;
+  }
+  if (b.wait !== undefined && typeof b.wait !== 'boolean') throw new ValidationError('wait must be a boolean', 'wait');
+  return req;
+}
+
+async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: boolean): Promise<void> {
+  const { id, coalesced } = await ctx.deployer.submit(req);
+  if (!wait) {
+    res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced });
+    return;
+  }
+  const d = await ctx.deployer.wait(id);
+  res.status(200).json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await rec.hostPushes(ctx.db, id) });
 }

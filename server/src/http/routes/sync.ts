@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { selectUnits, unitKey } from '../../gitops/targets.js';
 import { requireSegment } from '../../util/validate.js';
+import { hostPushes, unitResults } from '../../db/deployments.js';
 
 export function createSyncRoutes(ctx: AppContext): Router {
   const r = Router();
@@ -13,16 +14,17 @@ export function createSyncRoutes(ctx: AppContext): Router {
     const app = requireSegment(q.app, 'app');
     const mod = q.mod === undefined || q.mod === '' ? undefined : requireSegment(q.mod, 'mod');
     if (q.wait !== undefined && q.wait !== 'true' && q.wait !== 'false') throw new ValidationError('wait must be true or false', 'wait');
+    if (q.dryRun !== undefined && q.dryRun !== 'true' && q.dryRun !== 'false') throw new ValidationError('dryRun must be true or false', 'dryRun');
+    const dryRun = q.dryRun === 'true';
     const head = await ctx.repo.fetch();
     const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
     if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
-    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey) });
+    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey), ...(dryRun ? { dryRun } : {}) });
     if (q.wait === 'false') {
       res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
       return;
     }
     const d = await ctx.deployer.wait(id);
-    const { hostPushes, unitResults } = await import('../../db/deployments.js');
     res.status(200).json({ ...d, unitResults: await unitResults(ctx.db, id), hosts: await hostPushes(ctx.db, id) });
   });
   return r;

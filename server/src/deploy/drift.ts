@@ -1,0 +1,96 @@
+// Drift detection: compare every host of a deployed unit with what git says it received (rsync dry run,
+// nothing changed); record in_sync / drifted (with files) / unreachable, and optionally heal.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import * as rec from '../db/deployments.js';
+import { replaceUnitDrift, type DriftRow } from '../db/drift.js';
+import { parseUnitKey } from '../gitops/targets.js';
+import { pushHost } from './host-push.js';
+import { ownerFixes } from './host-steps.js';
+import { resolveTargets, unitOwnership, type UnitRunDeps } from './unit-run.js';
+import { stageUnit, type Stage } from './stage.js';
+import type { Deployer } from './deployer.js';
+
+const UNREACHABLE = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout', 'dns']);
+
+export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger }
+
+export interface UnitDriftResult { unit: string; commit: string | null; rows: DriftRow[]; healed?: number; skipped?: string }
+
+/** Check one unit against its hosts (under the unit's lock, so never during its deployment). */
+export async function checkUnitDrift(deps: DriftDeps, key: string, signal: AbortSignal): Promise<UnitDriftResult> {
+  const unit = parseUnitKey(key);
+  if (!unit) throw new Error(`not a unit: ${key}`);
+  const state = await rec.getUnitState(deps.db, key);
+  if (!state) return { unit: key, commit: null, rows: [], skipped: 'never deployed' };
+  return deps.deployer.withUnitLock(key, async () => {
+    const targets = await resolveTargets(deps, unit);
+    const known = await rec.hostCommits(deps.db, key);
+    const stages = new Map<string, Promise<Stage>>();
+    const now = () => deps.clock().toISOString();
+    const root = join(deps.config.dataDir, 'staging', `drift-${key.replaceAll('/', '~')}`);
+    try {
+      const rows = await Promise.all(targets.map((t) => deps.deployer.slots.run(async (): Promise<DriftRow> => {
+        const commit = known.get(t.ip) ?? state.lastCommit;
+        if (!stages.has(commit)) stages.set(commit, stageUnit(deps.repo, `${root}-${stages.size}`, unit, commit));
+        const stage = await stages.get(commit)!;
+        const { owner, group } = unitOwnership(deps.config, key, stage);
+        const list = await stage.listFor(commit);
+        const res = await pushHost({
+          ssh: deps.ssh, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
+          plan: { sourceDir: stage.unitDir, fileList: list.path, owner, group, dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
+          timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
+        });
+        if (res.status !== 'succeeded') {
+          return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason, commit, checkedAt: now() };
+        }
+        // Owner differences that per-path rules put there on purpose are not drift.
+        const intended = new Set([...ownerFixes(stage.meta, stage.files, owner, group).values()].flat());
+        const files = res.changes.filter((c) => !(c.startsWith('~') && intended.has(c.slice(1))));
+        return { unit: key, ip: t.ip, state: files.length ? 'drifted' : 'in_sync', files, reason: null, commit, checkedAt: now() };
+      }, signal)));
+      await replaceUnitDrift(deps.db, key, rows);
+      for (const s of ['in_sync', 'drifted', 'unreachable', 'error'] as const) {
+        deps.metrics.unitDrift.set({ unit: key, state: s }, rows.filter((r) => r.state === s).length);
+      }
+      const result: UnitDriftResult = { unit: key, commit: state.lastCommit, rows };
+      const drifted = rows.filter((r) => r.state === 'drifted');
+      const first = stages.get(state.lastCommit) ?? [...stages.values()][0];
+      const heal = (first ? (await first).meta.selfHeal : undefined) ?? deps.config.drift.selfHeal;
+      if (heal && drifted.length) {
+        // Heal to what the unit last deployed (not the branch head): drift repair is not a release.
+        await deps.deployer.submit({ kind: 'sync', trigger: 'self-heal', actor: 'drift', units: [key], hosts: drifted.map((r) => r.ip), commit: state.lastCommit });
+        result.healed = drifted.length;
+      }
+      return result;
+    } finally {
+      for (const s of await Promise.allSettled(stages.values())) if (s.status === 'fulfilled') await s.value.cleanup();
+    }
+  });
+}
+
+/** Check every deployed unit, one unit at a time (hosts in parallel under the server-wide cap). */
+export async function checkAllDrift(deps: DriftDeps, signal: AbortSignal): Promise<UnitDriftResult[]> {
+  const out: UnitDriftResult[] = [];
+  for (const s of await rec.listUnitStates(deps.db)) {
+    if (signal.aborted) break;
+    try {
+      out.push(await checkUnitDrift(deps, s.unit, signal));
+    } catch (err) {
+      deps.log.warn({ err, unit: s.unit }, 'drift check failed');
+    }
+  }
+  return out;
+}
+
+/** Run checkAllDrift every drift.interval seconds (never two at once). */
+export function startDriftSchedule(deps: DriftDeps, signal: AbortSignal): { stop(): void; running(): boolean } {
+  let active: Promise<unknown> | null = null;
+  const secs = deps.config.drift.interval;
+  const timer = secs > 0 ? setInterval(() => {
+    if (active || signal.aborted) return;
+    active = checkAllDrift(deps, signal).catch((err) => deps.log.warn({ err }, 'drift check run failed')).finally(() => { active = null; });
+  }, secs * 1000) : undefined;
+  timer?.unref();
+  return { stop: () => timer && clearInterval(timer), running: () => active !== null };
+}

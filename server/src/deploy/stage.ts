@@ -1,0 +1,71 @@
+// Staging a unit at a commit: its files exported locally (modes from the metadata applied), the metadata,
+// and per-host-commit file lists (every file plus those git removed since).
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConfigRepo } from '../gitops/repo.js';
+import { type Unit, unitKey } from '../gitops/targets.js';
+import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
+import { planFileList, toNulList } from './staging.js';
+
+export interface FileListInfo { path: string; removed: string[]; previousCount: number | null }
+
+export interface Stage {
+  unitDir: string;
+  meta: UnitMetadata;
+  /** Deployable files at the commit (relative to the unit dir). */
+  files: string[];
+  /** The rsync file list for hosts last deployed at `base` (undefined = unknown: nothing is removed). */
+  listFor(base: string | undefined): Promise<FileListInfo>;
+  cleanup(): Promise<void>;
+}
+
+/** Export the unit; throws with a clear message when its metadata is invalid. */
+export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, commit: string): Promise<Stage> {
+  const key = unitKey(unit);
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  const cleanup = () => rm(root, { recursive: true, force: true });
+  try {
+    const all = await repo.listUnitFiles(commit, unit);
+    const meta = parseMetadata(all.includes(METADATA_FILE) ? (await repo.readFile(commit, `${key}/${METADATA_FILE}`)).toString('utf8') : undefined);
+    const files = deployableFiles(meta, all);
+    // A unit removed whole from git still runs: its files are deleted on the hosts.
+    if (all.length) await repo.exportUnit(commit, unit, root);
+    const unitDir = join(root, key);
+    await mkdir(unitDir, { recursive: true });
+    await rm(join(unitDir, METADATA_FILE), { force: true });
+    for (const f of files) {
+      const m = attributesFor(meta, f).mode;
+      if (m) await chmod(join(unitDir, f), parseInt(m, 8));
+    }
+    const lists = new Map<string, FileListInfo>();
+    const listFor = async (base: string | undefined): Promise<FileListInfo> => {
+      const k = base ?? '-';
+      const cached = lists.get(k);
+      if (cached) return cached;
+      const previous = base && base !== commit && (await repo.hasCommit(base)) ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
+      const plan = planFileList(files, previous);
+      for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
+      const path = join(root, `files-${lists.size}.list`);
+      await writeFile(path, toNulList(plan.list));
+      const info = { path, removed: plan.removed, previousCount: previous ? previous.length : null };
+      lists.set(k, info);
+      return info;
+    };
+    return { unitDir, meta, files, listFor, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** PURE: the circuit breaker. A reason when a push would remove more than allowed, else undefined. */
+export function deletionHold(removed: number, previousCount: number | null, limits: { maxFiles?: number; maxPercent?: number }): string | undefined {
+  if (removed === 0) return undefined;
+  if (limits.maxFiles !== undefined && removed > limits.maxFiles) return `${removed} files would be removed (limit ${limits.maxFiles} files)`;
+  if (limits.maxPercent !== undefined && previousCount && removed >= 2) {
+    const pct = (removed / previousCount) * 100;
+    if (pct > limits.maxPercent) return `${removed} of ${previousCount} files (${pct.toFixed(0)}%) would be removed (limit ${limits.maxPercent}%)`;
+  }
+  return undefined;
+}

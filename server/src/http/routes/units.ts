@@ -1,0 +1,53 @@
+// /api/v1/units: every unit with its last deployed commit and drift state; drift details and checks on demand.
+import { Router } from 'express';
+import type { AppContext } from '../../context.js';
+import { ValidationError } from '../../errors.js';
+import * as rec from '../../db/deployments.js';
+import { unitDrift } from '../../db/drift.js';
+import { checkUnitDrift, type DriftDeps } from '../../deploy/drift.js';
+import { parseUnitKey, unitKey } from '../../gitops/targets.js';
+import { requireSegment } from '../../util/validate.js';
+
+export const driftDeps = (ctx: AppContext): DriftDeps => ({ ...ctx });
+
+export function createUnitRoutes(ctx: AppContext): Router {
+  const r = Router();
+  r.get('/units', async (_req, res) => {
+    const head = ctx.repo.lastKnownHead();
+    const inRepo = head ? (await ctx.repo.listUnits(head)).map(unitKey) : [];
+    const states = new Map((await rec.listUnitStates(ctx.db)).map((s) => [s.unit, s]));
+    const drift = await unitDrift(ctx.db);
+    const keys = [...new Set([...inRepo, ...states.keys()])].sort();
+    res.json({
+      head,
+      items: keys.map((unit) => {
+        const rows = drift.filter((d) => d.unit === unit);
+        const count = (s: string) => rows.filter((d) => d.state === s).length;
+        const st = states.get(unit);
+        return {
+          unit, inRepo: inRepo.includes(unit), lastCommit: st?.lastCommit ?? null, lastDeployedAt: st?.lastDeployedAt ?? null, upToDate: !!st && st.lastCommit === head,
+          drift: rows.length ? { in_sync: count('in_sync'), drifted: count('drifted'), unreachable: count('unreachable'), error: count('error'), checkedAt: rows.map((d) => d.checkedAt).sort().at(-1) } : null,
+        };
+      }),
+    });
+  });
+  r.get('/units/:mod/:env/:app/drift', async (req, res) => {
+    const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
+    res.json({ unit, hosts: await unitDrift(ctx.db, unit) });
+  });
+  // Check now: one unit ({unit}) or every deployed unit; waits for the result.
+  r.post('/drift/check', async (req, res) => {
+    const body = (req.body ?? {}) as { unit?: unknown };
+    let units: string[];
+    if (body.unit !== undefined) {
+      if (typeof body.unit !== 'string' || !parseUnitKey(body.unit)) throw new ValidationError('unit must be "<mod>/<env>/<app>"', 'unit');
+      units = [body.unit];
+    } else {
+      units = (await rec.listUnitStates(ctx.db)).map((s) => s.unit);
+    }
+    const results = [];
+    for (const u of units) results.push(await checkUnitDrift(driftDeps(ctx), u, ctx.shutdown));
+    res.json({ results });
+  });
+  return r;
+}
