@@ -92,14 +92,16 @@ export class CollectRunner {
     const rows = await rec.runHostIds(this.d.db, runId);
     const script = await this.d.script();
     const byIp = new Map(targets.map((t) => [t.ip, t]));
-    const results = await Promise.all(rows.map((row) => this.collectOne(row.id, byIp.get(row.ip)!, script, req, log)));
+    // A host found through env/app but new to the built-in inventory (a remote CMDB) is added under that env/app.
+    const register = req.register ?? (req.env ? { env: req.env, apps: req.app ? [req.app] : [] } : undefined);
+    const results = await Promise.all(rows.map((row) => this.collectOne(row.id, byIp.get(row.ip)!, script, register, log)));
     const ok = results.filter((s) => s === 'succeeded').length;
     const status: rec.RunStatus = ok === results.length ? 'succeeded' : ok > 0 ? 'partial' : 'failed';
     await rec.finishRun(this.d.db, runId, status, null, this.now());
     log.info({ status, hosts: results.length, succeeded: ok }, 'agents: collection run finished');
   }
 
-  private async collectOne(rowId: number, target: TargetHost, script: string, req: rec.CollectRequestRecord, runLog: Logger): Promise<rec.RunHostStatus> {
+  private async collectOne(rowId: number, target: TargetHost, script: string, register: rec.CollectRequestRecord['register'], runLog: Logger): Promise<rec.RunHostStatus> {
     const log = runLog.child({ host: target.ip });
     const signal = this.abort.signal;
     const finish = async (r: rec.RunHostResult) => {
@@ -120,7 +122,7 @@ export class CollectRunner {
         }
         const base = { exitCode: 0, stderrTail: out.stderrTail, identity: out.report.identity?.id ?? null, durationMs: out.durationMs };
         try {
-          const r = await this.d.ingest(out.report, { ip: target.ip, via: 'ssh', register: req.register });
+          const r = await this.d.ingest(out.report, { ip: target.ip, via: 'ssh', register });
           return finish({ ...base, status: 'succeeded', hostId: r.hostId, matched: r.matched, pluginErrors: r.pluginErrors });
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
