@@ -23,6 +23,7 @@ import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
 import { SshConnections } from './ssh/connections.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
+import { startWarmKeeper } from './ssh/warm-keeper.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -91,6 +92,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   await deployer.recover();
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
+  const warm = sshCfg.reuse && sshCfg.keepWarm
+    ? startWarmKeeper({ db, ssh, log, clock, windowSeconds: sshCfg.keepWarmWindow, maxConnections: sshCfg.maxConnections, idleTimeoutSeconds: sshCfg.idleTimeout }, shutdown.signal)
+    : undefined;
   for (const m of modules) await m.start?.(ctx);
 
   let stopping: Promise<void> | null = null;
@@ -100,6 +104,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       shutdown.abort();
       poller.stop();
       drift.stop();
+      warm?.stop();
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;

@@ -32,6 +32,8 @@ const sshSchema = z.strictObject({
   keepWarm: z.boolean().default(false),
 });
 
+  /** With keepWarm: hosts that received a unit within this many seconds are kept connected. */
+  keepWarmWindow: z.number().int().min(1).max(30 * 86_400).default(3600),
 const deploySchema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).default(10),
   hostTimeout: z.number().int().min(1).max(86_400).default(120),

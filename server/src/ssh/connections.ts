@@ -180,6 +180,20 @@ export class SshConnections {
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
   }
 
+  /** Keep a host's master alive (open it if needed): a no-op session through the master resets its idle timer. */
+  async touch(target: SshTarget, signal?: AbortSignal): Promise<boolean> {
+    let lease: Lease | undefined;
+    try {
+      lease = await this.lease(target, this.o.log, signal);
+      const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), 'true'], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, signal });
+      return res.exitCode === 0;
+    } catch {
+      return false;
+    } finally {
+      lease?.release();
+    }
+  }
+
   /** Hosts with an open master (for tests and metrics). */
   openHosts(): string[] {
     return [...this.entries.values()].map((e) => e.dest.host);
