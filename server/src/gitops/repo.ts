@@ -8,6 +8,9 @@ import { parseNameStatus, type FileChange, type Unit, unitsOfFiles, unitKey } fr
 
 export interface ConfigRepoOptions { dir: string; url: string; branch: string; log: Logger }
 
+/** One `git ls-tree -l` entry: git mode ("100644", "100755", "120000" symlink, "040000" tree, "160000" submodule). */
+export interface TreeEntry { mode: string; type: 'blob' | 'tree' | 'commit'; oid: string; size: number | null; path: string }
+
 export class ConfigRepo {
   private git!: SimpleGit;
   private head: string | null = null;
@@ -101,6 +104,52 @@ export class ConfigRepo {
   private async lsTree(commit: string, paths: string[]): Promise<string[]> {
     const out = await this.git.raw(['ls-tree', '-r', '-z', '--name-only', commit, '--', ...paths]);
     return out.split('\0').filter(Boolean);
+  }
+
+  /** Tree entries (mode, blob id, size) under repo paths at a commit; paths are literal (no pathspec magic or globs). */
+  async listTreeEntries(commit: string, paths: string[], opts: { recursive?: boolean } = {}): Promise<TreeEntry[]> {
+    const out = await this.git.raw(['--literal-pathspecs', 'ls-tree', ...(opts.recursive === false ? [] : ['-r']), '-l', '-z', commit, '--', ...paths]);
+    const entries: TreeEntry[] = [];
+    for (const rec of out.split('\0')) {
+      const m = /^(\d{6}) (blob|tree|commit) ([0-9a-f]{40,64}) +(-|\d+)\t([\s\S]+)$/.exec(rec);
+      if (m) entries.push({ mode: m[1]!, type: m[2] as TreeEntry['type'], oid: m[3]!, size: m[4] === '-' ? null : Number(m[4]), path: m[5]! });
+    }
+    return entries;
+  }
+
+  /** Contents of blobs by id through one `git cat-file --batch`, handed over one at a time (never all in memory). */
+  forEachBlob(oids: string[], onBlob: (oid: string, content: Buffer) => void): Promise<void> {
+    const wanted = oids.filter((o) => /^[0-9a-f]{40,64}$/.test(o));
+    if (wanted.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const p = spawn('git', ['-C', this.opts.dir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let buf: Buffer = Buffer.alloc(0);
+      let current: { oid: string; size: number } | null = null;
+      let failure: Error | null = null;
+      p.stdout.on('data', (c: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, c]) : c;
+        for (;;) {
+          if (!current) {
+            const nl = buf.indexOf(0x0a);
+            if (nl < 0) return;
+            const header = buf.subarray(0, nl).toString();
+            buf = buf.subarray(nl + 1);
+            const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+            if (!m) { failure ??= new Error(`cat-file: ${header}`); continue; }
+            current = { oid: m[1]!, size: Number(m[3]) };
+          }
+          if (buf.length < current.size + 1) return;
+          onBlob(current.oid, Buffer.from(buf.subarray(0, current.size)));
+          buf = buf.subarray(current.size + 1);
+          current = null;
+        }
+      });
+      let err = '';
+      p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 && !failure ? resolve() : reject(failure ?? new Error(`git cat-file exited ${code}: ${err.trim().slice(-300)}`))));
+      p.stdin.end(wanted.join('\n') + '\n');
+    });
   }
 
   /** Write a unit's files at a commit into dest (dest/<mod>/<env>/<app>/...): git archive piped into tar, no shell. */
