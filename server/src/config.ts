@@ -9,6 +9,7 @@ import { cmdbConfigSchema } from './cmdb/config-schema.js';
 import { hostSyncConfigSchema } from './hostsync/config-schema.js';
 import { esSyncConfigSchema } from './essync/config-schema.js';
 import { agentsConfigSchema } from './agents/config-schema.js';
+import { modifyConfigSchema } from './fssync/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -97,6 +98,7 @@ export const configSchema = z.strictObject({
   hostSync: hostSyncConfigSchema.prefault({}),
   esSync: esSyncConfigSchema.prefault({}),
   agents: agentsConfigSchema.prefault({}),
+  modify: modifyConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };

@@ -3,11 +3,13 @@ import type { AppModule } from './module.js';
 import { createHostSyncModule } from './hostsync/module.js';
 import { createEsSyncModule } from './essync/module.js';
 import { createAgentsModule } from './agents/module.js';
+import { createFssyncModule } from './fssync/module.js';
 
 export function createModules(): AppModule[] {
   return [
     createHostSyncModule(),
     createEsSyncModule(),
     createAgentsModule(),
+    createFssyncModule(),
   ];
 }
