@@ -41,7 +41,7 @@ describe('SSH connection reuse', () => {
     });
     s = await startTestServer(join(tmp.path, 'data'), {
       repo: { url: fx.origin },
-      deploy: { retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 5, maxConnections: 2 } },
+      deploy: { retries: 0, hostTimeout: 4, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 5, maxConnections: 2 } },
       // Hosts are added below; new-host converge would push to them while this test counts sessions.
       hostSync: { converge: { enabled: false } },
     });
@@ -115,6 +115,23 @@ describe('SSH connection reuse', () => {
     assert.match(d.hosts[0].reason, /host key/);
     assert.equal(d.hosts[0].attempts, 1, 'a host key problem is not retried');
     assert.equal(await readFile(fleet.path(ip, '/etc/a1.conf'), 'utf8'), 'a1 v2\n');
+  });
+
+  it('a stalled master fails its host within the host timeout instead of hanging the deployment', async () => {
+    const ip = ips[2]!;
+    assert.ok(s.ctx.ssh.openHosts().includes(ip), 'warm connection to the host');
+    await fleet.pauseHost(ip); // TCP stays up, nothing answers: the open master stalls
+    try {
+      await fx.commit({ 'app/prod/a3/etc/a3.conf': 'a3 v3\n' });
+      const started = Date.now();
+      const d = await sync('a3');
+      const took = Date.now() - started;
+      assert.equal(d.status, 'failed');
+      assert.match(d.hosts[0].reason, /timeout|not responding|connection/);
+      assert.ok(took < 15_000, `failed within the timeout, took ${took} ms`);
+    } finally {
+      await fleet.resumeHost(ip);
+    }
   });
 
   it('shutdown leaves no ssh process and no socket behind', async () => {

@@ -22,15 +22,22 @@ export interface Fleet {
   down(): Promise<void>;
 }
 
-let base = 0;
-/** A loopback /24 nobody else in this test run uses (test files run in parallel). */
+/** A random loopback /24 (test files run in parallel; fleet.sh refuses an address already in use). */
 export function uniqueBase(): string {
-  base++;
-  return `127.${100 + (process.pid % 100)}.${(base * 7 + Math.floor(Math.random() * 200)) % 250 + 1}`;
+  return `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
 }
 
-export async function startFleet(dir: string, count: number, prefix = uniqueBase()): Promise<Fleet> {
-  await run(SCRIPT, ['up', dir, String(count), prefix], { timeout: 120_000 });
+export async function startFleet(dir: string, count: number, prefix?: string): Promise<Fleet> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run(SCRIPT, ['up', dir, String(count), prefix ?? uniqueBase()], { timeout: 120_000 });
+      break;
+    } catch (err) {
+      // Another fleet holds that range: take another one (only when the caller did not ask for one).
+      if (prefix || attempt >= 3 || !/already in use/.test(String((err as { stderr?: string }).stderr))) throw err;
+      await run(SCRIPT, ['down', dir]).catch(() => undefined);
+    }
+  }
   const ips = (await readFile(join(dir, 'hosts.txt'), 'utf8')).split('\n').filter(Boolean);
   return {
     dir, ips,

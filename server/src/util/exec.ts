@@ -90,7 +90,10 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
-    child.on('close', (exitCode, signal) => {
+    let settled = false;
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       if (timer) clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -99,6 +102,19 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
         try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
       }
       resolve({ exitCode, signal, timedOut, aborted, durationMs: Date.now() - started, stdout: keepTail(out, max), stderr: keepTail(err, max) });
+    };
+    child.on('close', finish);
+    // An SSH master (ControlMaster) receives its mux clients' stdio descriptors and may keep our pipes open
+    // after the process is gone (a hung remote command): once the process has exited, wait briefly for
+    // the pipes, then stop reading and resolve.
+    child.on('exit', (exitCode, signal) => {
+      const drain = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(exitCode, signal);
+      }, 1000);
+      drain.unref();
+      child.once('close', () => clearTimeout(drain));
     });
   });
 }
