@@ -10,6 +10,7 @@ import { hostSyncConfigSchema } from './hostsync/config-schema.js';
 import { esSyncConfigSchema } from './essync/config-schema.js';
 import { agentsConfigSchema } from './agents/config-schema.js';
 import { modifyConfigSchema } from './fssync/config-schema.js';
+import { notificationsConfigSchema } from './notify/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -99,6 +100,7 @@ export const configSchema = z.strictObject({
   esSync: esSyncConfigSchema.prefault({}),
   agents: agentsConfigSchema.prefault({}),
   modify: modifyConfigSchema.prefault({}),
+  notifications: notificationsConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };
@@ -123,6 +125,9 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_ES_USERNAME', ['esSync', 'auth', 'username'], String],
   ['GITFLEET_ES_PASSWORD', ['esSync', 'auth', 'password'], String],
   ['GITFLEET_ES_API_KEY', ['esSync', 'auth', 'apiKey'], String],
+  ['GITFLEET_NOTIFY_URL', ['notifications', 'targets', 'default', 'url'], String],
+  ['GITFLEET_NOTIFY_AUTH', ['notifications', 'targets', 'default', 'headers', 'Authorization'], String],
+  ['GITFLEET_NOTIFY_SECRET', ['notifications', 'targets', 'default', 'secret'], String],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {

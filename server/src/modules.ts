@@ -4,6 +4,7 @@ import { createHostSyncModule } from './hostsync/module.js';
 import { createEsSyncModule } from './essync/module.js';
 import { createAgentsModule } from './agents/module.js';
 import { createFssyncModule } from './fssync/module.js';
+import { createNotifyModule } from './notify/module.js';
 
 export function createModules(): AppModule[] {
   return [
@@ -11,5 +12,6 @@ export function createModules(): AppModule[] {
     createEsSyncModule(),
     createAgentsModule(),
     createFssyncModule(),
+    createNotifyModule(),
   ];
 }
