@@ -113,7 +113,8 @@ export function createFssyncApiRoutes(ctx: AppContext, s: FssyncServices): Route
   r.post('/units/:mod/:env/:app/modify', async (req, res) => {
     const svc = modifyOrThrow(s);
     const unit = unitOfParams(req);
-    const m = parseModifyRequest(req.body ?? {}, unit);
+    if (req.body === undefined) throw new ValidationError('send a JSON body with content-type: application/json', 'body');
+    const m = parseModifyRequest(req.body, unit);
     await respondModify(ctx, res, await svc.modify(m), m.wait);
   });
   return r;
