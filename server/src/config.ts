@@ -32,10 +32,10 @@ const sshSchema = z.strictObject({
   keepAliveInterval: z.number().int().min(1).max(300).default(5),
   keepAliveCountMax: z.number().int().min(1).max(100).default(3),
   keepWarm: z.boolean().default(false),
-});
-
   /** With keepWarm: hosts that received a unit within this many seconds are kept connected. */
   keepWarmWindow: z.number().int().min(1).max(30 * 86_400).default(3600),
+});
+
 const deploySchema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).default(10),
   hostTimeout: z.number().int().min(1).max(86_400).default(120),
@@ -160,7 +160,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
         return `${parent}: key ${JSON.stringify(issue.path[issue.path.length - 1])} ${issue.issues.map((i) => i.message).join('; ')}`;
       }
       const value = getPath(raw, issue.path);
-      const shown = /token|secret|password/i.test(key) ? '(hidden)' : JSON.stringify(value);
+      // Credentials, and URLs (they may carry them: bot webhooks, https://user:token@…), are never printed.
+      const shown = /token|secret|password|apikey|authvalue|accesskey|url$|endpoint/i.test(key) ? '(hidden)' : JSON.stringify(value);
       return `${key}: ${issue.message} (got ${shown})`;
     });
     throw new ConfigError(problems);

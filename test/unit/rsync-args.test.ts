@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRsyncArgs, parseItemized } from '../../server/src/deploy/rsync.js';
 import { baseSshOptions, destinationOf, rsyncRemoteShell } from '../../server/src/ssh/options.js';
-import { planFileList, toNulList } from '../../server/src/deploy/staging.js';
+import { planFileList, toNulList } from '../../server/src/deploy/file-list.js';
 
 const settings = { user: 'root', port: 22, identityFile: '/data/ssh/id_ed25519', knownHostsFile: '/data/ssh/known_hosts', hostKeyPolicy: 'strict' as const, connectTimeout: 10, keepAliveInterval: 5, keepAliveCountMax: 3 };
 const plan = { sourceDir: '/data/staging/1/nginx/prod/shop', fileList: '/data/staging/1/files-0.list', sshArgs: ['-p', '22'], user: 'root', host: '192.0.2.10', ioTimeoutSeconds: 60 };

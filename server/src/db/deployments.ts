@@ -59,6 +59,15 @@ export async function deploymentsWithStatus(q: Queryable, statuses: DeploymentSt
   return rows.map(toView);
 }
 
+/** The deployment that re-ran an interrupted one, if any. */
+export async function resumedBy(q: Queryable, id: number): Promise<number | null> {
+  return (await q.get<{ resumed_by: number | null }>('SELECT resumed_by FROM deployments WHERE id = ?', [id]))?.resumed_by ?? null;
+}
+
+export async function setResumedBy(q: Queryable, id: number, by: number): Promise<void> {
+  await q.run('UPDATE deployments SET resumed_by = ? WHERE id = ?', [by, id]);
+}
+
 export async function upsertDeploymentUnit(q: Queryable, id: number, u: { unit: string; commit: string | null; status: UnitStatus; reason?: string | null; hostCount?: number }, now: string): Promise<void> {
   await q.run(
     `INSERT INTO deployment_units (deployment_id, unit, commit_sha, status, reason, host_count, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -105,13 +105,13 @@ export class Deployer {
     const now = this.now();
     const resumed: number[] = [];
     for (const d of await rec.deploymentsWithStatus(this.deps.db, ['running', 'interrupted'])) {
-      if (d.status === 'interrupted' && (await this.deps.db.get<{ resumed_by: number | null }>('SELECT resumed_by FROM deployments WHERE id = ?', [d.id]))?.resumed_by) continue;
+      if (d.status === 'interrupted' && (await rec.resumedBy(this.deps.db, d.id))) continue;
       await this.deps.db.tx(async (q) => {
         await rec.abortOpenHostPushes(q, d.id, now);
         if (d.status === 'running') await rec.finishDeployment(q, d.id, 'interrupted', 'server stopped while the deployment was running', now);
       });
       const { id } = await this.submit({ ...d.request, resumeOf: d.id, trigger: d.request.trigger, actor: d.request.actor ?? `recovery of #${d.id}` });
-      await this.deps.db.run('UPDATE deployments SET resumed_by = ? WHERE id = ?', [id, d.id]);
+      await rec.setResumedBy(this.deps.db, d.id, id);
       this.deps.log.warn({ deploymentId: d.id, resumedAs: id }, 'interrupted deployment queued again');
       resumed.push(id);
     }

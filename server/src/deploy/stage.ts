@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
 import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
-import { planFileList, toNulList } from './staging.js';
+import { planFileList, toNulList } from './file-list.js';
 
 export interface FileListInfo { path: string; removed: string[]; previousCount: number | null }
 

@@ -56,11 +56,6 @@ export function createDeploymentRoutes(ctx: AppContext): Router {
     }
     res.status(202).json({ queued: ids });
   });
-  r.get('/units/:mod/:env/:app/hosts', async (req, res) => {
-    const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
-    const state = await rec.getUnitState(ctx.db, unit);
-    res.json({ unit, lastCommit: state?.lastCommit ?? null, lastDeployedAt: state?.lastDeployedAt ?? null, hosts: await rec.unitHosts(ctx.db, unit) });
-  });
   return r;
 }
 

@@ -31,6 +31,12 @@ export function createUnitRoutes(ctx: AppContext): Router {
       }),
     });
   });
+  // Which commit is on which host of a unit, and since when.
+  r.get('/units/:mod/:env/:app/hosts', async (req, res) => {
+    const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
+    const state = await rec.getUnitState(ctx.db, unit);
+    res.json({ unit, lastCommit: state?.lastCommit ?? null, lastDeployedAt: state?.lastDeployedAt ?? null, hosts: await rec.unitHosts(ctx.db, unit) });
+  });
   r.get('/units/:mod/:env/:app/drift', async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
     res.json({ unit, hosts: await unitDrift(ctx.db, unit) });
