@@ -14,7 +14,8 @@ export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger };
 
 export interface Submitted { id: number; coalesced: boolean }
 
-interface Queued { id: number; req: DeployRequest }
+/** started: it took its first unit lock; from then on it no longer absorbs identical requests. */
+interface Queued { id: number; req: DeployRequest; started?: boolean }
 
 export interface DeployerEvents {
   /** A deployment reached its final status (listeners must not throw; notifications use this). */
@@ -76,7 +77,7 @@ export class Deployer {
       const waiting = this.pushQueue[this.pushQueue.length - 1];
       if (waiting) return { id: waiting.id, coalesced: true };
     } else {
-      const same = this.syncWaiting.find((q) => JSON.stringify(q.req) === JSON.stringify(req));
+      const same = this.syncWaiting.find((q) => !q.started && JSON.stringify(q.req) === JSON.stringify(req));
       if (same) return { id: same.id, coalesced: true };
     }
     if (this.queueDepth() >= this.deps.config.deploy.queueSize) throw new QueueFullError();
@@ -140,11 +141,14 @@ export class Deployer {
       if (!this.pushLoop) this.pushLoop = this.runPushLoop().finally(() => { this.pushLoop = null; });
     } else {
       this.syncWaiting.push(q);
-      this.track(this.execute(q).finally(() => {
-        const i = this.syncWaiting.indexOf(q);
-        if (i >= 0) this.syncWaiting.splice(i, 1);
-      }));
+      this.track(this.execute(q).finally(() => this.markStarted(q)));
     }
+  }
+
+  private markStarted(q: Queued): void {
+    q.started = true;
+    const i = this.syncWaiting.indexOf(q);
+    if (i >= 0) this.syncWaiting.splice(i, 1);
   }
 
   private track(p: Promise<unknown>): void {
@@ -175,6 +179,7 @@ export class Deployer {
       const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap.
       const outcomes = await Promise.all(units.map((unit) => this.unitLocks.run(unitKey(unit), (): Promise<UnitOutcome> => {
+        this.markStarted(q);
         if (this.stopping) return Promise.resolve({ status: 'failed', hosts: [], interrupted: true });
         return runUnit({ ...this.deps, hostSlots: this.hostSlots }, {
           deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions,
