@@ -112,7 +112,15 @@ case "$cmd" in
     echo "fleet: $count hosts up in $dir"
     ;;
   down)
-    if [ -f "$dir/hosts.txt" ]; then while read -r ip; do stop_host "$ip"; done < "$dir/hosts.txt"; fi
+    # One pass over /proc for the whole fleet (per-host scans are slow with hundreds of hosts).
+    for f in "$dir"/hosts/*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
+    for pass in 1 2; do # twice: a listener may fork a session while the first pass runs
+      for p in /proc/[0-9]*; do
+        case "$(readlink "$p/root" 2>/dev/null)" in "$dir"/hosts/*) kill -9 "${p##*/}" 2>/dev/null ;; esac
+      done
+      [ "$pass" = 1 ] && sleep 0.2
+    done
+    true
     ;;
   start-host) start_host "$3"; wait_host "$3" ;;
   stop-host) stop_host "$3" ;;

@@ -85,7 +85,10 @@ async function runBench(print: Print): Promise<void> {
   const warmConns = Number(process.env.BENCH_WARM_CONNECTIONS ?? 200);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10);
   const dir = await mkdtemp(join(tmpdir(), 'gf-bench-'));
-  const fleet = await startFleet(join(dir, 'fleet'), hosts, '127.77.0');
+  const fleet = await startFleet(join(dir, 'fleet'), hosts).catch(async (err) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   let server: RunningServer | undefined;
   try {
     const fx = await createGitFixture(join(dir, 'git'));
@@ -170,7 +173,7 @@ async function runBench(print: Print): Promise<void> {
 
     // Memory and descriptors with many warm connections.
     if (warmConns > 0) {
-      const more = await startFleet(join(dir, 'fleet'), warmConns, '127.77.0');
+      const more = await startFleet(join(dir, 'fleet'), warmConns, fleet.ips[0]!.split('.').slice(0, 3).join('.'));
       for (const ip of more.ips.slice(hosts)) await createHost(s.ctx, { ip, env: 'prod', apps: ['bench'], labels: {} }, { source: 'manual' }, 'bench');
       await syncUnit(s);
       const open = s.ctx.ssh.openCount;

@@ -33,7 +33,7 @@ describe('beyond fssync', () => {
     await fx.commit({ 'README.md': 'repo\n' });
     s = await startTestServer(join(tmp.path, 'data'), {
       repo: { url: fx.origin },
-      deploy: { retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 3 } },
+      deploy: { retries: 0, backups: { keep: 2 }, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 3 } },
     });
     for (const ip of ips) assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['web', 'api', 'db'] } })).status, 201);
   });
@@ -141,6 +141,23 @@ describe('beyond fssync', () => {
       assert.equal(await read(ip, `/var/lib/gitfleet/backups/app~prod~db/${d.id}/etc/db/db.conf`), 'version 1\n', 'overwritten file kept in the backup');
     }
     await rm(fleet.path(ips[1]!, '/etc/validate-fails'));
+  });
+
+  it('keeps a bounded number of backups per unit on each host', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await fx.commit({ 'app/prod/db/etc/db/db.conf': `version 2.${i}\n` });
+      const d = await sync('env=prod&app=db');
+      assert.equal(host(d, ips[0]!).status, 'succeeded');
+      ids.push(d.id);
+    }
+    const { readdir } = await import('node:fs/promises');
+    const kept = (await readdir(fleet.path(ips[0]!, '/var/lib/gitfleet/backups/app~prod~db'))).map(Number).sort((a, b) => a - b);
+    assert.ok(kept.length >= 2 && kept.length <= 3, `kept ${kept.join(',')}`);
+    assert.equal(kept.at(-1), ids.at(-1), 'the newest backup is kept');
+    assert.equal(await read(ips[0]!, `/var/lib/gitfleet/backups/app~prod~db/${ids.at(-1)}/etc/db/db.conf`), 'version 2.3\n');
+    await fx.commit({ 'app/prod/db/etc/db/db.conf': 'version 2\n' });
+    assert.equal((await sync('env=prod&app=db')).status, 'succeeded');
   });
 
   it('holds a push that would remove too many files until it is confirmed', async () => {

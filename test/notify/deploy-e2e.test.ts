@@ -1,7 +1,6 @@
 // Notifications from real deployments on the fleet: a success and a failure reach the targets that asked for them, and
 // dead or hanging receivers never delay or fail the deployment.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,16 +10,10 @@ import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { freePort as deadPort } from '../helpers/net.js';
 
 const API_TOKEN = 'api-token-for-notify-tests-0123';
 
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('notifications from real deployments', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -1,7 +1,6 @@
 // The notifier against real loopback receivers: filters, headers, retries after 500 with backoff, a dead or hanging
 // receiver (gives up, logs, never throws), the pending cap, and stop().
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
@@ -10,6 +9,7 @@ import { notificationsConfigSchema, type NotificationsConfig } from '../../serve
 import { Notifier } from '../../server/src/notify/notifier.js';
 import { startReceiver, type Receiver } from './receiver.js';
 import { deployment } from './fixtures.js';
+import { freePort as deadPort } from '../helpers/net.js';
 
 function capture() {
   const logs: Array<Record<string, any>> = [];
@@ -17,14 +17,6 @@ function capture() {
   return { logs, log };
 }
 
-/** A port on 127.0.0.1 with nothing listening (connection refused). */
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 const settle = async (n: Notifier) => { while (n.busy) await new Promise((r) => setTimeout(r, 10)); };
 

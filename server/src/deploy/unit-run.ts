@@ -131,7 +131,9 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({
               ssh: deps.ssh, target: t, meta: stage.meta, unitOwner: owner, unitGroup: group, signal: input.kill, log: hlog,
-              backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined, backupParent: backups ? backupParent : undefined,
+              backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
+              // Pruning costs an SSH session: do it every `keep` deployments (so at most 2×keep−1 backups stay).
+              backupParent: backups && input.deploymentId % config.deploy.backups.keep === 0 ? backupParent : undefined,
               keepBackups: config.deploy.backups.keep,
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { runCommand } from '../util/exec.js';
 import { classifySsh, type Failure } from './failure.js';
-import { baseSshOptions, controlOptions, destinationOf, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
+import { baseSshOptions, controlOptions, destinationOf, muxOptions, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
 
 export interface SshConnectionsOptions {
   settings: SshSettings;
@@ -21,7 +21,8 @@ export interface SshConnectionsOptions {
   log: Logger;
 }
 
-interface Entry { dest: Destination; path: string; users: number; lastUsed: number }
+/** pending: opened by its first ssh, which has not finished yet. */
+interface Entry { dest: Destination; path: string; users: number; lastUsed: number; pending: boolean; startedAt: number }
 
 /** What a caller uses to reach a host: ssh options (with the control socket when one is open). */
 export interface Lease {
@@ -53,7 +54,6 @@ function socketName(d: Destination): string {
 
 export class SshConnections {
   private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
-  private readonly opening = new Map<string, Promise<Entry>>();
   private closed = false;
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -72,67 +72,66 @@ export class SshConnections {
     }
   }
 
-  /** Ssh options to reach a host, opening its master connection if reuse is on. Throws SshConnectionError if it cannot connect. */
-  async lease(target: SshTarget, log: Logger = this.o.log, signal?: AbortSignal): Promise<Lease> {
+  /**
+   * Ssh options to reach a host. With reuse on, the first ssh to a host becomes its master
+   * (ControlMaster=auto + ControlPersist: no separate connection step, so a cold push costs what a
+   * plain one does) and every later ssh rides on it; a master found dead is replaced the same way.
+   */
+  async lease(target: SshTarget, log: Logger = this.o.log, _signal?: AbortSignal): Promise<Lease> {
     const dest = destinationOf(target, this.o.settings);
     const base = baseSshOptions(this.o.settings, dest);
     if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], release: () => undefined };
-    const key = sshHost(dest) + ':' + dest.port;
-    const entry = await this.ensure(key, dest, log, signal);
-    entry.users++;
-    entry.lastUsed = Date.now();
+    const key = `${sshHost(dest)}:${dest.port}`;
+    let entry = this.entries.get(key);
+    if (entry && !entry.pending) {
+      if (await this.alive(entry)) {
+        this.entries.delete(key); // move to the most-recently-used end
+        this.entries.set(key, entry);
+        this.o.metrics.sshConnections.inc({ event: 'reused' });
+      } else {
+        log.info({ host: dest.host }, 'ssh master gone, reconnecting');
+        this.entries.delete(key);
+        this.o.metrics.sshConnections.inc({ event: 'died' });
+        entry = undefined;
+      }
+    }
+    if (!entry) {
+      await this.evictFor(1);
+      const path = join(this.o.controlDir, socketName(dest));
+      // A socket left by a master that died would make ssh "disable multiplexing" instead of becoming the master.
+      await rm(path, { force: true });
+      entry = { dest, path, users: 0, lastUsed: Date.now(), pending: true, startedAt: Date.now() };
+      this.entries.set(key, entry);
+    }
+    const e = entry;
+    e.users++;
+    e.lastUsed = Date.now();
     let released = false;
     return {
       dest,
-      sshArgs: [...controlOptions(entry.path), ...base],
-      release: () => { if (!released) { released = true; entry.users--; entry.lastUsed = Date.now(); } },
+      sshArgs: [...muxOptions(e.path, Math.max(1, this.o.idleTimeoutSeconds)), ...base],
+      release: () => {
+        if (released) return;
+        released = true;
+        e.users--;
+        e.lastUsed = Date.now();
+        if (e.pending) void this.settle(key, e);
+      },
     };
   }
 
-  private async ensure(key: string, dest: Destination, log: Logger, signal?: AbortSignal): Promise<Entry> {
-    const existing = this.entries.get(key);
-    if (existing) {
-      if (await this.alive(existing)) {
-        this.entries.delete(key); // move to the most-recently-used end
-        this.entries.set(key, existing);
-        this.o.metrics.sshConnections.inc({ event: 'reused' });
-        return existing;
-      }
-      log.info({ host: dest.host }, 'ssh master gone, reopening');
-      this.entries.delete(key);
-      this.o.metrics.sshConnections.inc({ event: 'died' });
-    }
-    let p = this.opening.get(key);
-    if (!p) {
-      p = this.open(key, dest, log, signal).finally(() => this.opening.delete(key));
-      this.opening.set(key, p);
-    }
-    return p;
-  }
-
-  private async open(key: string, dest: Destination, log: Logger, signal?: AbortSignal): Promise<Entry> {
-    await this.evictFor(1);
-    const path = join(this.o.controlDir, socketName(dest));
-    // A socket left by a master that died would make the new ssh "disable multiplexing" and run as a plain connection.
-    await rm(path, { force: true });
-    const started = Date.now();
-    // -f: ssh forks to the background once authenticated, so its exit tells us the master is ready.
-    const res = await runCommand('ssh', [
-      ...baseSshOptions(this.o.settings, dest),
-      '-o', 'ControlMaster=yes', '-o', `ControlPath=${path}`, '-o', `ControlPersist=${Math.max(1, this.o.idleTimeoutSeconds)}s`,
-      '-N', '-f', sshHost(dest),
-    ], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, log, signal });
-    const failure = classifySsh(res, this.o.settings.connectTimeout + 5);
-    if (failure) {
+  /** After the first use of a new connection: did it leave a master behind? */
+  private async settle(key: string, e: Entry): Promise<void> {
+    if (!e.pending) return;
+    e.pending = false;
+    if (await this.alive(e)) {
+      this.o.metrics.sshConnections.inc({ event: 'opened' });
+      this.o.metrics.sshOpenDuration.observe((Date.now() - e.startedAt) / 1000);
+    } else {
+      if (this.entries.get(key) === e) this.entries.delete(key);
       this.o.metrics.sshConnections.inc({ event: 'failed' });
-      throw new SshConnectionError(failure, res.stderr);
     }
-    this.o.metrics.sshOpenDuration.observe((Date.now() - started) / 1000);
-    this.o.metrics.sshConnections.inc({ event: 'opened' });
-    const entry: Entry = { dest, path, users: 0, lastUsed: Date.now() };
-    this.entries.set(key, entry);
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
-    return entry;
   }
 
   /** Is the master still listening on its socket? A connect in-process, no ssh spawned (this runs before every push). */
@@ -148,9 +147,9 @@ export class SshConnections {
 
   /** Close least recently used idle masters until `room` more fit under the cap. */
   private async evictFor(room: number): Promise<void> {
-    const excess = this.entries.size + this.opening.size + room - this.o.maxConnections;
+    const excess = this.entries.size + room - this.o.maxConnections;
     if (excess <= 0) return;
-    const victims = [...this.entries.entries()].filter(([, e]) => e.users === 0).slice(0, excess);
+    const victims = [...this.entries.entries()].filter(([, e]) => e.users === 0 && !e.pending).slice(0, excess);
     await Promise.all(victims.map(([key, e]) => this.close(key, e)));
   }
 
@@ -196,7 +195,7 @@ export class SshConnections {
 
   /** Hosts with an open master (for tests and metrics). */
   openHosts(): string[] {
-    return [...this.entries.values()].map((e) => e.dest.host);
+    return [...this.entries.values()].filter((e) => !e.pending).map((e) => e.dest.host);
   }
 
   /** Close every idle master now (the next push opens new ones). */
@@ -208,8 +207,12 @@ export class SshConnections {
   async closeAll(): Promise<void> {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await Promise.allSettled([...this.opening.values()]);
     await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
-    for (const f of await readdir(this.o.controlDir).catch(() => [] as string[])) await rm(join(this.o.controlDir, f), { force: true });
+    // Masters not (yet) tracked, e.g. made by an ssh still running at shutdown.
+    const left = await readdir(this.o.controlDir).catch(() => [] as string[]);
+    await Promise.all(left.map(async (f) => {
+      const path = join(this.o.controlDir, f);
+      await this.close('', { dest: { user: 'root', host: 'localhost', port: 22 }, path, users: 0, lastUsed: 0, pending: false, startedAt: 0 });
+    }));
   }
 }

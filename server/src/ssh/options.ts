@@ -55,6 +55,11 @@ export function baseSshOptions(s: SshSettings, d: Destination): string[] {
   ];
 }
 
+/** Share one master per host: use the open one, or become it and stay in the background for `persistSeconds` once idle. */
+export function muxOptions(controlPath: string, persistSeconds: number): string[] {
+  return ['-o', 'ControlMaster=auto', '-o', `ControlPath=${controlPath}`, '-o', `ControlPersist=${persistSeconds}s`];
+}
+
 /** Options that make ssh use an already-open master (or connect directly if the master is gone). */
 export function controlOptions(controlPath: string | undefined): string[] {
   return controlPath ? ['-o', 'ControlMaster=no', '-o', `ControlPath=${controlPath}`] : ['-o', 'ControlMaster=no', '-o', 'ControlPath=none'];
