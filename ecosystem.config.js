@@ -8,7 +8,7 @@ export const apps = [
   {
       name: 'gitfleet',
       cwd: dirname(fileURLToPath(import.meta.url)),
-      script: 'server/src/main.ts',
+      script: 'server/main.js',
       interpreter: 'node',
       node_args: '--import tsx',
       args: process.env.GITFLEET_CONFIG ? ['--config', process.env.GITFLEET_CONFIG] : [],
