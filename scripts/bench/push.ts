@@ -181,7 +181,7 @@ async function runBench(print: Print): Promise<void> {
       const fds = (await readdir('/proc/self/fd')).length;
       const rss = process.memoryUsage().rss / 1024 / 1024;
       const { treeRssKiB } = await import('./measure.js');
-      const masters = (treeRssKiB(cmDir) - treeRssKiB()) / 1024;
+      const masters = (treeRssKiB(process.pid, cmDir) - treeRssKiB(process.pid)) / 1024;
       print(`\nwith ${open} warm connections: server RSS ${rss.toFixed(0)} MiB, server open fds ${fds}, ssh master processes ${masters.toFixed(0)} MiB in all (${(masters / Math.max(open, 1)).toFixed(1)} MiB each)`);
       fleet.ips.splice(0, fleet.ips.length, ...more.ips);
     }

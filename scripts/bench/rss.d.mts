@@ -1,0 +1,1 @@
+export function treeRssKiB(rootPid: number, extra?: string): number;
