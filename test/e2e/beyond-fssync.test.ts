@@ -2,7 +2,7 @@
 // deletion circuit breaker, canary rollouts and rollback — each through the HTTP API.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';

@@ -1,7 +1,7 @@
 // End to end through the real server: git commits → GitLab/GitHub webhook → rsync over SSH to simulated hosts → records.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';

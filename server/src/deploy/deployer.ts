@@ -2,13 +2,13 @@
 // recovers interrupted ones at start and drains on shutdown.
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { ConflictError, QueueFullError, ValidationError } from '../errors.js';
+import { QueueFullError, ValidationError } from '../errors.js';
 import * as rec from '../db/deployments.js';
-import { changedUnits, parseUnitKey, selectUnits, type Unit, unitKey } from '../gitops/targets.js';
+import { type Unit, unitKey } from '../gitops/targets.js';
 import { KeyedLock, Semaphore } from '../util/semaphore.js';
-import { ZERO_SHA_RE } from '../util/validate.js';
 import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
-import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView, type PushRequest, type SyncRequest } from './types.js';
+import { planPush, planSync } from './plan.js';
+import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
 
 export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger };
 
@@ -174,7 +174,7 @@ export class Deployer {
     try {
       if (this.stopping) return;
       await rec.markDeploymentRunning(db, q.id, this.now());
-      const { units, commit, before } = q.req.kind === 'push' ? await this.planPush(q.req, log) : await this.planSync(q.req);
+      const { units, commit, before } = q.req.kind === 'push' ? await planPush(this.deps, this.branch, q.req, log) : await planSync(this.deps, q.req);
       await rec.setDeploymentUnits(db, q.id, units.map(unitKey), { before, after: commit });
       const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap.
@@ -209,46 +209,6 @@ export class Deployer {
         }
       }
     }
-  }
-
-  /** Units changed between the last processed commit and the fetched head (the server's own diff decides). */
-  private async planPush(req: PushRequest, log: Logger): Promise<{ units: Unit[]; commit: string; before: string | null }> {
-    const { repo, db } = this.deps;
-    const head = await repo.fetch();
-    const lastSeen = await rec.getLastSeen(db, this.branch);
-    let base: string | undefined;
-    if (lastSeen && (await repo.hasCommit(lastSeen))) base = lastSeen;
-    else if (req.before && !ZERO_SHA_RE.test(req.before) && (await repo.hasCommit(req.before))) base = req.before;
-    if (!base) {
-      log.warn({ lastSeen }, 'no known base commit: full sync of every unit');
-      return { units: await repo.listUnits(head), commit: head, before: null };
-    }
-    if (base === head) return { units: [], commit: head, before: base };
-    const [linear, changes] = await Promise.all([repo.inHistory(base, head), repo.diff(base, head)]);
-    if (!linear) log.warn({ base, head }, 'history rewritten (force push): full sync of the affected units');
-    return { units: changedUnits(changes), commit: head, before: base };
-  }
-
-  private async planSync(req: SyncRequest): Promise<{ units: Unit[]; commit: string; before: null }> {
-    const head = await this.deps.repo.fetch();
-    const commit = req.commit ?? head;
-    // At an earlier commit (rollback), units that exist only now are in scope too: their files go.
-    const byKey = new Map((await this.deps.repo.listUnits(commit)).map((u) => [unitKey(u), u]));
-    if (commit !== head) for (const u of await this.deps.repo.listUnits(head)) if (!byKey.has(unitKey(u))) byKey.set(unitKey(u), u);
-    const all = [...byKey.values()].sort((a, b) => unitKey(a).localeCompare(unitKey(b)));
-    let units: Unit[];
-    if (req.units) {
-      units = req.units.map((k) => parseUnitKey(k)).filter((u): u is Unit => !!u);
-      const present = new Set(all.map(unitKey));
-      const missing = units.filter((u) => !present.has(unitKey(u)));
-      if (missing.length) throw new ConflictError(`unit(s) not in the repo at ${commit.slice(0, 12)}: ${missing.map(unitKey).join(', ')}`);
-    } else if (req.select) {
-      units = selectUnits(all, req.select);
-    } else {
-      units = all;
-    }
-    if (units.length === 0) throw new ConflictError(`no unit in the repo at ${commit.slice(0, 12)} matches ${JSON.stringify(req.select ?? req.units)}`);
-    return { units, commit, before: null };
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { runCommand } from '../util/exec.js';
-import { classifySsh, type Failure } from './failure.js';
+import type { Failure } from './failure.js';
 import { baseSshOptions, controlOptions, destinationOf, muxOptions, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
 
 export interface SshConnectionsOptions {
