@@ -104,6 +104,20 @@ describe('push pipeline end to end', () => {
     assert.ok(d.hosts.every((h: { changes: string[] }) => h.changes.includes('-etc/nginx/conf.d/shop-bx.conf')));
   });
 
+  it('follows a rename: the old path goes from the hosts, the new one arrives', async () => {
+    const c1 = await fx.head();
+    const c2 = await fx.commit({ 'nginx/prod/shop/etc/nginx/old-name.conf': 'renamed content\n' });
+    await waitDeployment((await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: c1, after: c2, token: TOKEN }))).body.queued[0]);
+    assert.equal(existsSync(fleet.path(shopA, '/etc/nginx/old-name.conf')), true);
+    const c3 = await fx.commit({ 'nginx/prod/shop/etc/nginx/old-name.conf': null, 'nginx/prod/shop/etc/nginx/new-name.conf': 'renamed content\n' });
+    const d = await waitDeployment((await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: c2, after: c3, token: TOKEN }))).body.queued[0]);
+    assert.equal(d.status, 'succeeded');
+    for (const ip of [shopA, shopB]) {
+      assert.equal(existsSync(fleet.path(ip, '/etc/nginx/old-name.conf')), false);
+      assert.equal(await readFile(fleet.path(ip, '/etc/nginx/new-name.conf'), 'utf8'), 'renamed content\n');
+    }
+  });
+
   it('rejects a wrong token with 401 and queues nothing', async () => {
     const before = (await s.api('/api/v1/deployments')).body.total;
     const r = await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: base, after: await fx.head(), token: 'wrong' }));
