@@ -29,7 +29,8 @@ export async function planPush(deps: Pick<DeployerDeps, 'repo' | 'db'>, branch: 
 }
 
 export async function planSync(deps: Pick<DeployerDeps, 'repo'>, req: SyncRequest): Promise<Plan> {
-  const head = await deps.repo.fetch();
+  // A sync names what to deploy; a head fetched in the last seconds (e.g. by /sync validating it) will do.
+  const head = await deps.repo.fetch(5000);
   const commit = req.commit ?? head;
   // At an earlier commit (rollback), units that exist only now are in scope too: their files go.
   const byKey = new Map((await deps.repo.listUnits(commit)).map((u) => [unitKey(u), u]));

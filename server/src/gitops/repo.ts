@@ -15,6 +15,7 @@ export class ConfigRepo {
   private git!: SimpleGit;
   private head: string | null = null;
   private fetching: Promise<string> | null = null;
+  private fetchedAt = 0;
 
   constructor(readonly opts: ConfigRepoOptions) {}
 
@@ -37,14 +38,19 @@ export class ConfigRepo {
     return this.head;
   }
 
-  /** Fetch the branch (one fetch at a time; concurrent callers share it) and return its head commit. */
-  fetch(): Promise<string> {
+  /**
+   * Fetch the branch (one fetch at a time; concurrent callers share it) and return its head commit.
+   * With maxAgeMs, a head fetched that recently is returned without fetching again.
+   */
+  fetch(maxAgeMs = 0): Promise<string> {
+    if (maxAgeMs > 0 && this.head && Date.now() - this.fetchedAt < maxAgeMs) return Promise.resolve(this.head);
     if (!this.fetching) {
       this.fetching = (async () => {
         const ref = `refs/remotes/origin/${this.opts.branch}`;
         await this.git.raw(['fetch', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
         const head = (await this.git.revparse([`${ref}^{commit}`])).trim();
         this.head = head;
+        this.fetchedAt = Date.now();
         return head;
       })().finally(() => { this.fetching = null; });
     }

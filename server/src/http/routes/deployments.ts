@@ -102,6 +102,7 @@ export async function parseSyncBody(ctx: AppContext, body: unknown, trigger: Syn
 }
 
 async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: boolean): Promise<void> {
+  await ctx.repo.fetch(); // "deploy now" means the branch as it is now (the deployment reuses this fetch)
   const { id, coalesced } = await ctx.deployer.submit(req);
   if (!wait) {
     res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced });
