@@ -87,6 +87,11 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   log.info({ host: config.server.host, port }, 'listening');
+  const loopback = /^(127\.|::1$|localhost$)/.test(config.server.host);
+  if (!loopback && !config.webhook.gitlab.token && !config.webhook.gitlab.signingSecret && !config.webhook.github.secret) {
+    log.warn('webhooks accept unauthenticated deliveries: set webhook.gitlab.token or webhook.github.secret');
+  }
+  if (!loopback && config.api.tokens.length === 0) log.warn('the API is open to anyone who can reach this port: set api.tokens');
 
   await ensureBaseline(ctx);
   await deployer.recover();
