@@ -85,7 +85,10 @@ async function runBench(print: Print): Promise<void> {
   const warmConns = Number(process.env.BENCH_WARM_CONNECTIONS ?? 200);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10);
   const dir = await mkdtemp(join(tmpdir(), 'gf-bench-'));
+  // The simulated hosts' filesystems in memory: 50 "machines" sharing this box's one disk would measure its writeback.
+  const inMemory = await exec('mount', ['-t', 'tmpfs', '-o', 'size=4g,mode=0755', 'gf-bench', dir]).then(() => true, () => false);
   const fleet = await startFleet(join(dir, 'fleet'), hosts).catch(async (err) => {
+    if (inMemory) await exec('umount', [dir]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
@@ -104,6 +107,7 @@ async function runBench(print: Print): Promise<void> {
     const c: Ctx = { fleet, fx, checkout, concurrency, version: 0 };
     print(`fleet: ${hosts} simulated hosts (sshd each, own root), unit ${UNIT}: ${FILES} files, ${(FILES * FILE_BYTES / 1024 / 1024).toFixed(1)} MB; ${reps} rep(s), median shown`);
     print(`concurrency: gitfleet deploy.concurrency=${concurrency}, prsync -p ${concurrency}, fssync-style: all ${hosts} at once; CPU-s = whole machine (client and hosts)`);
+    print(`host filesystems: ${inMemory ? 'tmpfs (in memory)' : 'on disk (tmpfs mount failed)'}; baselines and gitfleet alternate going first`);
 
     const config = parseConfig({
       dataDir: join(dir, 'data'), server: { port: 0 }, log: { level: 'warn' },
@@ -134,20 +138,26 @@ async function runBench(print: Print): Promise<void> {
       await syncUnit(s);
       await s.ctx.ssh.closeIdle();
       for (const scenario of SCENARIOS) {
-        for (const [name, baseline] of [['all at once', allAtOnce(c)], ['prsync', prsync(c)]] as const) {
-          // Hosts as this baseline leaves them (its own mtimes, which its quick check relies on), then the change.
-          if (scenario === 'full push') await wipe(c);
-          else await allAtOnce(c)();
-          if (scenario === 'one-file change') head = await changeOneFile(c);
-          add(`${name}|${scenario}`, await measure(baseline));
-        }
-        // Keep git and hosts aligned before gitfleet's turn: the baselines pushed the checkout.
-        await syncUnit(s);
-        await s.ctx.ssh.closeIdle();
-        await prepare(scenario);
-        add(`gitfleet cold|${scenario}`, await measure(await gitfleet(scenario), cmDir));
-        await prepare(scenario);
-        add(`gitfleet warm|${scenario}`, await measure(await gitfleet(scenario), cmDir));
+        const baselines = async () => {
+          for (const [name, baseline] of [['all at once', allAtOnce(c)], ['prsync', prsync(c)]] as const) {
+            // Hosts as this baseline leaves them (its own mtimes, which its quick check relies on), then the change.
+            if (scenario === 'full push') await wipe(c);
+            else await allAtOnce(c)();
+            if (scenario === 'one-file change') head = await changeOneFile(c);
+            add(`${name}|${scenario}`, await measure(baseline));
+          }
+        };
+        const ours = async () => {
+          // Git and hosts aligned first: the baselines push the checkout, not git.
+          await syncUnit(s);
+          await s.ctx.ssh.closeIdle();
+          await prepare(scenario);
+          add(`gitfleet cold|${scenario}`, await measure(await gitfleet(scenario), cmDir));
+          await prepare(scenario);
+          add(`gitfleet warm|${scenario}`, await measure(await gitfleet(scenario), cmDir));
+        };
+        // Alternate who goes first, so neither side always inherits the other's leftovers (page cache, writeback).
+        if (rep % 2 === 0) { await baselines(); await ours(); } else { await ours(); await baselines(); }
         await s.ctx.ssh.closeIdle();
       }
     }
@@ -188,6 +198,7 @@ async function runBench(print: Print): Promise<void> {
   } finally {
     await server?.stop();
     await fleet.down();
+    if (inMemory) await exec('umount', ['-l', dir]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 }
