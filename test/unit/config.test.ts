@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -55,5 +55,6 @@ describe('config', () => {
     assert.ok(problems(() => loadConfig(['--config', file], {}))[0]!.includes('not valid YAML'));
     assert.ok(problems(() => loadConfig(['--config', join(dir, 'missing.yaml')], {}))[0]!.includes('missing.yaml'));
     assert.ok(problems(() => loadConfig([], { GITFLEET_PORT: 'abc' }))[0]!.startsWith('GITFLEET_PORT'));
+    rmSync(dir, { recursive: true, force: true });
   });
 });
