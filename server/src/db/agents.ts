@@ -1,5 +1,6 @@
 // Host agents storage: facts and identity on inventory hosts; SSH collection runs and their per-host results.
-import type { Param, Queryable } from './connection.js';
+import type { Queryable } from './connection.js';
+import { pageNewestFirst } from './paged.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'no_hosts' | 'interrupted';
 export type RunHostStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'error' | 'aborted';
@@ -123,12 +124,9 @@ export async function runCounts(q: Queryable, runId: number): Promise<Record<Run
 export interface RunFilter { status?: string; trigger?: string; limit: number; offset: number }
 
 export async function listRuns(q: Queryable, f: RunFilter): Promise<{ items: RunView[]; total: number }> {
-  const where: string[] = [];
-  const params: Param[] = [];
-  if (f.status) { where.push('status = ?'); params.push(f.status); }
-  if (f.trigger) { where.push('trigger = ?'); params.push(f.trigger); }
-  const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
-  const rows = await q.all<RunRow>(`SELECT * FROM agent_runs${w} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, f.limit, f.offset]);
-  const total = (await q.get<{ n: number }>(`SELECT count(*) AS n FROM agent_runs${w}`, params))?.n ?? 0;
+  const { rows, total } = await pageNewestFirst<RunRow>(q, 'agent_runs', [
+    f.status ? ['status = ?', f.status] : undefined,
+    f.trigger ? ['trigger = ?', f.trigger] : undefined,
+  ], f.limit, f.offset);
   return { items: rows.map(toRun), total };
 }

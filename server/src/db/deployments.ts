@@ -1,5 +1,6 @@
 // Deployment records: deployments, their units and one row per host push; unit state and per-host commits.
-import type { Db, Param, Queryable } from './connection.js';
+import type { Db, Queryable } from './connection.js';
+import { pageNewestFirst } from './paged.js';
 import type { DeployRequest, DeploymentStatus, DeploymentView, HostPushStatus, HostPushView, UnitStatus, UnitView } from '../deploy/types.js';
 
 interface DeploymentRow {
@@ -43,14 +44,11 @@ export async function getDeployment(q: Queryable, id: number): Promise<Deploymen
 export interface DeploymentFilter { status?: string; unit?: string; trigger?: string; limit: number; offset: number }
 
 export async function listDeployments(q: Queryable, f: DeploymentFilter): Promise<{ items: DeploymentView[]; total: number }> {
-  const where: string[] = [];
-  const params: Param[] = [];
-  if (f.status) { where.push('status = ?'); params.push(f.status); }
-  if (f.trigger) { where.push('trigger = ?'); params.push(f.trigger); }
-  if (f.unit) { where.push('EXISTS (SELECT 1 FROM deployment_units u WHERE u.deployment_id = deployments.id AND u.unit = ?)'); params.push(f.unit); }
-  const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
-  const rows = await q.all<DeploymentRow>(`SELECT * FROM deployments${w} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, f.limit, f.offset]);
-  const total = (await q.get<{ n: number }>(`SELECT count(*) AS n FROM deployments${w}`, params))?.n ?? 0;
+  const { rows, total } = await pageNewestFirst<DeploymentRow>(q, 'deployments', [
+    f.status ? ['status = ?', f.status] : undefined,
+    f.trigger ? ['trigger = ?', f.trigger] : undefined,
+    f.unit ? ['EXISTS (SELECT 1 FROM deployment_units u WHERE u.deployment_id = deployments.id AND u.unit = ?)', f.unit] : undefined,
+  ], f.limit, f.offset);
   return { items: rows.map(toView), total };
 }
 

@@ -1,5 +1,6 @@
 // Storage of the ES metrics sync: tasks, execution logs, per-host rows, and the metrics written onto inventory hosts. Every parameter bound.
 import type { Param, Queryable } from './connection.js';
+import { pageNewestFirst } from './paged.js';
 import type { EsSyncTask, HostResult, RunCounts, RunHostRow, RunRecord, RunStatus, RunTrigger, TaskInput } from '../essync/types.js';
 
 interface TaskRow {
@@ -126,13 +127,10 @@ export async function getRun(q: Queryable, id: number): Promise<RunRecord | unde
 }
 
 export async function listRuns(q: Queryable, f: { taskId?: number; status?: RunStatus; limit: number; offset: number }): Promise<{ items: RunRecord[]; total: number }> {
-  const where: string[] = [];
-  const params: Param[] = [];
-  if (f.taskId !== undefined) { where.push('task_id = ?'); params.push(f.taskId); }
-  if (f.status !== undefined) { where.push('status = ?'); params.push(f.status); }
-  const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
-  const rows = await q.all<RunRow>(`SELECT * FROM es_sync_runs${w} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, f.limit, f.offset]);
-  const total = (await q.get<{ n: number }>(`SELECT count(*) AS n FROM es_sync_runs${w}`, params))?.n ?? 0;
+  const { rows, total } = await pageNewestFirst<RunRow>(q, 'es_sync_runs', [
+    f.taskId !== undefined ? ['task_id = ?', f.taskId] : undefined,
+    f.status !== undefined ? ['status = ?', f.status] : undefined,
+  ], f.limit, f.offset);
   return { items: rows.map(toRun), total };
 }
 

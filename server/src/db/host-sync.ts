@@ -1,6 +1,7 @@
 // Host-sync storage: a source's hosts as reconcile needs them, applying a plan (inside the caller's transaction),
 // run records, change-feed cursors and upstream sync runs. Every parameter bound.
-import type { Param, Queryable } from './connection.js';
+import type { Queryable } from './connection.js';
+import { pageNewestFirst } from './paged.js';
 import * as hosts from './hosts.js';
 import type { Candidate, LocalHost, Plan } from '../hostsync/reconcile.js';
 
@@ -142,13 +143,10 @@ export async function getRun(q: Queryable, id: number): Promise<RunView | undefi
 }
 
 export async function listRuns(q: Queryable, f: { source?: string; status?: string; limit: number; offset: number }): Promise<{ items: RunView[]; total: number }> {
-  const where: string[] = [];
-  const params: Param[] = [];
-  if (f.source) { where.push('source = ?'); params.push(f.source); }
-  if (f.status) { where.push('status = ?'); params.push(f.status); }
-  const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
-  const rows = await q.all<RunRow>(`SELECT * FROM host_sync_runs${w} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, f.limit, f.offset]);
-  const total = (await q.get<{ n: number }>(`SELECT count(*) AS n FROM host_sync_runs${w}`, params))?.n ?? 0;
+  const { rows, total } = await pageNewestFirst<RunRow>(q, 'host_sync_runs', [
+    f.source ? ['source = ?', f.source] : undefined,
+    f.status ? ['status = ?', f.status] : undefined,
+  ], f.limit, f.offset);
   return { items: rows.map((r) => toRun(r, false)), total };
 }
 
