@@ -47,7 +47,8 @@ export class ConfigRepo {
     if (!this.fetching) {
       this.fetching = (async () => {
         const ref = `refs/remotes/origin/${this.opts.branch}`;
-        await this.git.raw(['fetch', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
+        // -v: simple-git waits an extra 50 ms after any git command that printed nothing.
+        await this.git.raw(['fetch', '-v', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
         const head = (await this.git.revparse([`${ref}^{commit}`])).trim();
         this.head = head;
         this.fetchedAt = Date.now();
@@ -61,8 +62,8 @@ export class ConfigRepo {
   async hasCommit(sha: string): Promise<boolean> {
     if (!SHA_RE.test(sha)) return false;
     try {
-      await this.git.raw(['cat-file', '-e', `${sha}^{commit}`]);
-      return true;
+      // rev-parse prints the id (cat-file -e prints nothing, which costs 50 ms in simple-git).
+      return (await this.git.raw(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`])).trim().length > 0;
     } catch {
       return false;
     }
@@ -72,8 +73,8 @@ export class ConfigRepo {
   async inHistory(sha: string, head: string): Promise<boolean> {
     if (!(await this.hasCommit(sha))) return false;
     try {
-      await this.git.raw(['merge-base', '--is-ancestor', sha, head]);
-      return true;
+      // The merge base is sha itself when sha is an ancestor (--is-ancestor would print nothing: +50 ms in simple-git).
+      return (await this.git.raw(['merge-base', sha, head])).trim() === sha.toLowerCase();
     } catch {
       return false;
     }
@@ -164,6 +165,9 @@ export class ConfigRepo {
       const archive = spawn('git', ['-C', this.opts.dir, '-c', 'tar.umask=022', 'archive', '--format=tar', commit, '--', `${unitKey(unit)}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
       const tar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
       archive.stdout.pipe(tar.stdin);
+      // tar dying early (disk full) must fail this export: no unhandled EPIPE, no git archive left blocked on its pipe.
+      tar.stdin.on('error', () => undefined);
+      tar.on('close', (code) => { if (code !== 0) archive.kill(); });
       let err = '';
       archive.stderr.on('data', (c: Buffer) => { err += c.toString(); });
       tar.stderr.on('data', (c: Buffer) => { err += c.toString(); });
