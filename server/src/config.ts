@@ -34,6 +34,8 @@ const sshSchema = z.strictObject({
   keepWarm: z.boolean().default(false),
   /** With keepWarm: hosts that received a unit within this many seconds are kept connected. */
   keepWarmWindow: z.number().int().min(1).max(30 * 86_400).default(3600),
+  /** Before rsync to a host with an open connection, ask it which files differ (README "Connection reuse"). */
+  probe: z.boolean().default(true),
 });
 
 const deploySchema = z.strictObject({

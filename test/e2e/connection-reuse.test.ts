@@ -24,7 +24,8 @@ describe('SSH connection reuse', () => {
   const logins = async (ip: string) => (await readFile(join(fleet.dir, 'hosts', ip, 'sshd.log'), 'utf8')).split('\n').filter((l) => l.includes('Accepted publickey')).length;
   const controlDir = () => s.ctx.ssh['o' as never]['controlDir' as never] as string;
   // Between pushes, every ssh process using our control directory is a master (the first ssh to a host stays as its master).
-  const masters = async () => (await run('ps', ['-eo', 'pid,args'])).stdout.split('\n').filter((l) => l.includes(controlDir()) && /^ssh:?$/.test(l.trim().split(/\s+/)[1] ?? ''));
+  // Masters only ("ssh: <socket> [mux]"); the long-lived shells of the probe are mux clients of theirs.
+  const masters = async () => (await run('ps', ['-eo', 'pid,args'])).stdout.split('\n').filter((l) => l.includes(controlDir()) && /^\d+ ssh: \S+ \[mux\]$/.test(l.trim()));
   const sync = async (app: string) => {
     const r = await s.api(`/sync?env=prod&app=${app}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));

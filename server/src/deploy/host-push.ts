@@ -1,8 +1,11 @@
 // One host push: lease an SSH connection, run rsync with a timeout that kills the process group, retry transient failures.
 import type { Logger } from 'pino';
 import { runCommand, type RunResult } from '../util/exec.js';
-import { SshConnectionError, type SshConnections } from '../ssh/connections.js';
+import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
 import { classifyRsync, type Failure } from '../ssh/failure.js';
+import type { Metrics } from '../metrics.js';
+import { toNulList } from './file-list.js';
+import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected } from './probe.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
 import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
@@ -16,6 +19,8 @@ export interface HostPushOptions {
   backoffSeconds: number;
   signal: AbortSignal;
   log: Logger;
+  /** Probe a warm host first (see probe.ts): the list's entries and what they must be. */
+  probe?: { entries: string[]; expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
@@ -27,6 +32,24 @@ const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
 
 interface Attempt { failure?: Failure; res?: RunResult; stderr: string }
 
+type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { kind: 'unknown' } | { kind: 'timeout' };
+
+/** Ask a warm host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything). */
+async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
+  const p = o.probe!;
+  if (!probeable(p.entries)) return { kind: 'unknown' };
+  const expected = await p.expected();
+  const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
+  const a = await shell.run(PROBE_SCRIPT, p.entries, o.timeoutSeconds * 1000);
+  if (!a.ok) return { kind: a.reason === 'timeout' ? 'timeout' : 'unknown' };
+  const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
+  if (!observed) return { kind: 'unknown' };
+  const paths = differingPaths(expected, observed, o.plan.owner, o.plan.group);
+  return paths.length ? { kind: 'differs', paths } : { kind: 'in_sync' };
+}
+
+const nothingToDo = (): RunResult => ({ exitCode: 0, signal: null, timedOut: false, aborted: false, durationMs: 0, stdout: '', stderr: '' });
+
 async function attempt(o: HostPushOptions): Promise<Attempt> {
   let lease;
   try {
@@ -36,8 +59,18 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     throw err;
   }
   try {
-    const args = buildRsyncArgs({ ...o.plan, sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-    const res = await runCommand('rsync', args, { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log });
+    let fileList = o.plan.fileList;
+    let stdin: string | undefined;
+    if (o.probe && lease.warm) {
+      const v = await probeHost(o, lease);
+      o.probe.metrics?.probes.inc({ result: v.kind });
+      o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
+      if (v.kind === 'in_sync') return { res: nothingToDo(), stderr: '' };
+      if (v.kind === 'timeout') return { failure: { kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true }, stderr: '' };
+      if (v.kind === 'differs') { fileList = '-'; stdin = toNulList(v.paths); }
+    }
+    const args = buildRsyncArgs({ ...o.plan, fileList, sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
+    const res = await runCommand('rsync', args, { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin });
     return { res, failure: classifyRsync(res, o.timeoutSeconds), stderr: res.stderr };
   } finally {
     lease.release();

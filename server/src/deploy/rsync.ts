@@ -6,7 +6,7 @@ import { rsyncRemoteShell } from '../ssh/options.js';
 export interface RsyncPlan {
   /** Local directory whose contents mirror the host's "/" for this unit (ends without slash). */
   sourceDir: string;
-  /** NUL-separated list of paths relative to sourceDir: every file of the unit plus the files git removed. */
+  /** NUL-separated list of paths relative to sourceDir: every file of the unit plus the files git removed; "-" = stdin. */
   fileList: string;
   sshArgs: string[];
   user: string;
@@ -27,7 +27,7 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
   for (const [name, v] of [['owner', p.owner], ['group', p.group]] as const) {
     if (v !== undefined && !POSIX_NAME_RE.test(v)) throw new Error(`refusing ${name} ${JSON.stringify(v)}`);
   }
-  if (!p.sourceDir.startsWith('/') || !p.fileList.startsWith('/')) throw new Error('sourceDir and fileList must be absolute paths');
+  if (!p.sourceDir.startsWith('/') || (p.fileList !== '-' && !p.fileList.startsWith('/'))) throw new Error('sourceDir and fileList must be absolute paths (or fileList "-")');
   const args = [
     '--files-from', p.fileList, '--from0',
     '--no-implied-dirs',        // never touch the attributes of /etc and friends

@@ -6,8 +6,18 @@ import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
 import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
 import { planFileList, toNulList } from './file-list.js';
+import { expectedState, type Expected } from './probe.js';
 
-export interface FileListInfo { path: string; removed: string[]; previousCount: number | null }
+export interface FileListInfo {
+  /** The NUL-separated list file for rsync --files-from. */
+  path: string;
+  /** Its entries: every file of the unit, then the files git removed. */
+  entries: string[];
+  removed: string[];
+  previousCount: number | null;
+  /** What each entry must be on a host (computed once, for the probe). */
+  expected(): Promise<Map<string, Expected>>;
+}
 
 export interface Stage {
   unitDir: string;
@@ -48,7 +58,11 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
       for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
       const path = join(root, `files-${lists.size}.list`);
       await writeFile(path, toNulList(plan.list));
-      const info = { path, removed: plan.removed, previousCount: previous ? previous.length : null };
+      let expected: Promise<Map<string, Expected>> | undefined;
+      const info: FileListInfo = {
+        path, entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null,
+        expected: () => (expected ??= expectedState(unitDir, plan.list)),
+      };
       lists.set(k, info);
       return info;
     };

@@ -127,6 +127,9 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
+            // Probe hosts that already hold this commit (re-syncs, self-heal): most need nothing, and the probe
+            // spares them rsync. A host behind gets rsync straight away: it has something to receive anyway.
+            probe: config.deploy.ssh.probe && known.get(t.ip) === input.commit ? { ...lists.get(t.ip)!, metrics: deps.metrics } : undefined,
           });
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { runCommand } from '../util/exec.js';
 import type { Failure } from './failure.js';
+import { RemoteShells } from './remote-shell.js';
 import { baseSshOptions, controlOptions, destinationOf, muxOptions, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
 
 export interface SshConnectionsOptions {
@@ -29,6 +30,8 @@ export interface Lease {
   dest: Destination;
   /** Options for ssh (and for rsync -e), ending with -p PORT; append the user@host yourself. */
   sshArgs: string[];
+  /** The host's master was already open (this use pays no handshake). */
+  warm: boolean;
   release(): void;
 }
 
@@ -56,8 +59,12 @@ export class SshConnections {
   private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
   private closed = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** Long-lived shells over open masters; closed after half the idle timeout (≤ 30 s) so masters can expire. */
+  readonly shells: RemoteShells;
 
-  constructor(private readonly o: SshConnectionsOptions) {}
+  constructor(private readonly o: SshConnectionsOptions) {
+    this.shells = new RemoteShells({ idleMs: Math.min(30, Math.max(1, o.idleTimeoutSeconds / 2)) * 1000, log: o.log });
+  }
 
   get settings(): SshSettings { return this.o.settings; }
   get openCount(): number { return this.entries.size; }
@@ -80,7 +87,7 @@ export class SshConnections {
   async lease(target: SshTarget, log: Logger = this.o.log, _signal?: AbortSignal): Promise<Lease> {
     const dest = destinationOf(target, this.o.settings);
     const base = baseSshOptions(this.o.settings, dest);
-    if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], release: () => undefined };
+    if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], warm: false, release: () => undefined };
     const key = `${sshHost(dest)}:${dest.port}`;
     let entry = this.entries.get(key);
     if (entry && !entry.pending) {
@@ -104,12 +111,14 @@ export class SshConnections {
       this.entries.set(key, entry);
     }
     const e = entry;
+    const warm = !e.pending;
     e.users++;
     e.lastUsed = Date.now();
     let released = false;
     return {
       dest,
       sshArgs: [...muxOptions(e.path, Math.max(1, this.o.idleTimeoutSeconds)), ...base],
+      warm,
       release: () => {
         if (released) return;
         released = true;
@@ -155,6 +164,7 @@ export class SshConnections {
 
   private async close(key: string, e: Entry): Promise<void> {
     this.entries.delete(key);
+    this.shells.closeFor(e.dest);
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
     this.o.metrics.sshConnections.inc({ event: 'closed' });
     const ctl = (op: string) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', op, sshHost(e.dest)], { timeoutMs: 5000 });
@@ -207,6 +217,7 @@ export class SshConnections {
   async closeAll(): Promise<void> {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.shells.closeAll();
     await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
     // Masters not (yet) tracked, e.g. made by an ssh still running at shutdown.
     const left = await readdir(this.o.controlDir).catch(() => [] as string[]);

@@ -1,0 +1,88 @@
+// The probe before a push to a warm host: one question through the host's long-lived shell (type, mode, owner,
+// size and MD5 of every listed path), compared with the staged unit; rsync then runs on the paths that differ
+// only, or not at all. It mirrors what rsync --checksum --perms [--chown] would change; anything it cannot
+// judge (a symlink, an odd answer, a host without GNU stat/md5sum) is left to rsync.
+import { createHash } from 'node:crypto';
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** What the staged unit says a listed path must be on the host. */
+export type Expected =
+  | { kind: 'file'; mode: number; size: number; md5: string }
+  | { kind: 'absent' }   // listed because git removed it: the host must not have it
+  | { kind: 'other' };   // symlink, directory...: rsync decides
+
+export interface Observed { type: string; mode: number; uid: string; user: string; gid: string; group: string; size: number; md5?: string }
+
+/** Paths go to the host as arguments of one command: keep well under ARG_MAX. */
+export const PROBE_MAX_PATHS = 5000;
+export const PROBE_MAX_BYTES = 256 * 1024;
+
+// $@ = listed paths relative to /. stat records (NUL-terminated), an empty record, then md5sum -z records of
+// the regular files only (never a FIFO or a device: md5sum would block on one). The filter is a loop of
+// builtins feeding xargs: appending to "$@" in the loop would be quadratic.
+export const PROBE_SCRIPT = [
+  'cd / || exit 3',
+  "stat --printf '%F|%a|%u|%U|%g|%G|%s|%n\\0' -- \"$@\" 2>/dev/null",
+  "printf '\\0'",
+  "for f do if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then printf '%s\\0' \"$f\"; fi; done | xargs -0 -r md5sum -z -- 2>/dev/null",
+  'exit 0',
+].join('\n');
+
+/** Expectations for the list entries (relative to the unit dir, which mirrors the host's /). */
+export async function expectedState(unitDir: string, entries: string[]): Promise<Map<string, Expected>> {
+  const out = new Map<string, Expected>();
+  for (const p of entries) {
+    const st = await lstat(join(unitDir, p)).catch(() => undefined);
+    if (!st) out.set(p, { kind: 'absent' });
+    else if (!st.isFile()) out.set(p, { kind: 'other' });
+    else out.set(p, { kind: 'file', mode: st.mode & 0o7777, size: st.size, md5: createHash('md5').update(await readFile(join(unitDir, p))).digest('hex') });
+  }
+  return out;
+}
+
+/** PURE: the probe's answer by path; undefined when it is not the shape PROBE_SCRIPT prints. */
+export function parseProbe(stdout: Buffer): Map<string, Observed> | undefined {
+  if (!stdout.includes(0)) return undefined; // not even the separator: the script did not run as written
+  const records = stdout.toString('utf8').split('\0');
+  const end = records.indexOf('');
+  if (end < 0) return undefined;
+  const seen = new Map<string, Observed>();
+  for (const r of records.slice(0, end)) {
+    const f = r.split('|');
+    if (f.length < 8) return undefined;
+    const [type, mode, uid, user, gid, group, size] = f as [string, string, string, string, string, string, string];
+    if (!/^[0-7]{1,5}$/.test(mode) || !/^\d+$/.test(size) || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) return undefined;
+    seen.set(f.slice(7).join('|'), { type, mode: parseInt(mode, 8), uid, user, gid, group, size: Number(size) });
+  }
+  const sums = records.slice(end + 1);
+  if (sums.at(-1) === '') sums.pop();
+  for (const r of sums) {
+    const m = /^([0-9a-f]{32}) [ *](.*)$/s.exec(r);
+    const o = m ? seen.get(m[2]!) : undefined;
+    if (!o || !o.type.startsWith('regular')) return undefined;
+    o.md5 = m![1]!;
+  }
+  return seen;
+}
+
+const ownerMatches = (want: string | undefined, name: string, id: string) => want === undefined || want === name || want === id;
+
+/** PURE: the listed paths whose state on the host differs from the staged unit (what rsync has to handle). */
+export function differingPaths(expected: Map<string, Expected>, observed: Map<string, Observed>, owner?: string, group?: string): string[] {
+  const out: string[] = [];
+  for (const [p, want] of expected) {
+    const got = observed.get(p);
+    if (want.kind === 'absent') { if (got) out.push(p); continue; }
+    if (want.kind === 'other' || !got) { out.push(p); continue; }
+    const same = got.type.startsWith('regular') && got.mode === want.mode && got.size === want.size && got.md5 === want.md5
+      && ownerMatches(owner, got.user, got.uid) && ownerMatches(group, got.group, got.gid);
+    if (!same) out.push(p);
+  }
+  return out;
+}
+
+/** Can this list be probed at all (size limits)? */
+export function probeable(entries: string[]): boolean {
+  return entries.length <= PROBE_MAX_PATHS && entries.reduce((n, p) => n + Buffer.byteLength(p) + 3, 0) <= PROBE_MAX_BYTES;
+}

@@ -1,0 +1,135 @@
+// One long-lived `sh` per host over its open master: a quick question to a warm host (the probe before a push)
+// costs a write to a pipe instead of an ssh + remote shell + program start-up. Closed when idle, so the master's
+// own idle timeout (ControlPersist) can run, and whenever anything about it looks wrong.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { baseEnv } from '../util/exec.js';
+import { shellQuote } from '../util/shell-quote.js';
+import { sshHost, type Destination } from './options.js';
+
+export type ShellAnswer = { ok: true; exitCode: number; stdout: Buffer } | { ok: false; reason: 'timeout' | 'closed' | 'too_large' };
+
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** A `sh` reading commands from its stdin on the host; one request at a time. */
+export class RemoteShell {
+  private readonly marker = Buffer.from(`\n__gitfleet_${randomBytes(12).toString('hex')}__ `);
+  private readonly proc: ChildProcess;
+  private buf: Buffer[] = [];
+  private bufLen = 0;
+  private waiting: ((a: ShellAnswer) => void) | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private dead = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  lastUsed = Date.now();
+
+  /** sshArgs: a lease's options (with the control socket), so the shell rides on the host's master. */
+  constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, private readonly log?: Logger) {
+    // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile.
+    this.proc = spawn('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh'], { detached: true, env: baseEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+    this.proc.on('error', () => this.close());
+    this.proc.on('exit', () => this.close());
+    this.proc.stdin!.on('error', () => this.close());
+    this.proc.stdout!.on('data', (c: Buffer) => this.onData(c));
+    this.proc.stdout!.on('close', () => this.close());
+    this.armIdle();
+  }
+
+  get alive(): boolean { return !this.dead; }
+
+  /**
+   * Run `script` with `args` as $1.. in a subshell (stdin from /dev/null, stderr dropped) and return its stdout
+   * and exit code. On a timeout the shell is closed: the caller falls back to its ordinary path.
+   */
+  run(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
+    const next = this.chain.then(() => this.send(script, args, timeoutMs));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private send(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
+    if (this.dead) return Promise.resolve({ ok: false, reason: 'closed' });
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.lastUsed = Date.now();
+    const setArgs = args.length ? `set -- ${args.map(shellQuote).join(' ')}; ` : 'set --; ';
+    const marker = this.marker.toString().slice(1);
+    return new Promise<ShellAnswer>((resolve) => {
+      const timer = setTimeout(() => { this.log?.warn({ host: this.dest.host, timeoutMs }, 'remote shell did not answer in time'); finish({ ok: false, reason: 'timeout' }); this.close(); }, timeoutMs);
+      const finish = (a: ShellAnswer) => {
+        clearTimeout(timer);
+        this.waiting = undefined;
+        this.lastUsed = Date.now();
+        this.armIdle();
+        resolve(a);
+      };
+      this.waiting = finish;
+      this.proc.stdin!.write(`( ${setArgs}${script}\n) </dev/null 2>/dev/null; printf '\\n%s%s\\n' ${shellQuote(marker)} "$?"\n`);
+    });
+  }
+
+  private onData(c: Buffer): void {
+    this.buf.push(c);
+    this.bufLen += c.length;
+    if (this.bufLen > MAX_OUTPUT) { this.waiting?.({ ok: false, reason: 'too_large' }); this.close(); return; }
+    const all = Buffer.concat(this.buf);
+    const at = all.indexOf(this.marker);
+    if (at < 0) return;
+    const nl = all.indexOf(0x0a, at + this.marker.length);
+    if (nl < 0) return;
+    const exitCode = Number(all.subarray(at + this.marker.length, nl).toString());
+    const rest = all.subarray(nl + 1);
+    this.buf = rest.length ? [rest] : [];
+    this.bufLen = rest.length;
+    const w = this.waiting;
+    if (!w) { this.close(); return; } // output nobody asked for: the stream is not what we think it is
+    w({ ok: true, exitCode, stdout: Buffer.from(all.subarray(0, at)) });
+  }
+
+  private armIdle(): void {
+    if (this.dead) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.close(), this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** End the shell (EOF, then the ssh process group); idempotent. */
+  close(): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.waiting?.({ ok: false, reason: 'closed' });
+    this.proc.stdin?.end();
+    this.proc.stdout?.destroy();
+    if (this.proc.pid !== undefined && this.proc.exitCode === null) {
+      try { process.kill(-this.proc.pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    this.onGone(this);
+  }
+}
+
+/** The hosts' shells: opened only over a master that is already open (a cold host is left to rsync to open). */
+export class RemoteShells {
+  private readonly shells = new Map<string, RemoteShell>();
+
+  constructor(private readonly o: { idleMs: number; log?: Logger }) {}
+
+  private key(d: Destination): string { return `${d.user}@${d.host}:${d.port}`; }
+
+  /** The open shell for a destination, or a new one over these (leased, warm) ssh options. */
+  get(dest: Destination, sshArgs: string[]): RemoteShell {
+    const k = this.key(dest);
+    const s = this.shells.get(k);
+    if (s?.alive) return s;
+    const shell = new RemoteShell(dest, sshArgs, this.o.idleMs, (gone) => { if (this.shells.get(k) === gone) this.shells.delete(k); }, this.o.log);
+    this.shells.set(k, shell);
+    return shell;
+  }
+
+  /** Close the shell of one destination (its master is being closed). */
+  closeFor(dest: Destination): void { this.shells.get(this.key(dest))?.close(); }
+
+  closeAll(): void { for (const s of [...this.shells.values()]) s.close(); }
+
+  get openCount(): number { return this.shells.size; }
+}

@@ -1,0 +1,92 @@
+// The probe's answer parsed, and compared with the staged unit; and the script itself run by a local sh.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { PROBE_SCRIPT, differingPaths, expectedState, parseProbe, probeable, type Expected, type Observed } from '../../server/src/deploy/probe.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+const MD5_A = '0cc175b9c0f1b6a831c399e269772661'; // "a"
+
+const out = (stats: string[], sums: string[]) => Buffer.from([...stats.map((s) => `${s}\0`), '\0', ...sums.map((s) => `${s}\0`)].join(''));
+
+test('parseProbe: GNU stat + md5sum -z records, names with | and newlines, empty files', () => {
+  const o = parseProbe(out(
+    ['regular file|644|33|www-data|33|www-data|1|etc/a|b.conf', 'regular empty file|600|0|root|0|root|0|etc/new\nline', 'symbolic link|777|0|root|0|root|5|etc/link'],
+    [`${MD5_A}  etc/a|b.conf`, `d41d8cd98f00b204e9800998ecf8427e  etc/new\nline`],
+  ))!;
+  assert.deepEqual(o.get('etc/a|b.conf'), { type: 'regular file', mode: 0o644, uid: '33', user: 'www-data', gid: '33', group: 'www-data', size: 1, md5: MD5_A });
+  assert.equal(o.get('etc/new\nline')!.md5, 'd41d8cd98f00b204e9800998ecf8427e');
+  assert.equal(o.get('etc/link')!.md5, undefined);
+  assert.equal(o.size, 3);
+});
+
+test('parseProbe: anything else is undefined (so rsync decides)', () => {
+  assert.equal(parseProbe(Buffer.from('')), undefined, 'no separator');
+  assert.equal(parseProbe(Buffer.from('stat: unrecognized option --printf\n')), undefined);
+  assert.equal(parseProbe(out(['regular file|64x|0|root|0|root|1|etc/a'], [])), undefined, 'bad mode');
+  assert.equal(parseProbe(out(['regular file|644|0|root|0|root|1|etc/a'], [`${MD5_A}  etc/other`])), undefined, 'checksum of a path not stat-ed');
+  assert.equal(parseProbe(out(['directory|755|0|root|0|root|4096|etc/d'], [`${MD5_A}  etc/d`])), undefined, 'checksum of a non-file');
+  assert.equal(parseProbe(out([], ['not a checksum line'])), undefined);
+});
+
+test('differingPaths: content, size, mode, owner by name or id, group, type, absent expectations', () => {
+  const file = (md5 = MD5_A): Expected => ({ kind: 'file', mode: 0o644, size: 1, md5 });
+  const seen = (o: Partial<Observed> = {}): Observed => ({ type: 'regular file', mode: 0o644, uid: '33', user: 'www-data', gid: '33', group: 'www-data', size: 1, md5: MD5_A, ...o });
+  const expected = new Map<string, Expected>([
+    ['same', file()], ['content', file('ffffffffffffffffffffffffffffffff')], ['mode', file()], ['owner', file()], ['group', file()],
+    ['missing', file()], ['dir', file()], ['gone-ok', { kind: 'absent' }], ['gone-present', { kind: 'absent' }], ['link', { kind: 'other' }],
+  ]);
+  const observed = new Map<string, Observed>([
+    ['same', seen()], ['content', seen()], ['mode', seen({ mode: 0o600 })], ['owner', seen({ user: 'root', uid: '0' })], ['group', seen({ group: 'root', gid: '0' })],
+    ['dir', seen({ type: 'directory', md5: undefined })], ['gone-present', seen()], ['link', seen()],
+  ]);
+  assert.deepEqual(differingPaths(expected, observed, 'www-data', 'www-data'), ['content', 'mode', 'owner', 'group', 'missing', 'dir', 'gone-present', 'link']);
+  // Owner/group given as ids match the numeric fields; unset owner/group are not compared (rsync leaves them).
+  assert.deepEqual(differingPaths(new Map([['x', file()]]), new Map([['x', seen()]]), '33', '33'), []);
+  assert.deepEqual(differingPaths(new Map([['x', file()]]), new Map([['x', seen({ user: 'root', uid: '0' })]])), []);
+});
+
+test('probeable: argument size limits', () => {
+  assert.equal(probeable(['etc/a']), true);
+  assert.equal(probeable(Array.from({ length: 6000 }, (_, i) => `f${i}`)), false);
+  assert.equal(probeable(['x'.repeat(300 * 1024)]), false);
+});
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+before(async () => { tmp = await tempDir('gf-probe-'); });
+after(() => tmp.cleanup());
+
+test('the script on a real filesystem (with a FIFO) agrees with expectedState of a staged copy', async () => {
+  const host = join(tmp.path, 'host');
+  const staged = join(tmp.path, 'stage');
+  for (const d of [host, staged]) await mkdir(join(d, 'etc/app'), { recursive: true });
+  for (const d of [host, staged]) {
+    await writeFile(join(d, 'etc/app/same.conf'), 'same\n');
+    await writeFile(join(d, 'etc/app/-dash.conf'), 'dash\n');
+    await writeFile(join(d, 'etc/app/empty.conf'), '');
+  }
+  await writeFile(join(staged, 'etc/app/edited.conf'), 'one\n');
+  await writeFile(join(host, 'etc/app/edited.conf'), 'two\n');
+  await writeFile(join(staged, 'etc/app/mode.conf'), 'm\n');
+  await writeFile(join(host, 'etc/app/mode.conf'), 'm\n');
+  await chmod(join(host, 'etc/app/mode.conf'), 0o600);
+  await writeFile(join(staged, 'etc/app/fifo.conf'), 'f\n');
+  await run('mkfifo', [join(host, 'etc/app/fifo.conf')]);
+  await writeFile(join(staged, 'etc/app/missing.conf'), 'x\n');
+  await symlink('same.conf', join(staged, 'etc/app/link.conf'));
+  await symlink('same.conf', join(host, 'etc/app/link.conf'));
+  const entries = ['etc/app/-dash.conf', 'etc/app/edited.conf', 'etc/app/empty.conf', 'etc/app/fifo.conf', 'etc/app/link.conf', 'etc/app/missing.conf', 'etc/app/mode.conf', 'etc/app/same.conf', 'etc/app/removed.conf'];
+  // The script cds to /: run it with / being the fake host's root (paths are relative), via a chroot-free trick:
+  // prefix the entries with the host dir's path relative to /.
+  const rel = host.slice(1);
+  const script = PROBE_SCRIPT;
+  const { stdout } = await run('sh', ['-c', script, 'sh', ...entries.map((e) => `${rel}/${e}`)], { encoding: 'buffer', timeout: 10_000 });
+  const observed = new Map([...parseProbe(stdout)!].map(([k, v]) => [k.slice(rel.length + 1), v]));
+  const expected = await expectedState(staged, entries);
+  const me = String(process.getuid!());
+  assert.deepEqual(differingPaths(expected, observed, me).sort(), ['etc/app/edited.conf', 'etc/app/fifo.conf', 'etc/app/link.conf', 'etc/app/missing.conf', 'etc/app/mode.conf']);
+});
