@@ -2,7 +2,7 @@
 // deletion circuit breaker, canary rollouts and rollback — each through the HTTP API.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
@@ -62,6 +62,18 @@ describe('beyond fssync', () => {
       assert.equal(key.mode & 0o777, 0o600, 'per-path mode rule');
       assert.equal(existsSync(fleet.path(ip, '/etc/web/NOTES.md')), false, 'excluded');
       assert.equal(existsSync(fleet.path(ip, '/.gitfleet.yaml')), false, 'metadata is never pushed');
+    }
+    // The next full sync neither undoes the rule's owner nor reports it as a change (the rule has its own rsync pass).
+    await s.ctx.ssh.closeIdle(); // cold: plain rsync, no probe
+    const again = await sync('env=prod&app=web');
+    assert.deepEqual(again.hosts.map((h: { changes: string[] }) => h.changes), ips.map(() => []));
+    await chmod(fleet.path(ips[0]!, '/etc/web/tls.key'), 0o644);
+    const warm = await sync('env=prod&app=web'); // warm: the probe, then rsync on what differs
+    assert.deepEqual(warm.hosts.map((h: { changes: string[] }) => h.changes), [['~etc/web/tls.key'], [], []]);
+    for (const ip of ips) {
+      const key = await stat(fleet.path(ip, '/etc/web/tls.key'));
+      assert.deepEqual([key.uid, key.mode & 0o777], [0, 0o600], 'rule owner and mode kept');
+      assert.equal((await stat(fleet.path(ip, '/etc/web/web.conf'))).uid, 33);
     }
   });
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { attributesFor, deployableFiles, globToRegExp, parseMetadata, resolveShare } from '../../server/src/deploy/metadata.js';
 import { failureLimit, planBatches } from '../../server/src/deploy/rollout.js';
 import { deletionHold } from '../../server/src/deploy/stage.js';
-import { ownerFixes, touchedPaths } from '../../server/src/deploy/host-steps.js';
+import { touchedPaths } from '../../server/src/deploy/host-steps.js';
+import { ownerPasses } from '../../server/src/deploy/owner-passes.js';
 import { shCommand, shellQuote } from '../../server/src/util/shell-quote.js';
 
 describe('unit metadata', () => {
@@ -70,9 +71,14 @@ describe('host steps', () => {
   it('splits recorded changes into written and removed paths', () => {
     assert.deepEqual(touchedPaths(['+etc/a', '-etc/b', '~etc/c']), { written: ['etc/a'], removed: ['etc/b'] });
   });
-  it('groups files needing an owner other than the unit default', () => {
-    const m = parseMetadata('owner: www-data\nfiles:\n  - { path: "etc/*.key", owner: root, group: root }\n');
-    assert.deepEqual([...ownerFixes(m, ['etc/a.key', 'etc/b.conf', 'etc/c.key'], 'www-data', undefined)], [['root:root', ['etc/a.key', 'etc/c.key']]]);
+  it('splits the list in rsync passes by owner: the unit-level one first, then one per differing rule', () => {
+    const m = parseMetadata('owner: www-data\nfiles:\n  - { path: "etc/*.key", owner: root, group: root }\n  - { path: "etc/d.*", group: adm }\n  - { path: "etc/e.*", owner: www-data }\n');
+    assert.deepEqual(ownerPasses(m, ['etc/a.key', 'etc/b.conf', 'etc/c.key', 'etc/d.log', 'etc/e.conf', 'etc/gone.conf'], 'www-data', undefined), [
+      { owner: 'www-data', group: undefined, entries: ['etc/b.conf', 'etc/e.conf', 'etc/gone.conf'] },
+      { owner: 'root', group: 'root', entries: ['etc/a.key', 'etc/c.key'] },
+      { owner: 'www-data', group: 'adm', entries: ['etc/d.log'] },
+    ]);
+    assert.deepEqual(ownerPasses(parseMetadata(undefined), ['etc/x'], undefined, undefined), [{ owner: undefined, group: undefined, entries: ['etc/x'] }]);
   });
   it('quotes hostile arguments for the remote shell', () => {
     assert.equal(shellQuote('etc/a.conf'), 'etc/a.conf');

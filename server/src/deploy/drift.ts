@@ -6,7 +6,7 @@ import * as rec from '../db/deployments.js';
 import { replaceUnitDrift, type DriftRow } from '../db/drift.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import { pushHost } from './host-push.js';
-import { ownerFixes } from './host-steps.js';
+import { ownerPasses } from './owner-passes.js';
 import { resolveTargets, unitOwnership, type UnitRunDeps } from './unit-run.js';
 import { stageUnit, type Stage } from './stage.js';
 import type { Deployer } from './deployer.js';
@@ -38,16 +38,15 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
         const list = await stage.listFor(commit);
         const res = await pushHost({
           ssh: deps.ssh, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
-          plan: { sourceDir: stage.unitDir, fileList: list.path, owner, group, dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
+          plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
-          probe: deps.config.deploy.ssh.probe ? { ...list, metrics: deps.metrics } : undefined,
+          probe: deps.config.deploy.ssh.probe ? { expected: list.expected, metrics: deps.metrics } : undefined,
         });
         if (res.status !== 'succeeded') {
           return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason, commit, checkedAt: now() };
         }
-        // Owner differences that per-path rules put there on purpose are not drift.
-        const intended = new Set([...ownerFixes(stage.meta, stage.files, owner, group).values()].flat());
-        const files = res.changes.filter((c) => !(c.startsWith('~') && intended.has(c.slice(1))));
+        // Per-path owner rules have their own rsync pass: an owner they put there is not reported as a change.
+        const files = res.changes;
         return { unit: key, ip: t.ip, state: files.length ? 'drifted' : 'in_sync', files, reason: null, commit, checkedAt: now() };
       }, signal)));
       await replaceUnitDrift(deps.db, key, rows);

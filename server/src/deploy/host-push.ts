@@ -1,10 +1,12 @@
-// One host push: lease an SSH connection, run rsync with a timeout that kills the process group, retry transient failures.
+// One host push: lease an SSH connection, probe a warm host, run rsync (one pass per owner) with a timeout that
+// kills the process group, retry transient failures.
 import type { Logger } from 'pino';
 import { runCommand, type RunResult } from '../util/exec.js';
 import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
 import { classifyRsync, type Failure } from '../ssh/failure.js';
 import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
+import type { OwnerPass } from './owner-passes.js';
 import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected } from './probe.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
@@ -13,14 +15,15 @@ import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
 export interface HostPushOptions {
   ssh: SshConnections;
   target: SshTarget;
-  plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host'>;
+  /** rsync settings, and the list split in passes by owner/group (owner-passes.ts). */
+  plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group'> & { passes: OwnerPass[] };
   timeoutSeconds: number;
   retries: number;
   backoffSeconds: number;
   signal: AbortSignal;
   log: Logger;
-  /** Probe a warm host first (see probe.ts): the list's entries and what they must be. */
-  probe?: { entries: string[]; expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
+  /** Probe a warm host first (see probe.ts): what each listed path must be. */
+  probe?: { expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
@@ -36,15 +39,15 @@ type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { ki
 
 /** Ask a warm host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything). */
 async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
-  const p = o.probe!;
-  if (!probeable(p.entries)) return { kind: 'unknown' };
-  const expected = await p.expected();
+  const entries = o.plan.passes.flatMap((p) => p.entries);
+  if (!probeable(entries)) return { kind: 'unknown' };
+  const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const a = await shell.run(PROBE_SCRIPT, p.entries, o.timeoutSeconds * 1000);
+  const a = await shell.run(PROBE_SCRIPT, entries, o.timeoutSeconds * 1000);
   if (!a.ok) return { kind: a.reason === 'timeout' ? 'timeout' : 'unknown' };
   const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
-  const paths = differingPaths(expected, observed, o.plan.owner, o.plan.group);
+  const paths = o.plan.passes.flatMap((p) => differingPaths(new Map(p.entries.map((e) => [e, expected.get(e) ?? { kind: 'other' as const }])), observed, p.owner, p.group));
   return paths.length ? { kind: 'differs', paths } : { kind: 'in_sync' };
 }
 
@@ -59,19 +62,31 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     throw err;
   }
   try {
-    let fileList = o.plan.fileList;
-    let stdin: string | undefined;
+    let passes = o.plan.passes;
     if (o.probe && lease.warm) {
       const v = await probeHost(o, lease);
       o.probe.metrics?.probes.inc({ result: v.kind });
       o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
       if (v.kind === 'in_sync') return { res: nothingToDo(), stderr: '' };
       if (v.kind === 'timeout') return { failure: { kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true }, stderr: '' };
-      if (v.kind === 'differs') { fileList = '-'; stdin = toNulList(v.paths); }
+      if (v.kind === 'differs') {
+        const differs = new Set(v.paths);
+        passes = passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) }));
+      }
     }
-    const args = buildRsyncArgs({ ...o.plan, fileList, sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-    const res = await runCommand('rsync', args, { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin });
-    return { res, failure: classifyRsync(res, o.timeoutSeconds), stderr: res.stderr };
+    // The unit-level pass always runs when not probed (it may be empty only when the unit is); rule passes when they list something.
+    const deadline = Date.now() + o.timeoutSeconds * 1000;
+    let out = '';
+    let last: RunResult = nothingToDo();
+    for (const [i, p] of passes.entries()) {
+      if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
+      const args = buildRsyncArgs({ ...o.plan, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
+      last = await runCommand('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries), ownGroup: false });
+      out += last.stdout;
+      const failure = classifyRsync(last, o.timeoutSeconds);
+      if (failure) return { res: { ...last, stdout: out }, failure, stderr: last.stderr };
+    }
+    return { res: { ...last, stdout: out }, stderr: last.stderr };
   } finally {
     lease.release();
   }

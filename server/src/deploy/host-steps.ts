@@ -1,19 +1,16 @@
-// What happens on a host after rsync changed files: per-path owners, the validate hook (restore from the
-// backup when it fails), the reload hook, and backup retention. Constant scripts; paths travel as arguments.
+// What happens on a host after rsync changed files: the validate hook (restore from the backup when it fails),
+// the reload hook, and backup retention. Constant scripts; paths travel as arguments.
 import type { Logger } from 'pino';
 import type { SshConnections } from '../ssh/connections.js';
 import type { SshTarget } from '../ssh/options.js';
 import { runRemote } from '../ssh/remote.js';
 import { shCommand } from '../util/shell-quote.js';
-import { attributesFor, type UnitMetadata } from './metadata.js';
+import type { UnitMetadata } from './metadata.js';
 
 export interface StepContext {
   ssh: SshConnections;
   target: SshTarget;
   meta: UnitMetadata;
-  /** Unit-level owner/group already applied by rsync --chown. */
-  unitOwner?: string;
-  unitGroup?: string;
   backupDir?: string;
   backupParent?: string;
   keepBackups: number;
@@ -29,8 +26,6 @@ const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
 const RESTORE = 'b=$1; shift; for f in "$@"; do if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then mkdir -p "$(dirname "/$f")" && mv -f "$b/$f" "/$f"; else rm -f "/$f"; fi; done';
 // Keep the newest N deployment backups of this unit.
 const PRUNE = 'cd "$1" 2>/dev/null || exit 0; ls -1 | grep -E "^[0-9]+$" | sort -n | head -n "-$2" | while read -r d; do rm -rf -- "$d"; done';
-// chown OWNER:GROUP FILES... relative to /
-const CHOWN = 'spec=$1; shift; cd / && chown -h -- "$spec" "$@"';
 
 async function remote(c: StepContext, command: string, timeoutSeconds: number) {
   return runRemote(c.ssh, c.target, command, { timeoutSeconds, signal: c.signal, log: c.log });
@@ -44,28 +39,11 @@ export function touchedPaths(changes: string[]): { written: string[]; removed: s
   };
 }
 
-/** PURE: chown groups for written files whose rule owner/group differs from the unit-level one. */
-export function ownerFixes(meta: UnitMetadata, written: string[], unitOwner?: string, unitGroup?: string): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const f of written) {
-    const a = attributesFor(meta, f);
-    const owner = a.owner ?? unitOwner;
-    const group = a.group ?? unitGroup;
-    if ((owner ?? '') === (unitOwner ?? '') && (group ?? '') === (unitGroup ?? '')) continue;
-    const spec = `${owner ?? ''}:${group ?? ''}`;
-    groups.set(spec, [...(groups.get(spec) ?? []), f]);
-  }
-  return groups;
-}
 
 /** Run the steps; a StepFailure means the host failed (and, for validate, its previous files are back). */
 export async function afterTransfer(c: StepContext, changes: string[]): Promise<StepFailure | undefined> {
   const { written, removed } = touchedPaths(changes);
   if (written.length + removed.length === 0) return undefined; // nothing changed: no hooks
-  for (const [spec, files] of ownerFixes(c.meta, written, c.unitOwner, c.unitGroup)) {
-    const r = await remote(c, shCommand(CHOWN, [spec, ...files]), 60);
-    if (!r.ok) return { reason: `setting owner ${spec} failed: ${r.failure?.reason}`, output: tail(r.res?.stderr ?? ''), exitCode: r.res?.exitCode ?? null };
-  }
   const hooks = c.meta.hooks;
   if (hooks.validate) {
     const v = await remote(c, shCommand(hooks.validate), hooks.timeout);

@@ -1,17 +1,15 @@
 // Staging a unit at a commit: its files exported locally (modes from the metadata applied), the metadata,
 // and per-host-commit file lists (every file plus those git removed since).
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
 import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
-import { planFileList, toNulList } from './file-list.js';
+import { planFileList } from './file-list.js';
 import { expectedState, type Expected } from './probe.js';
 
 export interface FileListInfo {
-  /** The NUL-separated list file for rsync --files-from. */
-  path: string;
-  /** Its entries: every file of the unit, then the files git removed. */
+  /** What rsync is given (--files-from on stdin): every file of the unit, then the files git removed. */
   entries: string[];
   removed: string[];
   previousCount: number | null;
@@ -56,11 +54,9 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
       const previous = base && base !== commit && (await repo.hasCommit(base)) ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
       const plan = planFileList(files, previous);
       for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
-      const path = join(root, `files-${lists.size}.list`);
-      await writeFile(path, toNulList(plan.list));
       let expected: Promise<Map<string, Expected>> | undefined;
       const info: FileListInfo = {
-        path, entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null,
+        entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null,
         expected: () => (expected ??= expectedState(unitDir, plan.list)),
       };
       lists.set(k, info);

@@ -13,6 +13,7 @@ import type { SshConnections } from '../ssh/connections.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { pushHost } from './host-push.js';
 import { afterTransfer } from './host-steps.js';
+import { ownerPasses } from './owner-passes.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
@@ -123,17 +124,17 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
           const res = await pushHost({
             ssh: deps.ssh, target: t, log: hlog, signal: input.kill,
             plan: {
-              sourceDir: stage.unitDir, fileList: lists.get(t.ip)!.path, owner, group, dryRun: input.dryRun,
+              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, lists.get(t.ip)!.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             // Probe hosts that already hold this commit (re-syncs, self-heal): most need nothing, and the probe
             // spares them rsync. A host behind gets rsync straight away: it has something to receive anyway.
-            probe: config.deploy.ssh.probe && known.get(t.ip) === input.commit ? { ...lists.get(t.ip)!, metrics: deps.metrics } : undefined,
+            probe: config.deploy.ssh.probe && known.get(t.ip) === input.commit ? { expected: lists.get(t.ip)!.expected, metrics: deps.metrics } : undefined,
           });
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({
-              ssh: deps.ssh, target: t, meta: stage.meta, unitOwner: owner, unitGroup: group, signal: input.kill, log: hlog,
+              ssh: deps.ssh, target: t, meta: stage.meta, signal: input.kill, log: hlog,
               backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
               // Pruning costs an SSH session: do it every `keep` deployments (so at most 2×keep−1 backups stay).
               backupParent: backups && input.deploymentId % config.deploy.backups.keep === 0 ? backupParent : undefined,
