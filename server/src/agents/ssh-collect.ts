@@ -45,7 +45,7 @@ export async function collectOverSsh(o: SshCollectOptions): Promise<SshCollectOu
     // connection, killing our local ssh does not end the remote session, and the master keeps our stderr open.
     const remote = `sh -c 'if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 "$0" sh -s -- --via ssh; else exec sh -s -- --via ssh; fi' ${Math.ceil(remaining / 1000)}`;
     const pending = runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), remote], {
-      stdin: o.script, timeoutMs: remaining + 5000, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log,
+      stdin: o.script, timeoutMs: remaining + 5000, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log, ownGroup: false,
     });
     // If even that fails (a process stuck in the kernel), give up on the session after a grace: the slot is freed,
     // and the session ends when the master connection is closed (idle expiry or shutdown).

@@ -194,7 +194,7 @@ export class SshConnections {
     let lease: Lease | undefined;
     try {
       lease = await this.lease(target, this.o.log, signal);
-      const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), 'true'], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, signal });
+      const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), 'true'], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, signal, ownGroup: false });
       return res.exitCode === 0;
     } catch {
       return false;

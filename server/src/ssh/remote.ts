@@ -17,7 +17,7 @@ export async function runRemote(ssh: SshConnections, target: SshTarget, command:
     throw err;
   }
   try {
-    const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), '--', command], { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin: o.stdin });
+    const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), '--', command], { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin: o.stdin, ownGroup: false });
     const failure = classifySsh(res, o.timeoutSeconds);
     return { ok: !failure, failure, res };
   } finally {
