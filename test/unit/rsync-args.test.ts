@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRsyncArgs, parseItemized } from '../../server/src/deploy/rsync.js';
+import { prunePrefix } from '../../server/src/deploy/host-steps.js';
 import { baseSshOptions, destinationOf, rsyncRemoteShell } from '../../server/src/ssh/options.js';
 import { planFileList, toNulList } from '../../server/src/deploy/file-list.js';
 
@@ -14,6 +15,16 @@ describe('buildRsyncArgs', () => {
     for (const flag of ['--no-implied-dirs', '--delete-missing-args', '--checksum', '--perms', '--links', '--timeout=60', '--owner', '--group', '--chown=www-data:www-data']) assert.ok(args.includes(flag), flag);
     assert.ok(!args.some((a) => a === '--delete' || a === '-a' || a === '--recursive' || a.startsWith('--delete-after')), 'never a blanket delete');
     assert.deepEqual(args.slice(-3), ['--', `${plan.sourceDir}/`, 'root@192.0.2.10:/']);
+  });
+  it('runs a remote prefix (backup pruning) in the same session via --rsync-path, quoted, silent', () => {
+    const prefix = prunePrefix('/var/lib/gitfleet/backups/app~prod~x', 5);
+    const args = buildRsyncArgs({ ...plan, fileList: '-', remotePrefix: prefix });
+    assert.deepEqual(args.slice(0, 2), ['--files-from', '-']);
+    const rp = args.find((a) => a.startsWith('--rsync-path='))!;
+    assert.equal(rp, `--rsync-path=${prefix} rsync`);
+    assert.match(rp, /'\/var\/lib\/gitfleet\/backups\/app~prod~x' 4 <\/dev\/null >\/dev\/null 2>&1; rsync$/);
+    assert.throws(() => buildRsyncArgs({ ...plan, remotePrefix: 'rm -rf /\n' }), /one command line/);
+    assert.ok(!buildRsyncArgs(plan).some((a) => a.startsWith('--rsync-path')));
   });
   it('brackets IPv6 destinations and passes no owner flags when none is configured', () => {
     const args = buildRsyncArgs({ ...plan, host: '2001:db8::1' });

@@ -80,7 +80,7 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     let last: RunResult = nothingToDo();
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
-      const args = buildRsyncArgs({ ...o.plan, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
+      const args = buildRsyncArgs({ ...o.plan, remotePrefix: i === 0 ? o.plan.remotePrefix : undefined, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
       last = await runCommand('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries), ownGroup: false });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);

@@ -12,8 +12,6 @@ export interface StepContext {
   target: SshTarget;
   meta: UnitMetadata;
   backupDir?: string;
-  backupParent?: string;
-  keepBackups: number;
   signal: AbortSignal;
   log: Logger;
 }
@@ -26,6 +24,15 @@ const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
 const RESTORE = 'b=$1; shift; for f in "$@"; do if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then mkdir -p "$(dirname "/$f")" && mv -f "$b/$f" "/$f"; else rm -f "/$f"; fi; done';
 // Keep the newest N deployment backups of this unit.
 const PRUNE = 'cd "$1" 2>/dev/null || exit 0; ls -1 | grep -E "^[0-9]+$" | sort -n | head -n "-$2" | while read -r d; do rm -rf -- "$d"; done';
+
+/**
+ * Backup retention as a prefix of the push's own remote rsync command (rsync --rsync-path), so it costs no SSH
+ * session of its own. It runs before this push's backup exists, so it keeps keep−1 older ones; silent, because
+ * the command's output is rsync's protocol stream.
+ */
+export function prunePrefix(backupParent: string, keep: number): string {
+  return `${shCommand(PRUNE, [backupParent, String(Math.max(0, keep - 1))])} </dev/null >/dev/null 2>&1;`;
+}
 
 async function remote(c: StepContext, command: string, timeoutSeconds: number) {
   return runRemote(c.ssh, c.target, command, { timeoutSeconds, signal: c.signal, log: c.log });
@@ -61,6 +68,5 @@ export async function afterTransfer(c: StepContext, changes: string[]): Promise<
     const r = await remote(c, shCommand(hooks.reload), hooks.timeout);
     if (!r.ok) return { reason: `reload hook failed (${r.failure?.reason}); the new files stay in place`, output: tail(`${r.res?.stdout ?? ''}${r.res?.stderr ?? ''}`.trim()), exitCode: r.res?.exitCode ?? null };
   }
-  if (c.backupParent) await remote(c, shCommand(PRUNE, [c.backupParent, String(c.keepBackups)]), 60); // best effort
   return undefined;
 }

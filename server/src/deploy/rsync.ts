@@ -18,6 +18,8 @@ export interface RsyncPlan {
   dryRun?: boolean;
   /** Absolute directory on the host that receives every file this push overwrites or removes. */
   backupDir?: string;
+  /** A shell command run on the host before its rsync (in the same session): output discarded, failure ignored. */
+  remotePrefix?: string;
 }
 
 /** rsync argv (no shell): content compared by checksum, removals limited to the listed files, parent dirs left alone. */
@@ -45,6 +47,10 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
     args.push('--backup', `--backup-dir=${p.backupDir}`);
   }
   if (p.dryRun) args.push('--dry-run');
+  if (p.remotePrefix) {
+    if (/[\n\r\0]/.test(p.remotePrefix) || !p.remotePrefix.trimEnd().endsWith(';')) throw new Error('remotePrefix must be one command line ending with ";"');
+    args.push(`--rsync-path=${p.remotePrefix} rsync`);
+  }
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;
   args.push('-e', rsyncRemoteShell(p.sshArgs), '--', `${p.sourceDir}/`, `${p.user}@${host}:/`);
   return args;

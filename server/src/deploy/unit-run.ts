@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { SshConnections } from '../ssh/connections.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { pushHost } from './host-push.js';
-import { afterTransfer } from './host-steps.js';
+import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
@@ -126,6 +126,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
             plan: {
               sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, lists.get(t.ip)!.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
+              // Every `keep` deployments (so at most 2×keep−1 backups stay), riding on the push's own session.
+              remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             // Probe hosts that already hold this commit (re-syncs, self-heal): most need nothing, and the probe
@@ -136,9 +138,6 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
             const fail = await afterTransfer({
               ssh: deps.ssh, target: t, meta: stage.meta, signal: input.kill, log: hlog,
               backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
-              // Pruning costs an SSH session: do it every `keep` deployments (so at most 2×keep−1 backups stay).
-              backupParent: backups && input.deploymentId % config.deploy.backups.keep === 0 ? backupParent : undefined,
-              keepBackups: config.deploy.backups.keep,
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
           }
