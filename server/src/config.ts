@@ -69,6 +69,18 @@ const driftSchema = z.strictObject({
   selfHeal: z.boolean().default(false),
 });
 
+const days = (d: number) => z.number().int().min(0).max(36_500).default(d);
+const retentionSchema = z.strictObject({
+  /** Finished deployments older than this many days go (with their unit and host rows); 0 = keep forever. */
+  deployments: days(90),
+  /** Finished host-sync, upstream-sync and agent-collection runs. */
+  runs: days(30),
+  /** Webhook delivery keys (redelivery detection). */
+  webhookDeliveries: days(30),
+  /** Seconds between prunes (the first one a minute after start). */
+  interval: z.number().int().min(60).max(7 * 86_400).default(3600),
+});
+
 export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
@@ -98,6 +110,7 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   deploy: deploySchema.prefault({}),
   drift: driftSchema.prefault({}),
+  retention: retentionSchema.prefault({}),
   hostSync: hostSyncConfigSchema.prefault({}),
   esSync: esSyncConfigSchema.prefault({}),
   agents: agentsConfigSchema.prefault({}),

@@ -5,6 +5,7 @@ import { createEsSyncModule } from './essync/module.js';
 import { createAgentsModule } from './agents/module.js';
 import { createFssyncModule } from './fssync/module.js';
 import { createNotifyModule } from './notify/module.js';
+import { createRetentionModule } from './retention/module.js';
 
 export function createModules(): AppModule[] {
   return [
@@ -13,5 +14,6 @@ export function createModules(): AppModule[] {
     createAgentsModule(),
     createFssyncModule(),
     createNotifyModule(),
+    createRetentionModule(),
   ];
 }
