@@ -1,11 +1,11 @@
-// Worker thread: samples the memory (RSS) of the benchmark's process tree every 50 ms without blocking the
+// Worker thread: samples the memory (RSS) of the benchmark's process tree every 100 ms without blocking the
 // measured event loop (gitfleet runs in that process). Posts the peak (KiB) when told to stop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { treeRssKiB } from './rss.mjs';
 
 const { rootPid, extra } = workerData;
 let peak = treeRssKiB(rootPid, extra);
-const timer = setInterval(() => { peak = Math.max(peak, treeRssKiB(rootPid, extra)); }, 50);
+const timer = setInterval(() => { peak = Math.max(peak, treeRssKiB(rootPid, extra)); }, 100);
 parentPort.on('message', () => {
   clearInterval(timer);
   peak = Math.max(peak, treeRssKiB(rootPid, extra));
