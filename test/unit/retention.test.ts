@@ -28,10 +28,10 @@ describe('history retention', () => {
     await dep(106, 'succeeded', ago(10), ago(10));       // recent: stays
     await db.run("INSERT INTO unit_state (unit, last_commit, last_deployed_at, deployment_id) VALUES ('app/prod/web', 'abc', ?, 103)", [ago(150)]);
     await db.run("INSERT INTO unit_hosts (unit, ip, commit_sha, deployed_at, deployment_id) VALUES ('app/prod/web', '192.0.2.9', 'abd', ?, 104)", [ago(120)]);
-    for (const [key, when] of [['old', ago(8)], ['new', ago(1)]]) {
+    for (const [key, when] of [['old', ago(8)], ['new', ago(1)]] as Array<[string, string]>) {
       await db.run("INSERT INTO webhook_deliveries (key, source, received_at) VALUES (?, 'gitlab', ?)", [key, when]);
     }
-    for (const [status, when] of [['succeeded', ago(40)], ['running', ago(40)], ['succeeded', ago(2)]]) {
+    for (const [status, when] of [['succeeded', ago(40)], ['running', ago(40)], ['succeeded', ago(2)]] as Array<[string, string]>) {
       await db.run("INSERT INTO host_sync_runs (source, source_type, trigger, status, started_at) VALUES ('cloud', 'http', 'schedule', ?, ?)", [status, when]);
       await db.run("INSERT INTO upstream_sync_runs (trigger, status, started_at) VALUES ('schedule', ?, ?)", [status, when]);
       await db.run("INSERT INTO agent_runs (trigger, status, created_at, finished_at) VALUES ('api', ?, ?, ?)", [status, when, status === 'running' ? null : when]);
