@@ -26,7 +26,7 @@ export function createMetrics(withDefaults = true): Metrics {
     queueDepth: new Gauge({ name: 'gitfleet_deploy_queue_depth', help: 'Deployments queued and not yet started', registers }),
     sshConnectionsOpen: new Gauge({ name: 'gitfleet_ssh_connections_open', help: 'SSH master connections currently open', registers }),
     sshConnections: new Counter({ name: 'gitfleet_ssh_connections_total', help: 'SSH master connection events: opened, reused, closed, failed', labelNames: ['event'], registers }),
-    probes: new Counter({ name: 'gitfleet_probes_total', help: 'Probes of warm hosts before rsync: in_sync (no rsync), differs (rsync on those paths), unknown (full rsync), timeout', labelNames: ['result'], registers }),
+    probes: new Counter({ name: 'gitfleet_probes_total', help: 'Probes of hosts before rsync: in_sync (no rsync), differs (rsync on those paths), unknown (full rsync), timeout, failed (connection)', labelNames: ['result'], registers }),
     unitDrift: new Gauge({ name: 'gitfleet_unit_hosts', help: 'Hosts of a unit by drift state at the last drift check', labelNames: ['unit', 'state'], registers }),
     sshOpenDuration: new Histogram({ name: 'gitfleet_ssh_connection_open_seconds', help: 'Time to open an SSH master connection', buckets: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10], registers }),
   };

@@ -97,6 +97,33 @@ describe('probe of warm hosts before rsync', () => {
     assert.match(await (await fetch(`${s.url}/metrics`)).text(), /gitfleet_probes_total\{result="in_sync"\} [3-9]/);
   });
 
+  it('on cold hosts the probe opens the connection: a re-sync with nothing to do is still rsync-free, and the masters stay', async () => {
+    await s.ctx.ssh.closeIdle();
+    const logins = async (ip: string) => (await readFile(join(fleet.dir, 'hosts', ip, 'sshd.log'), 'utf8')).split('\n').filter((l) => l.includes('Accepted publickey')).length;
+    const before = await Promise.all([A, B].map(logins));
+    const r = await sync();
+    assert.deepEqual([r.probe(A), r.probe(B)], [['in_sync'], ['in_sync']]);
+    assert.deepEqual([r.rsyncs(A), r.rsyncs(B)], [0, 0]);
+    assert.deepEqual((await Promise.all([A, B].map(logins))).map((n, i) => n - before[i]!), [1, 1], 'one new connection per host');
+    assert.deepEqual(s.ctx.ssh.openHosts().sort(), [A, B].sort());
+  });
+
+  it('a cold probe that cannot connect fails the host with the connection reason, without trying rsync', async () => {
+    await s.ctx.ssh.closeIdle();
+    await fleet.stopHost(B);
+    try {
+      const r = await sync();
+      assert.equal(r.body.status, 'partial');
+      assert.deepEqual(r.probe(B), ['failed']);
+      assert.equal(r.rsyncs(B), 0);
+      const b = r.body.hosts.find((h: { ip: string }) => h.ip === B);
+      assert.match(b.reason, /connection refused/);
+      assert.deepEqual(r.probe(A), ['in_sync']);
+    } finally {
+      await fleet.startHost(B);
+    }
+  });
+
   it('a push of a change goes straight to rsync (the hosts are behind), and a drift check probes', async () => {
     await fx.commit({ 'app/prod/web/etc/web/a.conf': 'alpha v2\n' });
     const r = await sync();

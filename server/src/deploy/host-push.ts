@@ -1,9 +1,9 @@
-// One host push: lease an SSH connection, probe a warm host, run rsync (one pass per owner) with a timeout that
+// One host push: lease an SSH connection, probe the host (when asked), run rsync (one pass per owner) with a timeout that
 // kills the process group, retry transient failures.
 import type { Logger } from 'pino';
 import { runCommand, type RunResult } from '../util/exec.js';
 import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
-import { classifyRsync, type Failure } from '../ssh/failure.js';
+import { classifyRsync, classifySsh, type Failure } from '../ssh/failure.js';
 import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
@@ -22,7 +22,7 @@ export interface HostPushOptions {
   backoffSeconds: number;
   signal: AbortSignal;
   log: Logger;
-  /** Probe a warm host first (see probe.ts): what each listed path must be. */
+  /** Probe the host first (see probe.ts): what each listed path must be. */
   probe?: { expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
 }
 
@@ -35,15 +35,24 @@ const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
 
 interface Attempt { failure?: Failure; res?: RunResult; stderr: string }
 
-type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { kind: 'unknown' } | { kind: 'timeout' };
+type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
 
-/** Ask a warm host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything). */
+/**
+ * Ask the host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything).
+ * On a cold host the shell's ssh opens the master; if that connection fails, the failure is the host's
+ * (classified like any ssh failure), not a reason to try again with rsync.
+ */
 async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
   const entries = o.plan.passes.flatMap((p) => p.entries);
   if (!probeable(entries)) return { kind: 'unknown' };
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const a = await shell.run(PROBE_SCRIPT, entries, o.timeoutSeconds * 1000);
+  if (!a.ok && a.reason === 'closed') {
+    const { exitCode, stderr } = shell.ended;
+    const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
+    return failure ? { kind: 'failed', failure, stderr } : { kind: 'unknown' };
+  }
   if (!a.ok) return { kind: a.reason === 'timeout' ? 'timeout' : 'unknown' };
   const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
@@ -63,12 +72,13 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
   }
   try {
     let passes = o.plan.passes;
-    if (o.probe && lease.warm) {
+    if (o.probe) {
       const v = await probeHost(o, lease);
       o.probe.metrics?.probes.inc({ result: v.kind });
       o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
       if (v.kind === 'in_sync') return { res: nothingToDo(), stderr: '' };
       if (v.kind === 'timeout') return { failure: { kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true }, stderr: '' };
+      if (v.kind === 'failed') return { failure: v.failure, stderr: v.stderr };
       if (v.kind === 'differs') {
         const differs = new Set(v.paths);
         passes = passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) }));

@@ -131,7 +131,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             // Probe hosts that already hold this commit (re-syncs, self-heal): most need nothing, and the probe
-            // spares them rsync. A host behind gets rsync straight away: it has something to receive anyway.
+            // answers with fewer processes than rsync (on a cold host its ssh opens the master). A host behind
+            // gets rsync straight away: it has something to receive anyway.
             probe: config.deploy.ssh.probe && known.get(t.ip) === input.commit ? { expected: lists.get(t.ip)!.expected, metrics: deps.metrics } : undefined,
           });
           if (res.status === 'succeeded' && !input.dryRun) {

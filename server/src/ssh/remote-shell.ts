@@ -22,21 +22,29 @@ export class RemoteShell {
   private chain: Promise<unknown> = Promise.resolve();
   private dead = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private stderr = '';
+  private exitCode: number | null = null;
   lastUsed = Date.now();
 
   /** sshArgs: a lease's options (with the control socket), so the shell rides on the host's master. */
   constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, private readonly log?: Logger) {
-    // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile.
-    this.proc = spawn('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh'], { detached: true, env: baseEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+    // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile. Not in a
+    // session of its own: this ssh may be the one that opens the master (see util/exec.ts ownGroup).
+    this.proc = spawn('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh'], { env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.on('error', () => this.close());
-    this.proc.on('exit', () => this.close());
+    // Closed once its output is complete ('close'), or shortly after it exited if a master holds the pipes.
+    this.proc.on('exit', (code) => { this.exitCode = code; setTimeout(() => this.close(), 500).unref(); });
+    this.proc.on('close', () => this.close());
     this.proc.stdin!.on('error', () => this.close());
     this.proc.stdout!.on('data', (c: Buffer) => this.onData(c));
-    this.proc.stdout!.on('close', () => this.close());
+    this.proc.stderr!.on('data', (c: Buffer) => { this.stderr = (this.stderr + c.toString()).slice(-4096); });
     this.armIdle();
   }
 
   get alive(): boolean { return !this.dead; }
+
+  /** Why it ended (ssh's exit code and stderr), for a shell that closed before answering. */
+  get ended(): { exitCode: number | null; stderr: string } { return { exitCode: this.exitCode, stderr: this.stderr }; }
 
   /**
    * Run `script` with `args` as $1.. in a subshell (stdin from /dev/null, stderr dropped) and return its stdout
@@ -93,7 +101,7 @@ export class RemoteShell {
     this.idleTimer.unref();
   }
 
-  /** End the shell (EOF, then the ssh process group); idempotent. */
+  /** End the shell (EOF, then SIGTERM to ssh); idempotent. */
   close(): void {
     if (this.dead) return;
     this.dead = true;
@@ -101,14 +109,15 @@ export class RemoteShell {
     this.waiting?.({ ok: false, reason: 'closed' });
     this.proc.stdin?.end();
     this.proc.stdout?.destroy();
+    this.proc.stderr?.destroy();
     if (this.proc.pid !== undefined && this.proc.exitCode === null) {
-      try { process.kill(-this.proc.pid, 'SIGTERM'); } catch { /* gone */ }
+      try { process.kill(this.proc.pid, 'SIGTERM'); } catch { /* gone */ }
     }
     this.onGone(this);
   }
 }
 
-/** The hosts' shells: opened only over a master that is already open (a cold host is left to rsync to open). */
+/** The hosts' shells, one per destination; a shell opened to a host without a master becomes its master. */
 export class RemoteShells {
   private readonly shells = new Map<string, RemoteShell>();
 
@@ -116,7 +125,7 @@ export class RemoteShells {
 
   private key(d: Destination): string { return `${d.user}@${d.host}:${d.port}`; }
 
-  /** The open shell for a destination, or a new one over these (leased, warm) ssh options. */
+  /** The open shell for a destination, or a new one over these (leased) ssh options. */
   get(dest: Destination, sshArgs: string[]): RemoteShell {
     const k = this.key(dest);
     const s = this.shells.get(k);
