@@ -22,6 +22,7 @@ import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
 import { SshConnections } from './ssh/connections.js';
+import { Launcher } from './util/launcher.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
 
@@ -75,8 +76,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
-  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, repo, log });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, repo, deployer, shutdown: shutdown.signal };
+  const launcher = new Launcher(log);
+  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);
@@ -116,6 +118,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await Promise.allSettled([deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
+      await launcher.close();
       await ssh.closeAll();
       await db.close();
       log.info('stopped');

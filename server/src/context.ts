@@ -8,6 +8,7 @@ import type { InventoryEvents } from './inventory/events.js';
 import type { Deployer } from './deploy/deployer.js';
 import type { SshConnections } from './ssh/connections.js';
 import type { ConfigRepo } from './gitops/repo.js';
+import type { Launcher } from './util/launcher.js';
 
 export interface AppContext {
   config: Config;
@@ -18,6 +19,7 @@ export interface AppContext {
   events: InventoryEvents;
   cmdb: CmdbProvider;
   ssh: SshConnections;
+  launcher: Launcher;
   repo: ConfigRepo;
   deployer: Deployer;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */

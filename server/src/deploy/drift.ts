@@ -37,7 +37,7 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
         const { owner, group } = unitOwnership(deps.config, key, stage);
         const list = await stage.listFor(commit);
         const res = await pushHost({
-          ssh: deps.ssh, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
+          ssh: deps.ssh, launcher: deps.launcher, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
           plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
           probe: deps.config.deploy.ssh.probe ? { expected: list.expected, metrics: deps.metrics } : undefined,

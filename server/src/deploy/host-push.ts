@@ -7,6 +7,7 @@ import { classifyRsync, classifySsh, type Failure } from '../ssh/failure.js';
 import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
+import type { Launcher } from '../util/launcher.js';
 import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected } from './probe.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
@@ -14,6 +15,8 @@ import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
 
 export interface HostPushOptions {
   ssh: SshConnections;
+  /** Starts rsync (see util/launcher.ts); without it rsync is spawned directly. */
+  launcher?: Launcher;
   target: SshTarget;
   /** rsync settings, and the list split in passes by owner/group (owner-passes.ts). */
   plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group'> & { passes: OwnerPass[] };
@@ -91,7 +94,8 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
       const args = buildRsyncArgs({ ...o.plan, remotePrefix: i === 0 ? o.plan.remotePrefix : undefined, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-      last = await runCommand('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries), ownGroup: false });
+      const run = { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries) };
+      last = o.launcher ? await o.launcher.run('rsync', args, run) : await runCommand('rsync', args, { ...run, ownGroup: false });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);
       if (failure) return { res: { ...last, stdout: out }, failure, stderr: last.stderr };

@@ -11,6 +11,7 @@ import { type Unit, unitKey } from '../gitops/targets.js';
 import type { Metrics } from '../metrics.js';
 import type { SshConnections } from '../ssh/connections.js';
 import type { Semaphore } from '../util/semaphore.js';
+import type { Launcher } from '../util/launcher.js';
 import { pushHost } from './host-push.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
@@ -21,6 +22,8 @@ import type { HostPushStatus, UnitStatus } from './types.js';
 export interface UnitRunDeps {
   config: Config; db: Db; clock: () => Date; metrics: Metrics; cmdb: CmdbProvider; ssh: SshConnections; repo: ConfigRepo;
   hostSlots: Semaphore;
+  /** Starts the per-host rsync processes (cheaper than forking the server). */
+  launcher: Launcher;
 }
 
 export interface UnitRunInput {
@@ -122,7 +125,7 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           const res = await pushHost({
-            ssh: deps.ssh, target: t, log: hlog, signal: input.kill,
+            ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
               sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, lists.get(t.ip)!.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,

@@ -1,0 +1,50 @@
+// The process launcher against a real sh: exit codes, output, stdin, quoting, timeouts, aborts, a dead launcher.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Launcher } from '../../server/src/util/launcher.js';
+
+describe('process launcher', () => {
+  const l = new Launcher();
+  after(() => l.close());
+
+  it('returns exit code, stdout and stderr, and feeds stdin', async () => {
+    const r = await l.run('sh', ['-c', 'cat; echo out; echo err >&2; exit 3'], { stdin: 'from stdin\n' });
+    assert.deepEqual([r.exitCode, r.stdout, r.stderr, r.timedOut, r.aborted], [3, 'from stdin\nout\n', 'err\n', false, false]);
+  });
+
+  it('passes hostile arguments as single words, never through a shell', async () => {
+    const words = ["it's", '$(touch /tmp/pwned)', 'a b', '`id`', ';', '-x', ''];
+    const r = await l.run('printf', ['[%s]\\n', ...words]);
+    assert.equal(r.stdout, words.map((w) => `[${w}]\n`).join(''));
+  });
+
+  it('runs jobs side by side', async () => {
+    const t0 = Date.now();
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => l.run('sh', ['-c', `sleep 0.3; echo ${i}`])));
+    assert.deepEqual(rs.map((r) => r.stdout.trim()), Array.from({ length: 20 }, (_, i) => String(i)));
+    assert.ok(Date.now() - t0 < 3000, 'in parallel, not one after the other');
+  });
+
+  it('kills a job that outlives its timeout, and one whose signal aborts', async () => {
+    const t0 = Date.now();
+    const r = await l.run('sleep', ['30'], { timeoutMs: 300 });
+    assert.equal(r.timedOut, true);
+    assert.notEqual(r.exitCode, 0);
+    assert.ok(Date.now() - t0 < 5000);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    const a = await l.run('sleep', ['30'], { signal: ac.signal });
+    assert.equal(a.aborted, true);
+  });
+
+  it('a launcher that dies fails its running jobs and is replaced on the next run', async () => {
+    const pending = l.run('sleep', ['30']);
+    await new Promise((r) => setTimeout(r, 200));
+    const sh = (l as unknown as { sh: { pid: number } }).sh;
+    process.kill(sh.pid, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.exitCode, null);
+    assert.match(r.stderr, /launcher exited/);
+    assert.equal((await l.run('echo', ['again'])).stdout, 'again\n');
+  });
+});
