@@ -76,7 +76,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
-  const launcher = new Launcher(log);
+  const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
 

@@ -3,7 +3,7 @@
 // ≈11 ms of blocked loop under load); the fan-out starts one rsync per host, so it forks from this shell
 // instead (≈0.3 ms). Output goes to files (read once the process ended), arguments are shell-quoted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -36,7 +36,10 @@ export class Launcher {
   private started = 0; // jobs on the current shell
   private readonly retired = new Set<ChildProcess>();
 
-  constructor(private readonly log?: Logger) {}
+  /** dir: a private directory for the jobs' input and output files (default: a new one under the temp dir). */
+  constructor(private readonly o: { dir?: string; log?: Logger } = {}) {}
+
+  private get log(): Logger | undefined { return this.o.log; }
 
   private async start(): Promise<ChildProcess> {
     if (this.sh && this.sh.exitCode === null && !this.sh.killed) return this.sh;
@@ -89,7 +92,13 @@ export class Launcher {
   /** Like runCommand (no shell for the program itself: every word is quoted), resolving when it ends. */
   async run(file: string, args: string[], o: LaunchOptions = {}): Promise<RunResult> {
     if (this.closed) throw new Error('launcher closed');
-    this.dir ??= await mkdtemp(join(tmpdir(), 'gitfleet-run-'));
+    if (!this.dir) {
+      if (this.o.dir) {
+        await rm(this.o.dir, { recursive: true, force: true }); // files of a previous run
+        await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+      }
+      this.dir = this.o.dir ?? await mkdtemp(join(tmpdir(), 'gitfleet-run-'));
+    }
     const id = ++this.seq;
     const base = join(this.dir, String(id));
     const started = Date.now();
@@ -140,6 +149,6 @@ export class Launcher {
       sh.stdin!.end();
       await new Promise((r) => { sh.once('exit', r); setTimeout(r, 2000).unref(); });
     }
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
