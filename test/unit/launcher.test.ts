@@ -18,6 +18,22 @@ describe('process launcher', () => {
     assert.equal(r.stdout, words.map((w) => `[${w}]\n`).join(''));
   });
 
+  it('concurrent first jobs of a new launcher with its own directory all get their input', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const parent = await mkdtemp(join(tmpdir(), 'gf-launcher-'));
+    const fresh = new Launcher({ dir: join(parent, 'run') });
+    try {
+      // Staggered, as host pushes start: a later first job must not clean the directory under an earlier one.
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => (async () => { for (let k = 0; k < i; k++) await new Promise((r) => setImmediate(r)); return fresh.run('cat', [], { stdin: `job ${i}\n` }); })()));
+      assert.deepEqual(rs.map((r) => [r.exitCode, r.stdout]), Array.from({ length: 10 }, (_, i) => [0, `job ${i}\n`]));
+    } finally {
+      await fresh.close();
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
   it('runs jobs side by side', async () => {
     const t0 = Date.now();
     const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => l.run('sh', ['-c', `sleep 0.3; echo ${i}`])));

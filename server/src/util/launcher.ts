@@ -29,6 +29,7 @@ const tail = (b: Buffer, max: number) => (b.length > max ? b.subarray(b.length -
 export class Launcher {
   private sh: ChildProcess | null = null;
   private dir: string | null = null;
+  private dirReady: Promise<string> | null = null;
   private buf = '';
   private seq = 0;
   private readonly jobs = new Map<number, Job>();
@@ -81,6 +82,16 @@ export class Launcher {
     }
   }
 
+  /** Once, before the first job (concurrent first jobs share it): a clean private directory. */
+  private async prepareDir(): Promise<string> {
+    if (this.o.dir) {
+      await rm(this.o.dir, { recursive: true, force: true }); // files of a previous run
+      await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    }
+    this.dir = this.o.dir ?? await mkdtemp(join(tmpdir(), 'gitfleet-run-'));
+    return this.dir;
+  }
+
   /** An old shell with nothing running ends (its exit reports nothing: no job of its own is left). */
   private retireIfDone(sh: ChildProcess): void {
     if (sh !== this.sh || this.started < JOBS_PER_SHELL || [...this.jobs.values()].some((j) => j.sh === sh)) return;
@@ -92,15 +103,9 @@ export class Launcher {
   /** Like runCommand (no shell for the program itself: every word is quoted), resolving when it ends. */
   async run(file: string, args: string[], o: LaunchOptions = {}): Promise<RunResult> {
     if (this.closed) throw new Error('launcher closed');
-    if (!this.dir) {
-      if (this.o.dir) {
-        await rm(this.o.dir, { recursive: true, force: true }); // files of a previous run
-        await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-      }
-      this.dir = this.o.dir ?? await mkdtemp(join(tmpdir(), 'gitfleet-run-'));
-    }
+    const dir = await (this.dirReady ??= this.prepareDir());
     const id = ++this.seq;
-    const base = join(this.dir, String(id));
+    const base = join(dir, String(id));
     const started = Date.now();
     const max = o.maxOutputBytes ?? 64 * 1024;
     if (o.stdin !== undefined) await writeFile(`${base}.in`, o.stdin, { mode: 0o600 });
