@@ -12,6 +12,12 @@ describe('process launcher', () => {
     assert.deepEqual([r.exitCode, r.stdout, r.stderr, r.timedOut, r.aborted], [3, 'from stdin\nout\n', 'err\n', false, false]);
   });
 
+  it('a program that cannot be started reports why on its stderr', async () => {
+    const r = await l.run('/nonexistent/program', ['x']);
+    assert.equal(r.exitCode, 127);
+    assert.match(r.stderr, /nonexistent\/program/);
+  });
+
   it('passes hostile arguments as single words, never through a shell', async () => {
     const words = ["it's", '$(touch /tmp/pwned)', 'a b', '`id`', ';', '-x', ''];
     const r = await l.run('printf', ['[%s]\\n', ...words]);

@@ -133,7 +133,8 @@ export class Launcher {
     const cmd = [file, ...args].map(shellQuote).join(' ');
     const input = o.stdin !== undefined ? shellQuote(`${base}.in`) : '/dev/null';
     // A subshell per job: it starts the program, reports its pid, waits for it and reports its exit status.
-    sh.stdin!.write(`( ${cmd} <${input} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} & c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
+    // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
+    sh.stdin!.write(`( exec 2>${shellQuote(`${base}.err`)}; ${cmd} <${input} >${shellQuote(`${base}.out`)} & c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
     o.log?.debug({ execId: id, file, args }, 'exec');
     const exitCode = await ended;
     if (timer) clearTimeout(timer);
@@ -143,7 +144,7 @@ export class Launcher {
     await Promise.all(['in', 'out', 'err'].map((k) => rm(`${base}.${k}`, { force: true })));
     return {
       exitCode, signal: null, timedOut, aborted, durationMs: Date.now() - started,
-      stdout: tail(out!, max), stderr: exitCode === null && !err!.length ? 'process launcher exited' : tail(err!, max),
+      stdout: tail(out!, max), stderr: exitCode === null ? `process launcher exited${err!.length ? `; ${tail(err!, max)}` : ''}` : tail(err!, max),
     };
   }
 
