@@ -60,11 +60,12 @@ export class WorkClone {
     else if (origin.refs.push !== url) await this.git.remote(['set-url', 'origin', url]);
     const ref = `refs/remotes/origin/${branch}`;
     try {
-      await this.git.raw(['fetch', '-q', '--prune', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`]);
+      // Verbose on purpose here and below: simple-git waits an extra 50 ms after a command that printed nothing.
+      await this.git.raw(['fetch', '-v', '--prune', '--force', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`]);
     } catch (err) {
       throw new UpstreamUnavailableError('cannot fetch the config repo', { cause: err });
     }
-    await this.git.raw(['checkout', '-q', '--force', '-B', branch, ref]);
+    await this.git.raw(['checkout', '--force', '-B', branch, ref]);
     await this.git.raw(['clean', '-q', '-ffdx']);
     return (await this.git.revparse(['HEAD'])).trim();
   }
@@ -101,7 +102,7 @@ export class WorkClone {
 
   /** Stage one path and commit it with the given author (environment, never options) and message (a file). */
   async commit(path: string, author: ModifyAuthor, message: string): Promise<string> {
-    await this.git.raw(['add', '--', path]);
+    await this.git.raw(['add', '-v', '--', path]);
     const msgFile = `${this.opts.dir}.COMMIT_MSG`;
     await writeFile(msgFile, message);
     const env = {
@@ -109,7 +110,7 @@ export class WorkClone {
       GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email,
       GIT_COMMITTER_NAME: this.opts.committer.name, GIT_COMMITTER_EMAIL: this.opts.committer.email,
     };
-    await simpleGit({ baseDir: this.opts.dir, timeout: { block: this.opts.timeoutMs } }).env(env).raw(['commit', '-q', '--no-verify', '-F', msgFile]);
+    await simpleGit({ baseDir: this.opts.dir, timeout: { block: this.opts.timeoutMs } }).env(env).raw(['commit', '--no-verify', '-F', msgFile]);
     return (await this.git.revparse(['HEAD'])).trim();
   }
 
