@@ -100,7 +100,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
   const warm = sshCfg.reuse && sshCfg.keepWarm
-    ? startWarmKeeper({ db, ssh, log, clock, windowSeconds: sshCfg.keepWarmWindow, maxConnections: sshCfg.maxConnections, idleTimeoutSeconds: sshCfg.idleTimeout }, shutdown.signal)
+    ? startWarmKeeper({ db, ssh, log, clock, windowSeconds: sshCfg.keepWarmWindow, maxConnections: sshCfg.maxConnections, shellIdleSeconds: ssh.shellIdleSeconds }, shutdown.signal)
     : undefined;
   for (const m of modules) await m.start?.(ctx);
 

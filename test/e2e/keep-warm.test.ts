@@ -59,6 +59,7 @@ describe('keeping connections warm', () => {
       await sleep(4500);
       const sockets = await readdir(controlDir(s));
       assert.equal(sockets.length, 2);
+      assert.equal(s.ctx.ssh.shells.openCount, 2, 'kept through their probe shells, which stay open too');
       for (const f of sockets) assert.ok(existsSync(join(controlDir(s), f)));
       assert.equal((await s.api('/sync?env=prod&app=web')).body.status, 'succeeded');
       assert.deepEqual(await Promise.all(fleet.ips.map(logins)), before, 'no new SSH authentication on the hosts');

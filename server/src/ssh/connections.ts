@@ -50,6 +50,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
+const shellIdleSeconds = (idleTimeout: number) => Math.min(30, Math.max(1, idleTimeout / 2));
+
 /** Keep unix socket paths under the 104-byte limit: %C-like hash of the destination. */
 function socketName(d: Destination): string {
   return createHash('sha1').update(`${d.user}@${d.host}:${d.port}`).digest('hex').slice(0, 20);
@@ -63,7 +65,7 @@ export class SshConnections {
   readonly shells: RemoteShells;
 
   constructor(private readonly o: SshConnectionsOptions) {
-    this.shells = new RemoteShells({ idleMs: Math.min(30, Math.max(1, o.idleTimeoutSeconds / 2)) * 1000, log: o.log });
+    this.shells = new RemoteShells({ idleMs: shellIdleSeconds(o.idleTimeoutSeconds) * 1000, log: o.log });
   }
 
   get settings(): SshSettings { return this.o.settings; }
@@ -189,19 +191,26 @@ export class SshConnections {
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
   }
 
-  /** Keep a host's master alive (open it if needed): a no-op session through the master resets its idle timer. */
+  /**
+   * Keep a host's master alive (open it if needed) through the host's probe shell: an open session holds
+   * ControlPersist's idle timer, the shell's own idle timer restarts with every request, and a warm check
+   * then finds the shell ready. Called more often than the shells' idle timeout (warm-keeper.ts).
+   */
   async touch(target: SshTarget, signal?: AbortSignal): Promise<boolean> {
     let lease: Lease | undefined;
     try {
       lease = await this.lease(target, this.o.log, signal);
-      const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), 'true'], { timeoutMs: (this.o.settings.connectTimeout + 5) * 1000, signal, ownGroup: false });
-      return res.exitCode === 0;
+      const a = await this.shells.get(lease.dest, lease.sshArgs).run('true', [], (this.o.settings.connectTimeout + 5) * 1000);
+      return a.ok && a.exitCode === 0;
     } catch {
       return false;
     } finally {
       lease?.release();
     }
   }
+
+  /** Seconds a probe shell stays open unused (half the master's idle timeout, at most 30 s). */
+  get shellIdleSeconds(): number { return shellIdleSeconds(this.o.idleTimeoutSeconds); }
 
   /** Hosts with an open master (for tests and metrics). */
   openHosts(): string[] {

@@ -4,7 +4,7 @@ import type { Db } from '../db/connection.js';
 import { Semaphore } from '../util/semaphore.js';
 import type { SshConnections } from './connections.js';
 
-export interface WarmKeeperDeps { db: Db; ssh: SshConnections; log: Logger; clock: () => Date; windowSeconds: number; maxConnections: number; idleTimeoutSeconds: number }
+export interface WarmKeeperDeps { db: Db; ssh: SshConnections; log: Logger; clock: () => Date; windowSeconds: number; maxConnections: number; shellIdleSeconds: number }
 
 /** Hosts (with SSH overrides from the built-in inventory) that received a unit within the window, most recent first. */
 export async function recentHosts(d: WarmKeeperDeps): Promise<Array<{ ip: string; port: number | null; user: string | null }>> {
@@ -26,7 +26,8 @@ export function startWarmKeeper(d: WarmKeeperDeps, signal: AbortSignal): { stop(
     })().finally(() => { running = null; });
     return running;
   };
-  const timer = setInterval(() => void tick(), Math.max(1, Math.floor(d.idleTimeoutSeconds / 2)) * 1000);
+  // More often than the probe shells' idle timeout, so the kept hosts' shells (and with them the masters) stay open.
+  const timer = setInterval(() => void tick(), Math.max(1, Math.floor(d.shellIdleSeconds / 2)) * 1000);
   timer.unref();
   void tick(); // pre-warm at start
   return { stop: () => clearInterval(timer), tick };
