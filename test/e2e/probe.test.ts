@@ -44,7 +44,7 @@ describe('probe of warm hosts before rsync', () => {
     await fx.commit(Object.fromEntries(Object.entries(FILES).map(([k, v]) => [`app/prod/web/etc/web/${k}.conf`, v])));
     s = await startTestServer(join(tmp.path, 'data'), {
       repo: { url: fx.origin },
-      deploy: { retries: 0, owner: 'www-data', ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile } },
+      deploy: { retries: 0, hostTimeout: 4, owner: 'www-data', ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile } },
       hostSync: { converge: { enabled: false } },
     });
     for (const ip of fleet.ips) assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['web'] } })).status, 201);
@@ -139,5 +139,22 @@ describe('probe of warm hosts before rsync', () => {
     const probes = s.logs.slice(mark).filter((l) => l.msg === 'probed').map((l) => [l.host, l.probe]).sort();
     assert.deepEqual(probes, [[A, 'in_sync'], [B, 'differs']]);
     assert.equal(await readFile(fleet.path(B, '/etc/web/c.conf'), 'utf8'), 'charliE\n', 'a check changes nothing');
+  });
+
+  it('a host that stops answering while probed fails within the host timeout, the other is unaffected', async () => {
+    await writeFile(fleet.path(B, '/etc/web/c.conf'), 'charlie\n');
+    await sync(); // both in sync, shells open
+    await fleet.pauseHost(B);
+    try {
+      const t0 = Date.now();
+      const r = await sync();
+      const took = Date.now() - t0;
+      assert.equal(r.body.status, 'partial');
+      assert.deepEqual([r.probe(A), r.probe(B)], [['in_sync'], ['timeout']]);
+      assert.match(r.body.hosts.find((h: { ip: string }) => h.ip === B).reason, /did not answer within 4 s/);
+      assert.ok(took < 12_000, `failed within the timeout, took ${took} ms`);
+    } finally {
+      await fleet.resumeHost(B);
+    }
   });
 });
