@@ -46,8 +46,7 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
           return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason, commit, checkedAt: now() };
         }
         // Per-path owner rules have their own rsync pass: an owner they put there is not reported as a change.
-        const files = res.changes;
-        return { unit: key, ip: t.ip, state: files.length ? 'drifted' : 'in_sync', files, reason: null, commit, checkedAt: now() };
+        return { unit: key, ip: t.ip, state: res.changes.length ? 'drifted' : 'in_sync', files: res.changes, reason: null, commit, checkedAt: now() };
       }, signal)));
       await replaceUnitDrift(deps.db, key, rows);
       for (const s of ['in_sync', 'drifted', 'unreachable', 'error'] as const) {

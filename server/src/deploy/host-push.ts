@@ -1,7 +1,8 @@
 // One host push: lease an SSH connection, probe the host (when asked), run rsync (one pass per owner) with a timeout that
 // kills the process group, retry transient failures.
 import type { Logger } from 'pino';
-import { runCommand, type RunResult } from '../util/exec.js';
+import { runCommand, tailText, type RunResult } from '../util/exec.js';
+import { sleep } from '../util/sleep.js';
 import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
 import { classifyRsync, classifySsh, type Failure } from '../ssh/failure.js';
 import type { Metrics } from '../metrics.js';
@@ -29,13 +30,6 @@ export interface HostPushOptions {
   probe?: { expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
 }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});
-
-const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
-
 interface Attempt { failure?: Failure; res?: RunResult; stderr: string }
 
 type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
@@ -59,7 +53,7 @@ async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
   if (!a.ok) return { kind: a.reason === 'timeout' ? 'timeout' : 'unknown' };
   const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
-  const paths = o.plan.passes.flatMap((p) => differingPaths(new Map(p.entries.map((e) => [e, expected.get(e) ?? { kind: 'other' as const }])), observed, p.owner, p.group));
+  const paths = o.plan.passes.flatMap((p) => differingPaths(expected, observed, p.owner, p.group, p.entries));
   return paths.length ? { kind: 'differs', paths } : { kind: 'in_sync' };
 }
 
@@ -130,7 +124,7 @@ export async function pushHost(o: HostPushOptions): Promise<HostPushResult & { f
     exitCode: last.res?.exitCode ?? (f ? 255 : 0),
     reason: f?.reason ?? null,
     changes,
-    stderrTail: last.stderr ? tail(last.stderr.trim()) : null,
+    stderrTail: last.stderr ? tailText(last.stderr.trim()) : null,
     attempts,
     durationMs: Date.now() - started,
   };

@@ -5,6 +5,7 @@ import type { SshConnections } from '../ssh/connections.js';
 import type { SshTarget } from '../ssh/options.js';
 import { runRemote } from '../ssh/remote.js';
 import { shCommand } from '../util/shell-quote.js';
+import { tailText as tail } from '../util/exec.js';
 import type { UnitMetadata } from './metadata.js';
 
 export interface StepContext {
@@ -17,8 +18,6 @@ export interface StepContext {
 }
 
 export interface StepFailure { reason: string; output: string; exitCode: number | null }
-
-const tail = (s: string, n = 2000) => (s.length > n ? s.slice(-n) : s);
 
 // Put back what the push changed: a file with a backup is moved back, a file the push created is removed.
 const RESTORE = 'b=$1; shift; for f in "$@"; do if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then mkdir -p "$(dirname "/$f")" && mv -f "$b/$f" "/$f"; else rm -f "/$f"; fi; done';

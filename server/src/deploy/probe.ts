@@ -68,10 +68,11 @@ export function parseProbe(stdout: Buffer): Map<string, Observed> | undefined {
 
 const ownerMatches = (want: string | undefined, name: string, id: string) => want === undefined || want === name || want === id;
 
-/** PURE: the listed paths whose state on the host differs from the staged unit (what rsync has to handle). */
-export function differingPaths(expected: Map<string, Expected>, observed: Map<string, Observed>, owner?: string, group?: string): string[] {
+/** PURE: the listed paths (default: all expected) whose state on the host differs from the staged unit (what rsync has to handle). */
+export function differingPaths(expected: Map<string, Expected>, observed: Map<string, Observed>, owner?: string, group?: string, paths: Iterable<string> = expected.keys()): string[] {
   const out: string[] = [];
-  for (const [p, want] of expected) {
+  for (const p of paths) {
+    const want: Expected = expected.get(p) ?? { kind: 'other' };
     const got = observed.get(p);
     if (want.kind === 'absent') { if (got) out.push(p); continue; }
     if (want.kind === 'other' || !got) { out.push(p); continue; }

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { SshConnections } from '../ssh/connections.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { Launcher } from '../util/launcher.js';
+import { sleep } from '../util/sleep.js';
 import { pushHost } from './host-push.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
@@ -60,12 +61,6 @@ export function unitOwnership(config: Config, key: string, stage: Pick<Stage, 'm
   const o = config.deploy.units[key] ?? {};
   return { owner: stage.meta.owner ?? o.owner ?? config.deploy.owner, group: stage.meta.group ?? o.group ?? config.deploy.group };
 }
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (ms <= 0 || signal.aborted) return resolve();
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});
 
 export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<UnitOutcome> {
   const { db, clock, config } = deps;

@@ -2,16 +2,11 @@
 // sync at once; cursors are persisted; an expired cursor (1103007) falls back to a full listing and restarts from now.
 import type { BkCmdbClient, BkWatchEvent } from '../cmdb/bkcmdb-client.js';
 import type { FollowOptions } from './source.js';
+import { sleep } from '../util/sleep.js';
 
 export interface BkFollowSettings { bizId: number; backoffMs?: number; maxBackoffMs?: number }
 
 const HOST_FIELDS = ['bk_host_id', 'bk_host_innerip', 'bk_host_name'];
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-  signal.addEventListener('abort', done, { once: true });
-});
 
 /** Does this event change which hosts the business has, or a host we hold? */
 async function relevant(e: BkWatchEvent, s: BkFollowSettings, o: FollowOptions): Promise<boolean> {

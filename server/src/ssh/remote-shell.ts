@@ -24,7 +24,6 @@ export class RemoteShell {
   private idleTimer: NodeJS.Timeout | undefined;
   private stderr = '';
   private exitCode: number | null = null;
-  lastUsed = Date.now();
 
   /** sshArgs: a lease's options (with the control socket), so the shell rides on the host's master. */
   constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, private readonly log?: Logger) {
@@ -59,7 +58,6 @@ export class RemoteShell {
   private send(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
     if (this.dead) return Promise.resolve({ ok: false, reason: 'closed' });
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.lastUsed = Date.now();
     const setArgs = args.length ? `set -- ${args.map(shellQuote).join(' ')}; ` : 'set --; ';
     const marker = this.marker.toString().slice(1);
     return new Promise<ShellAnswer>((resolve) => {
@@ -67,7 +65,6 @@ export class RemoteShell {
       const finish = (a: ShellAnswer) => {
         clearTimeout(timer);
         this.waiting = undefined;
-        this.lastUsed = Date.now();
         this.armIdle();
         resolve(a);
       };

@@ -38,7 +38,11 @@ export function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function keepTail(chunks: Buffer[], max: number): string {
+/** The last n characters of a text (stderr tails in records). */
+export const tailText = (s: string, n = 2000): string => (s.length > n ? s.slice(-n) : s);
+
+/** The last max bytes of some output chunks, as text. */
+export function keepTail(chunks: Buffer[], max: number): string {
   const all = Buffer.concat(chunks);
   return (all.length > max ? all.subarray(all.length - max) : all).toString('utf8');
 }

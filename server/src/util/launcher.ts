@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { baseEnv, type RunResult } from './exec.js';
+import { baseEnv, keepTail, type RunResult } from './exec.js';
 import { shellQuote } from './shell-quote.js';
 
 export interface LaunchOptions {
@@ -24,7 +24,6 @@ interface Job { sh: ChildProcess; pid?: number; exit?: (code: number | null) => 
 /** A shell keeps a small record per background job it started: start a fresh one after this many. */
 const JOBS_PER_SHELL = 10_000;
 
-const tail = (b: Buffer, max: number) => (b.length > max ? b.subarray(b.length - max) : b).toString('utf8');
 
 export class Launcher {
   private sh: ChildProcess | null = null;
@@ -144,7 +143,7 @@ export class Launcher {
     await Promise.all(['in', 'out', 'err'].map((k) => rm(`${base}.${k}`, { force: true })));
     return {
       exitCode, signal: null, timedOut, aborted, durationMs: Date.now() - started,
-      stdout: tail(out!, max), stderr: exitCode === null ? `process launcher exited${err!.length ? `; ${tail(err!, max)}` : ''}` : tail(err!, max),
+      stdout: keepTail([out!], max), stderr: exitCode === null ? `process launcher exited${err!.length ? `; ${keepTail([err!], max)}` : ''}` : keepTail([err!], max),
     };
   }
 
