@@ -16,6 +16,8 @@ export class ConfigRepo {
   private head: string | null = null;
   private fetching: Promise<string> | null = null;
   private fetchedAt = 0;
+  /** Commits known to be here: gc never runs in this repo (gc.auto=0), so an object once fetched stays. */
+  private readonly present = new Set<string>();
 
   constructor(readonly opts: ConfigRepoOptions) {}
 
@@ -26,7 +28,7 @@ export class ConfigRepo {
       await mkdir(this.opts.dir, { recursive: true });
       await simpleGit(this.opts.dir).init(true);
     }
-    this.git = simpleGit(this.opts.dir, { config: ['gc.auto=0'] });
+    this.git = simpleGit(this.opts.dir, { config: ['gc.auto=0', 'maintenance.auto=false'] });
     const remotes = await this.git.getRemotes(true);
     const origin = remotes.find((r) => r.name === 'origin');
     if (!origin) await this.git.addRemote('origin', this.opts.url);
@@ -51,6 +53,7 @@ export class ConfigRepo {
         await this.git.raw(['fetch', '-v', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
         const head = (await this.git.revparse([`${ref}^{commit}`])).trim();
         this.head = head;
+        this.remember(head);
         this.fetchedAt = Date.now();
         return head;
       })().finally(() => { this.fetching = null; });
@@ -61,12 +64,20 @@ export class ConfigRepo {
   /** Is this a commit object we have? */
   async hasCommit(sha: string): Promise<boolean> {
     if (!SHA_RE.test(sha)) return false;
+    if (this.present.has(sha.toLowerCase())) return true;
     try {
       // rev-parse prints the id (cat-file -e prints nothing, which costs 50 ms in simple-git).
-      return (await this.git.raw(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`])).trim().length > 0;
+      const found = (await this.git.raw(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`])).trim().length > 0;
+      if (found) this.remember(sha);
+      return found;
     } catch {
       return false;
     }
+  }
+
+  private remember(sha: string): void {
+    if (this.present.size >= 10_000) this.present.clear(); // a bound, not a cache policy: misses only cost a rev-parse
+    this.present.add(sha.toLowerCase());
   }
 
   /** Is `sha` reachable from the branch head (still in history)? */
