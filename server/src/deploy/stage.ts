@@ -27,8 +27,11 @@ export interface Stage {
   cleanup(): Promise<void>;
 }
 
-/** Export the unit; throws with a clear message when its metadata is invalid. */
-export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, commit: string): Promise<Stage> {
+/**
+ * Export the unit; throws with a clear message when its metadata is invalid. The file lists for `bases` (the
+ * commits the hosts were last deployed at) are worked out while the export runs: both are git work.
+ */
+export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, commit: string, bases: Iterable<string | undefined> = []): Promise<Stage> {
   const key = unitKey(unit);
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
@@ -37,31 +40,39 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
     const all = await repo.listUnitFiles(commit, unit);
     const meta = parseMetadata(all.includes(METADATA_FILE) ? (await repo.readFile(commit, `${key}/${METADATA_FILE}`)).toString('utf8') : undefined);
     const files = deployableFiles(meta, all);
-    // A unit removed whole from git still runs: its files are deleted on the hosts.
-    if (all.length) await repo.exportUnit(commit, unit, root);
     const unitDir = join(root, key);
-    await mkdir(unitDir, { recursive: true });
-    await rm(join(unitDir, METADATA_FILE), { force: true });
-    for (const f of files) {
-      const m = attributesFor(meta, f).mode;
-      if (m) await chmod(join(unitDir, f), parseInt(m, 8));
-    }
-    const lists = new Map<string, FileListInfo>();
-    const listFor = async (base: string | undefined): Promise<FileListInfo> => {
-      const k = base ?? '-';
-      const cached = lists.get(k);
-      if (cached) return cached;
+    const exported = (async () => {
+      // A unit removed whole from git still runs: its files are deleted on the hosts.
+      if (all.length) await repo.exportUnit(commit, unit, root);
+      await mkdir(unitDir, { recursive: true });
+      await rm(join(unitDir, METADATA_FILE), { force: true });
+      for (const f of files) {
+        const m = attributesFor(meta, f).mode;
+        if (m) await chmod(join(unitDir, f), parseInt(m, 8));
+      }
+    })();
+    const lists = new Map<string, Promise<FileListInfo>>();
+    const makeList = async (base: string | undefined): Promise<FileListInfo> => {
       const previous = base && base !== commit && (await repo.hasCommit(base)) ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
       const plan = planFileList(files, previous);
+      await exported;
       for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
       let expected: Promise<Map<string, Expected>> | undefined;
-      const info: FileListInfo = {
+      return {
         entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null,
         expected: () => (expected ??= expectedState(unitDir, plan.list)),
       };
-      lists.set(k, info);
+    };
+    const listFor = (base: string | undefined): Promise<FileListInfo> => {
+      const k = base ?? '-';
+      let info = lists.get(k);
+      if (!info) lists.set(k, info = makeList(base));
       return info;
     };
+    const early = [...new Set(bases)].map((b) => listFor(b));
+    // Settled, not all: the cleanup below must not race an export still writing.
+    const failed = (await Promise.allSettled([exported, ...early])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return { unitDir, meta, files, listFor, cleanup };
   } catch (err) {
     await cleanup();

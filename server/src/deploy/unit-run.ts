@@ -84,15 +84,16 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     return { status: 'no_hosts', hosts: [], interrupted: false };
   }
 
+  const known = await rec.hostCommits(db, key);
   let stage: Stage;
   try {
-    stage = await stageUnit(deps.repo, join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`), input.unit, input.commit);
+    const root = join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`);
+    stage = await stageUnit(deps.repo, root, input.unit, input.commit, targets.map((t) => known.get(t.ip)));
   } catch (err) {
     await record('failed', `cannot stage the unit: ${(err as Error).message}`, targets.length);
     return { status: 'failed', hosts: [], interrupted: false };
   }
   try {
-    const known = await rec.hostCommits(db, key);
     const lists = new Map<string, Awaited<ReturnType<Stage['listFor']>>>();
     for (const t of targets) lists.set(t.ip, await stage.listFor(known.get(t.ip)));
 
