@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { runCommand } from '../util/exec.js';
+import { removeFile } from '../util/remove-file.js';
 import type { Failure } from './failure.js';
 import { RemoteShells } from './remote-shell.js';
 import { baseSshOptions, controlOptions, destinationOf, muxOptions, sshHost, type Destination, type SshSettings, type SshTarget } from './options.js';
@@ -108,7 +109,7 @@ export class SshConnections {
       await this.evictFor(1);
       const path = join(this.o.controlDir, socketName(dest));
       // A socket left by a master that died would make ssh "disable multiplexing" instead of becoming the master.
-      await rm(path, { force: true });
+      await removeFile(path);
       entry = { dest, path, users: 0, lastUsed: Date.now(), pending: true, startedAt: Date.now() };
       this.entries.set(key, entry);
     }
@@ -177,7 +178,7 @@ export class SshConnections {
     if (pid && processAlive(pid)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    await rm(e.path, { force: true });
+    await removeFile(e.path);
   }
 
   /** Forget masters that expired on their own (ControlPersist idle timeout). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { baseEnv, keepTail, type RunResult } from './exec.js';
+import { removeFile } from './remove-file.js';
 import { shellQuote } from './shell-quote.js';
 
 export interface LaunchOptions {
@@ -140,7 +141,7 @@ export class Launcher {
     if (graceTimer) clearTimeout(graceTimer);
     o.signal?.removeEventListener('abort', onAbort);
     const [out, err] = await Promise.all(['out', 'err'].map((k) => readFile(`${base}.${k}`).catch(() => Buffer.alloc(0))));
-    await Promise.all(['in', 'out', 'err'].map((k) => rm(`${base}.${k}`, { force: true })));
+    await Promise.all([...(o.stdin !== undefined ? ['in'] : []), 'out', 'err'].map((k) => removeFile(`${base}.${k}`)));
     return {
       exitCode, signal: null, timedOut, aborted, durationMs: Date.now() - started,
       stdout: keepTail([out!], max), stderr: exitCode === null ? `process launcher exited${err!.length ? `; ${keepTail([err!], max)}` : ''}` : keepTail([err!], max),
