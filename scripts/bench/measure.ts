@@ -18,7 +18,8 @@ function machineCpuSeconds(): number {
 /** Run fn, sampling memory every 50 ms in a worker thread (so the sampling never blocks the measured event loop). */
 export async function measure(fn: () => Promise<void>, extraMatch?: string): Promise<Measurement> {
   const worker = new Worker(new URL('./rss-sampler.mjs', import.meta.url), { workerData: { rootPid: process.pid, extra: extraMatch ?? '' } });
-  await new Promise((r) => setTimeout(r, 20));
+  // A worker's start-up (~70 ms of CPU with the tsx loader) must not land inside the measured window.
+  await new Promise((r) => worker.once('message', r));
   const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
   let failed: unknown;
