@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildRsyncArgs, parseItemized } from '../../server/src/deploy/rsync.js';
 import { prunePrefix } from '../../server/src/deploy/host-steps.js';
@@ -25,6 +29,24 @@ describe('buildRsyncArgs', () => {
     assert.match(rp, /'\/var\/lib\/gitfleet\/backups\/app~prod~x' 4 <\/dev\/null >\/dev\/null 2>&1; rsync$/);
     assert.throws(() => buildRsyncArgs({ ...plan, remotePrefix: 'rm -rf /\n' }), /one command line/);
     assert.ok(!buildRsyncArgs(plan).some((a) => a.startsWith('--rsync-path')));
+  });
+  it('the prune prefix keeps the newest keep−1 backups in numeric order and touches nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gf-prune-'));
+    try {
+      const parent = join(dir, 'app~prod~x');
+      for (const n of ['1', '2', '3', '9', '10', '11', 'notes', '12a', '*']) mkdirSync(join(parent, n, 'etc'), { recursive: true });
+      writeFileSync(join(parent, '5'), 'a plain file with a numeric name\n');
+      // As the remote login shell runs it: the prefix, then the command it precedes. Run twice: nothing more goes.
+      for (const sh of ['dash', 'bash', 'dash']) assert.equal(execFileSync(sh, ['-c', `${prunePrefix(parent, 3)} echo next`]).toString(), 'next\n');
+      assert.deepEqual(readdirSync(parent).sort(), ['*', '10', '11', '12a', 'notes']);
+      // An empty or missing backup directory is fine.
+      rmSync(parent, { recursive: true });
+      mkdirSync(parent);
+      assert.equal(execFileSync('dash', ['-c', `${prunePrefix(parent, 3)} ${prunePrefix(join(dir, 'missing'), 3)} echo next`]).toString(), 'next\n');
+      assert.deepEqual(readdirSync(parent), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('brackets IPv6 destinations and passes no owner flags when none is configured', () => {
     const args = buildRsyncArgs({ ...plan, host: '2001:db8::1' });

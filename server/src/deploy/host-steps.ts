@@ -21,8 +21,19 @@ export interface StepFailure { reason: string; output: string; exitCode: number 
 
 // Put back what the push changed: a file with a backup is moved back, a file the push created is removed.
 const RESTORE = 'b=$1; shift; for f in "$@"; do if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then mkdir -p "$(dirname "/$f")" && mv -f "$b/$f" "/$f"; else rm -f "/$f"; fi; done';
-// Keep the newest N deployment backups of this unit.
-const PRUNE = 'cd "$1" 2>/dev/null || exit 0; ls -1 | grep -E "^[0-9]+$" | sort -n | head -n "-$2" | while read -r d; do rm -rf -- "$d"; done';
+// Keep the newest N deployment backups (numeric names) of this unit. Shell builtins only, one rm when there is
+// something to remove: it rides on one push in `keep`, on every host, and a pipeline (ls|grep|sort|head) of five
+// processes cost a quarter of a warm push's CPU there.
+const PRUNE = [
+  'cd "$1" 2>/dev/null || exit 0',
+  'n=0; for d in *; do case $d in ""|*[!0-9]*) ;; *) n=$((n + 1)) ;; esac; done',
+  'x=$((n - $2)); last=-1; set --',
+  // The x oldest, smallest first: each round takes the smallest id above the last one taken.
+  'while [ "$x" -gt 0 ]; do m=""; for d in *; do case $d in ""|*[!0-9]*) continue ;; esac;' +
+    ' if [ "$d" -gt "$last" ] && { [ -z "$m" ] || [ "$d" -lt "$m" ]; }; then m=$d; fi; done;' +
+    ' set -- "$@" "$m"; last=$m; x=$((x - 1)); done',
+  '[ $# -eq 0 ] || rm -rf -- "$@"',
+].join('; ');
 
 /**
  * Backup retention as a prefix of the push's own remote rsync command (rsync --rsync-path), so it costs no SSH
