@@ -77,13 +77,15 @@ async function syncUnit(s: RunningServer): Promise<void> {
 }
 
 type Scenario = 'full push' | 'one-file change' | 'no-change check';
-const SCENARIOS: Scenario[] = ['full push', 'one-file change', 'no-change check'];
+const ALL_SCENARIOS: Scenario[] = ['full push', 'one-file change', 'no-change check'];
 
 async function runBench(print: Print): Promise<void> {
   const hosts = Number(process.env.BENCH_HOSTS ?? 50);
   const reps = Number(process.env.BENCH_REPS ?? 3);
   const warmConns = Number(process.env.BENCH_WARM_CONNECTIONS ?? 200);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10);
+  const SCENARIOS = ALL_SCENARIOS.filter((x) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(',').includes(x));
+  const verbose = process.env.BENCH_VERBOSE === '1';
   const dir = await mkdtemp(join(tmpdir(), 'gf-bench-'));
   // The simulated hosts' filesystems in memory: 50 "machines" sharing this box's one disk would measure its writeback.
   const inMemory = await exec('mount', ['-t', 'tmpfs', '-o', 'size=4g,mode=0755', 'gf-bench', dir]).then(() => true, () => false);
@@ -120,7 +122,10 @@ async function runBench(print: Print): Promise<void> {
     const cmDir = (s.ctx.ssh as unknown as { o: { controlDir: string } }).o.controlDir;
 
     const results = new Map<string, Measurement[]>();
-    const add = (k: string, m: Measurement) => results.set(k, [...(results.get(k) ?? []), m]);
+    const add = (k: string, m: Measurement) => {
+      results.set(k, [...(results.get(k) ?? []), m]);
+      if (verbose) print(`  ${k.padEnd(40)} ${fmt(m)}`);
+    };
     let head = initial;
     /** The commit is made before the clock starts: measured is webhook in → every host done. */
     const gitfleet = async (scenario: Scenario): Promise<() => Promise<void>> => {
