@@ -1,6 +1,6 @@
 // RSS (KiB) of a process, its descendants and the processes whose command line contains `extra`
 // (shared by the benchmark's sampler thread and its one-off readings). Cheap on purpose: it runs every
-// 100 ms during a measurement and its CPU counts in the machine's, so one read per process (/proc/<pid>/stat
+// 250 ms during a measurement and its CPU counts in the machine's, so one read per process (/proc/<pid>/stat
 // holds both the parent and the RSS), a command line read once per process, no quadratic lookups.
 import { readdirSync, readFileSync } from 'node:fs';
 
