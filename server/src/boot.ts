@@ -58,7 +58,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
-  const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log });
+  // Starts rsync and local git commands: cheaper than forking the server (util/launcher.ts).
+  const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
+  const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher });
   try {
     await repo.init();
   } catch (err) {
@@ -76,7 +78,6 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
-  const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
 

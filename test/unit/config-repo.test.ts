@@ -5,22 +5,28 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigRepo } from '../../server/src/gitops/repo.js';
+import { Launcher } from '../../server/src/util/launcher.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let fx: GitFixture;
 let repo: ConfigRepo;
+let launcher: Launcher;
 
 before(async () => {
   tmp = await tempDir('gf-repo-');
   fx = await createGitFixture(join(tmp.path, 'fx'));
   // Bigger than a pipe buffer, so a tar that dies early makes git archive's writes fail (EPIPE).
   await fx.commit({ 'app/prod/web/etc/a.conf': 'a1\n', 'app/prod/web/srv/big.bin': 'x'.repeat(512 * 1024) });
-  repo = new ConfigRepo({ dir: join(tmp.path, 'bare.git'), url: fx.origin, branch: 'main', log: pino({ level: 'silent' }) });
+  launcher = new Launcher({ dir: join(tmp.path, 'run') });
+  repo = new ConfigRepo({ dir: join(tmp.path, 'bare.git'), url: fx.origin, branch: 'main', log: pino({ level: 'silent' }), launcher });
   await repo.init();
 });
-after(() => tmp.cleanup());
+after(async () => {
+  await launcher.close();
+  await tmp.cleanup();
+});
 
 test('hasCommit: known commits yes; unknown, malformed and non-commit ids no', async () => {
   const head = await fx.head();

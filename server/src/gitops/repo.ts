@@ -3,10 +3,28 @@ import { mkdir, stat } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Logger } from 'pino';
+import type { Launcher } from '../util/launcher.js';
 import { SHA_RE } from '../util/validate.js';
 import { parseNameStatus, type FileChange, type Unit, unitsOfFiles, unitKey } from './targets.js';
 
-export interface ConfigRepoOptions { dir: string; url: string; branch: string; log: Logger }
+/**
+ * launcher: local git commands on the deploy path (rev-parse, diff, ls-tree, archive) start from it: a fork of the
+ * server blocks its event loop for milliseconds per command. fetch (network, the operator's environment: proxies,
+ * ssh agent) and the long-lived readers stay on simple-git / spawn.
+ */
+export interface ConfigRepoOptions { dir: string; url: string; branch: string; log: Logger; launcher: Launcher }
+
+/** Listings and diffs are read whole; this only bounds a runaway. */
+const MAX_GIT_OUTPUT = 256 * 1024 * 1024;
+
+// git archive piped into tar, started as one job: both statuses are checked (tar's first: when it dies early,
+// git archive only sees a broken pipe). Paths and ids travel as arguments.
+const EXPORT = [
+  'exec 4>&1',
+  'g=$( { { git -C "$1" -c tar.umask=022 archive --format=tar "$2" -- "$3"; echo $? >&5; } | tar -x -C "$4" >&4; } 5>&1 ); t=$?',
+  '[ "$t" = 0 ] || { echo "tar exited $t" >&2; exit 1; }',
+  '[ "$g" = 0 ] || { echo "git archive exited $g" >&2; exit 1; }',
+].join('; ');
 
 /** One `git ls-tree -l` entry: git mode ("100644", "100755", "120000" symlink, "040000" tree, "160000" submodule). */
 export interface TreeEntry { mode: string; type: 'blob' | 'tree' | 'commit'; oid: string; size: number | null; path: string }
@@ -51,7 +69,7 @@ export class ConfigRepo {
         const ref = `refs/remotes/origin/${this.opts.branch}`;
         // -v: simple-git waits an extra 50 ms after any git command that printed nothing.
         await this.git.raw(['fetch', '-v', '--prune', '--force', 'origin', `+refs/heads/${this.opts.branch}:${ref}`]);
-        const head = (await this.git.revparse([`${ref}^{commit}`])).trim();
+        const head = (await this.run(['rev-parse', '--verify', `${ref}^{commit}`])).trim();
         this.head = head;
         this.remember(head);
         this.fetchedAt = Date.now();
@@ -61,13 +79,19 @@ export class ConfigRepo {
     return this.fetching;
   }
 
+  /** A local git command through the launcher: its stdout, or an error with git's message. */
+  private async run(args: string[]): Promise<string> {
+    const r = await this.opts.launcher.run('git', ['-C', this.opts.dir, ...args], { maxOutputBytes: MAX_GIT_OUTPUT });
+    if (r.exitCode !== 0) throw new Error(`git ${args.find((a) => !a.startsWith('-'))} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(-500)}`);
+    return r.stdout;
+  }
+
   /** Is this a commit object we have? */
   async hasCommit(sha: string): Promise<boolean> {
     if (!SHA_RE.test(sha)) return false;
     if (this.present.has(sha.toLowerCase())) return true;
     try {
-      // rev-parse prints the id (cat-file -e prints nothing, which costs 50 ms in simple-git).
-      const found = (await this.git.raw(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`])).trim().length > 0;
+      const found = (await this.run(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`])).trim().length > 0;
       if (found) this.remember(sha);
       return found;
     } catch {
@@ -84,8 +108,8 @@ export class ConfigRepo {
   async inHistory(sha: string, head: string): Promise<boolean> {
     if (!(await this.hasCommit(sha))) return false;
     try {
-      // The merge base is sha itself when sha is an ancestor (--is-ancestor would print nothing: +50 ms in simple-git).
-      return (await this.git.raw(['merge-base', sha, head])).trim() === sha.toLowerCase();
+      // The merge base is sha itself when sha is an ancestor.
+      return (await this.run(['merge-base', sha, head])).trim() === sha.toLowerCase();
     } catch {
       return false;
     }
@@ -95,7 +119,7 @@ export class ConfigRepo {
   async resolveCommit(ref: string): Promise<string | undefined> {
     if (!/^[0-9a-f]{7,64}$/.test(ref)) return undefined;
     try {
-      const sha = (await this.git.revparse(['--verify', '--quiet', `${ref}^{commit}`])).trim();
+      const sha = (await this.run(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim();
       return SHA_RE.test(sha) ? sha : undefined;
     } catch {
       return undefined;
@@ -104,7 +128,7 @@ export class ConfigRepo {
 
   /** Files changed between two commits (all commits in between), renames detected. */
   async diff(base: string, head: string): Promise<FileChange[]> {
-    const out = await this.git.raw(['diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--']);
+    const out = await this.run(['diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--']);
     return parseNameStatus(out);
   }
 
@@ -120,13 +144,13 @@ export class ConfigRepo {
   }
 
   private async lsTree(commit: string, paths: string[]): Promise<string[]> {
-    const out = await this.git.raw(['ls-tree', '-r', '-z', '--name-only', commit, '--', ...paths]);
+    const out = await this.run(['ls-tree', '-r', '-z', '--name-only', commit, '--', ...paths]);
     return out.split('\0').filter(Boolean);
   }
 
   /** Tree entries (mode, blob id, size) under repo paths at a commit; paths are literal (no pathspec magic or globs). */
   async listTreeEntries(commit: string, paths: string[], opts: { recursive?: boolean } = {}): Promise<TreeEntry[]> {
-    const out = await this.git.raw(['--literal-pathspecs', 'ls-tree', ...(opts.recursive === false ? [] : ['-r']), '-l', '-z', commit, '--', ...paths]);
+    const out = await this.run(['--literal-pathspecs', 'ls-tree', ...(opts.recursive === false ? [] : ['-r']), '-l', '-z', commit, '--', ...paths]);
     const entries: TreeEntry[] = [];
     for (const rec of out.split('\0')) {
       const m = /^(\d{6}) (blob|tree|commit) ([0-9a-f]{40,64}) +(-|\d+)\t([\s\S]+)$/.exec(rec);
@@ -170,32 +194,10 @@ export class ConfigRepo {
     });
   }
 
-  /** Write a unit's files at a commit into dest (dest/<mod>/<env>/<app>/...): git archive piped into tar, no shell. */
-  exportUnit(commit: string, unit: Unit, dest: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const archive = spawn('git', ['-C', this.opts.dir, '-c', 'tar.umask=022', 'archive', '--format=tar', commit, '--', `${unitKey(unit)}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const tar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
-      archive.stdout.pipe(tar.stdin);
-      // tar dying early (disk full) must fail this export: no unhandled EPIPE, no git archive left blocked on its pipe.
-      tar.stdin.on('error', () => undefined);
-      tar.on('close', (code) => { if (code !== 0) archive.kill(); });
-      let err = '';
-      archive.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-      tar.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-      let pending = 2;
-      let failed = false;
-      const done = (name: string) => (code: number | null) => {
-        if (code !== 0 && !failed) {
-          failed = true;
-          reject(new Error(`${name} exited ${code}: ${err.trim().slice(-500)}`));
-        }
-        if (--pending === 0 && !failed) resolve();
-      };
-      archive.on('error', reject);
-      tar.on('error', reject);
-      archive.on('close', done('git archive'));
-      tar.on('close', done('tar'));
-    });
+  /** Write a unit's files at a commit into dest (dest/<mod>/<env>/<app>/...): git archive piped into tar. */
+  async exportUnit(commit: string, unit: Unit, dest: string): Promise<void> {
+    const r = await this.opts.launcher.run('sh', ['-c', EXPORT, 'sh', this.opts.dir, commit, `${unitKey(unit)}/`, dest], { maxOutputBytes: 64 * 1024 });
+    if (r.exitCode !== 0) throw new Error(r.stderr.trim().slice(-500) || `export of ${unitKey(unit)} failed (exit ${r.exitCode})`);
   }
 
   /** Content of one file at a commit (for downloads and metadata). */
