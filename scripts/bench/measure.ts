@@ -15,24 +15,29 @@ function machineCpuSeconds(): number {
   return (user! + nice! + system! + irq! + softirq!) / TICKS;
 }
 
-/** Run fn, sampling memory every 50 ms in a worker thread (so the sampling never blocks the measured event loop). */
+let sampler: Worker | undefined;
+
+/** Ask the sampler thread something and wait for its answer. */
+function ask<T>(msg: object): Promise<T> {
+  sampler ??= new Worker(new URL('./rss-sampler.mjs', import.meta.url));
+  sampler.unref(); // never keeps the benchmark alive
+  const w = sampler;
+  return new Promise((resolve) => { w.once('message', resolve); w.postMessage(msg); });
+}
+
+/** Run fn, sampling memory every 250 ms in a worker thread (so the sampling never blocks the measured event loop). */
 export async function measure(fn: () => Promise<void>, extraMatch?: string): Promise<Measurement> {
-  const worker = new Worker(new URL('./rss-sampler.mjs', import.meta.url), { workerData: { rootPid: process.pid, extra: extraMatch ?? '' } });
-  // A worker's start-up (~70 ms of CPU with the tsx loader) must not land inside the measured window.
-  await new Promise((r) => worker.once('message', r));
+  // The clock starts once the sampler has taken its first sample.
+  await ask({ type: 'start', rootPid: process.pid, extra: extraMatch ?? '' });
   const cpu0 = machineCpuSeconds();
   const t0 = performance.now();
   let failed: unknown;
   await fn().catch((err: unknown) => { failed = err ?? new Error('failed'); });
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = machineCpuSeconds() - cpu0;
-  const peakKiB = await new Promise<number>((resolve) => {
-    worker.once('message', (v: number) => resolve(v));
-    worker.postMessage('stop');
-  });
-  await worker.terminate();
+  const { kib } = await ask<{ kib: number }>({ type: 'stop' });
   if (failed) throw failed;
-  return { wallS, cpuS, peakRssMiB: peakKiB / 1024 };
+  return { wallS, cpuS, peakRssMiB: kib / 1024 };
 }
 
 export function median(xs: number[]): number {
