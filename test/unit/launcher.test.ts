@@ -24,6 +24,11 @@ describe('process launcher', () => {
     assert.equal(r.stdout, words.map((w) => `[${w}]\n`).join(''));
   });
 
+  it('refuses a word with a NUL byte (a shell cannot carry it) and keeps working', async () => {
+    await assert.rejects(l.run('printf', ['%s', 'a\0b']), /NUL/);
+    assert.equal((await l.run('printf', ['%s', 'ok'])).stdout, 'ok');
+  });
+
   it('concurrent first jobs of a new launcher with its own directory all get their input', async () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');

@@ -103,6 +103,8 @@ export class Launcher {
   /** Like runCommand (no shell for the program itself: every word is quoted), resolving when it ends. */
   async run(file: string, args: string[], o: LaunchOptions = {}): Promise<RunResult> {
     if (this.closed) throw new Error('launcher closed');
+    // Quoted first: a word the shell cannot carry (a NUL byte) fails here, before any job state exists.
+    const cmd = [file, ...args].map(shellQuote).join(' ');
     const dir = await (this.dirReady ??= this.prepareDir());
     const id = ++this.seq;
     const base = join(dir, String(id));
@@ -130,7 +132,6 @@ export class Launcher {
     const timer = o.timeoutMs ? setTimeout(() => { if (!aborted) timedOut = true; terminate(); }, o.timeoutMs) : undefined;
     const onAbort = () => { if (!timedOut) aborted = true; terminate(); };
     if (o.signal?.aborted) onAbort(); else o.signal?.addEventListener('abort', onAbort, { once: true });
-    const cmd = [file, ...args].map(shellQuote).join(' ');
     const input = o.stdin !== undefined ? shellQuote(`${base}.in`) : '/dev/null';
     // A subshell per job: it starts the program, reports its pid, waits for it and reports its exit status.
     // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
