@@ -13,7 +13,7 @@ import { startFleet, type Fleet } from '../../test/helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../../test/helpers/git-fixture.js';
 import { deliver, gitlabPush } from '../../test/helpers/webhooks.js';
 import type { Bench, Print } from './index.js';
-import { fmt, measure, medianOf, type Measurement } from './measure.js';
+import { fmt, measure, medianOf, stopSampler, type Measurement } from './measure.js';
 
 const FILES = 200;
 const FILE_BYTES = 10 * 1024;
@@ -192,6 +192,7 @@ async function runBench(print: Print): Promise<void> {
       const more = await startFleet(join(dir, 'fleet'), warmConns, fleet.ips[0]!.split('.').slice(0, 3).join('.'));
       for (const ip of more.ips.slice(hosts)) await createHost(s.ctx, { ip, env: 'prod', apps: ['bench'], labels: {} }, { source: 'manual' }, 'bench');
       await syncUnit(s);
+      await stopSampler();
       const open = s.ctx.ssh.openCount;
       const fds = (await readdir('/proc/self/fd')).length;
       const rss = process.memoryUsage().rss / 1024 / 1024;
