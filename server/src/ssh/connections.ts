@@ -100,7 +100,7 @@ export class SshConnections {
         this.o.metrics.sshConnections.inc({ event: 'reused' });
       } else {
         log.info({ host: dest.host }, 'ssh master gone, reconnecting');
-        this.entries.delete(key);
+        this.forget(key, entry);
         this.o.metrics.sshConnections.inc({ event: 'died' });
         entry = undefined;
       }
@@ -108,10 +108,20 @@ export class SshConnections {
     if (!entry) {
       await this.evictFor(1);
       const path = join(this.o.controlDir, socketName(dest));
-      // A socket left by a master that died would make ssh "disable multiplexing" instead of becoming the master.
-      await removeFile(path);
-      entry = { dest, path, users: 0, lastUsed: Date.now(), pending: true, startedAt: Date.now() };
+      const found: Entry = { dest, path, users: 0, lastUsed: Date.now(), pending: false, startedAt: Date.now() };
+      // Another lease of this host may have got here first while this one waited: use its entry.
+      entry = this.entries.get(key);
+      if (!entry && (await this.alive(found))) {
+        // A live master nobody tracks (its first use was judged failed): adopt it. Removing its socket would
+        // orphan it, and every session on it, until its idle timeout.
+        entry = this.entries.get(key) ?? found;
+      } else if (!entry) {
+        // A socket left by a master that died would make ssh "disable multiplexing" instead of becoming the master.
+        await removeFile(path);
+        entry = this.entries.get(key) ?? { ...found, pending: true };
+      }
       this.entries.set(key, entry);
+      this.o.metrics.sshConnectionsOpen.set(this.entries.size);
     }
     const e = entry;
     const warm = !e.pending;
@@ -140,7 +150,7 @@ export class SshConnections {
       this.o.metrics.sshConnections.inc({ event: 'opened' });
       this.o.metrics.sshOpenDuration.observe((Date.now() - e.startedAt) / 1000);
     } else {
-      if (this.entries.get(key) === e) this.entries.delete(key);
+      this.forget(key, e);
       this.o.metrics.sshConnections.inc({ event: 'failed' });
     }
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
@@ -155,6 +165,12 @@ export class SshConnections {
       sock.once('connect', () => done(true));
       sock.once('error', () => done(false));
     });
+  }
+
+  /** Stop tracking a master that is gone; its probe shell goes too (a shell must never outlive its entry). */
+  private forget(key: string, e: Entry): void {
+    if (this.entries.get(key) === e) this.entries.delete(key);
+    this.shells.closeFor(e.dest);
   }
 
   /** Close least recently used idle masters until `room` more fit under the cap. */
@@ -185,7 +201,7 @@ export class SshConnections {
   private async prune(): Promise<void> {
     for (const [key, e] of [...this.entries]) {
       if (e.users === 0 && !(await stat(e.path).then(() => true, () => false))) {
-        this.entries.delete(key);
+        this.forget(key, e);
         this.o.metrics.sshConnections.inc({ event: 'expired' });
       }
     }
@@ -218,9 +234,10 @@ export class SshConnections {
     return [...this.entries.values()].filter((e) => !e.pending).map((e) => e.dest.host);
   }
 
-  /** Close every idle master now (the next push opens new ones). */
+  /** Close every idle master now (the next push opens new ones), tracked or not. */
   async closeIdle(): Promise<void> {
     await Promise.all([...this.entries].filter(([, e]) => e.users === 0).map(([key, e]) => this.close(key, e)));
+    await this.closeUntracked();
   }
 
   /** Close every master and remove the sockets; later leases connect directly. */
@@ -229,11 +246,13 @@ export class SshConnections {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.shells.closeAll();
     await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
-    // Masters not (yet) tracked, e.g. made by an ssh still running at shutdown.
-    const left = await readdir(this.o.controlDir).catch(() => [] as string[]);
-    await Promise.all(left.map(async (f) => {
-      const path = join(this.o.controlDir, f);
-      await this.close('', { dest: { user: 'root', host: 'localhost', port: 22 }, path, users: 0, lastUsed: 0, pending: false, startedAt: 0 });
-    }));
+    await this.closeUntracked();
+  }
+
+  /** Masters with a socket here that no entry names (made by an ssh still running at shutdown, or first uses judged failed). */
+  private async closeUntracked(): Promise<void> {
+    const tracked = new Set([...this.entries.values()].map((e) => e.path));
+    const left = (await readdir(this.o.controlDir).catch(() => [] as string[])).map((f) => join(this.o.controlDir, f)).filter((p) => !tracked.has(p));
+    await Promise.all(left.map((path) => this.close('', { dest: { user: 'root', host: 'localhost', port: 22 }, path, users: 0, lastUsed: 0, pending: false, startedAt: 0 })));
   }
 }
