@@ -114,6 +114,8 @@ async function runBench(print: Print): Promise<void> {
     const config = parseConfig({
       dataDir: join(dir, 'data'), server: { port: 0 }, log: { level: 'warn' },
       repo: { url: fx.origin, pollInterval: 0 },
+      // The bench adds its hosts itself; a converge deployment of them would run beside the first measurements.
+      hostSync: { converge: { enabled: false } },
       deploy: { concurrency, retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, maxConnections: Math.max(warmConns, hosts) } },
     });
     server = await startServer(config, pino({ level: 'warn' }));
