@@ -5,6 +5,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { socketName } from '../../server/src/ssh/connections.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -134,6 +135,29 @@ describe('SSH connection reuse', () => {
     } finally {
       await fleet.resumeHost(ip);
     }
+  });
+
+  it('adopts a live master it does not track instead of orphaning it, and closeIdle closes untracked ones', async () => {
+    await s.ctx.ssh.closeIdle();
+    assert.deepEqual(await masters(), []);
+    // ips[0] has a new host key since the test above. Masters made behind the manager's back, as a first use judged failed could leave one: at a host's own
+    // control path, and at a name no host has.
+    const opts = ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${fleet.knownHostsFile}`,
+      '-o', `IdentityFile=${fleet.identityFile}`, '-o', 'IdentitiesOnly=yes', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=60'];
+    const own = join(controlDir(), socketName({ user: 'root', host: ips[1]!, port: 22 }));
+    await run('ssh', [...opts, '-o', `ControlPath=${own}`, `root@${ips[1]}`, 'true']);
+    await run('ssh', [...opts, '-o', `ControlPath=${join(controlDir(), 'stray')}`, `root@${ips[2]}`, 'true']);
+    assert.equal((await masters()).length, 2);
+    const before = await logins(ips[1]!);
+    await fx.commit({ 'app/prod/a2/etc/a2.conf': 'a2 v3\n' });
+    assert.equal((await sync('a2')).status, 'succeeded');
+    assert.equal(await readFile(fleet.path(ips[1]!, '/etc/a2.conf'), 'utf8'), 'a2 v3\n');
+    assert.equal(await logins(ips[1]!), before, 'the push rode on the existing master: no new authentication');
+    assert.deepEqual(s.ctx.ssh.openHosts(), [ips[1]]);
+    await s.ctx.ssh.closeIdle();
+    assert.deepEqual(await masters(), [], 'the adopted master and the stray one are both closed');
+    assert.deepEqual(await readdir(controlDir()), []);
+    await sync('a2'); // the shutdown test below starts with a master open
   });
 
   it('shutdown leaves no ssh process and no socket behind', async () => {

@@ -54,7 +54,7 @@ function processAlive(pid: number): boolean {
 const shellIdleSeconds = (idleTimeout: number) => Math.min(30, Math.max(1, idleTimeout / 2));
 
 /** Keep unix socket paths under the 104-byte limit: %C-like hash of the destination. */
-function socketName(d: Destination): string {
+export function socketName(d: Destination): string {
   return createHash('sha1').update(`${d.user}@${d.host}:${d.port}`).digest('hex').slice(0, 20);
 }
 
