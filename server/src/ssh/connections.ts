@@ -161,9 +161,12 @@ export class SshConnections {
     return new Promise((resolve) => {
       const sock = connect(e.path);
       const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
-      sock.setTimeout(2000, () => done(false));
+      sock.setTimeout(2000, () => { this.o.log.debug({ socket: e.path, host: e.dest.host }, 'ssh master socket: no answer in 2 s'); done(false); });
       sock.once('connect', () => done(true));
-      sock.once('error', () => done(false));
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.o.log.debug({ socket: e.path, host: e.dest.host, code: err.code }, 'ssh master socket refused the check');
+        done(false);
+      });
     });
   }
 
