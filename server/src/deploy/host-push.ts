@@ -1,7 +1,7 @@
 // One host push: lease an SSH connection, probe the host (when asked), run rsync (one pass per owner) with a timeout that
 // kills the process group, retry transient failures.
 import type { Logger } from 'pino';
-import { runCommand, tailText, type RunResult } from '../util/exec.js';
+import { tailText, type RunResult } from '../util/exec.js';
 import { sleep } from '../util/sleep.js';
 import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
 import { classifyRsync, classifySsh, type Failure } from '../ssh/failure.js';
@@ -16,8 +16,8 @@ import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
 
 export interface HostPushOptions {
   ssh: SshConnections;
-  /** Starts rsync (see util/launcher.ts); without it rsync is spawned directly. */
-  launcher?: Launcher;
+  /** Starts rsync (see util/launcher.ts). */
+  launcher: Launcher;
   target: SshTarget;
   /** rsync settings, and the list split in passes by owner/group (owner-passes.ts). */
   plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group'> & { passes: OwnerPass[] };
@@ -88,8 +88,7 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
       const args = buildRsyncArgs({ ...o.plan, remotePrefix: i === 0 ? o.plan.remotePrefix : undefined, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-      const run = { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries) };
-      last = o.launcher ? await o.launcher.run('rsync', args, run) : await runCommand('rsync', args, { ...run, ownGroup: false });
+      last = await o.launcher.run('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);
       if (failure) return { res: { ...last, stdout: out }, failure, stderr: last.stderr };

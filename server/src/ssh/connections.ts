@@ -94,7 +94,7 @@ export class SshConnections {
     const key = `${sshHost(dest)}:${dest.port}`;
     let entry = this.entries.get(key);
     if (entry && !entry.pending) {
-      if (await this.alive(entry)) {
+      if (await this.alive(entry.path, dest.host)) {
         this.entries.delete(key); // move to the most-recently-used end
         this.entries.set(key, entry);
         this.o.metrics.sshConnections.inc({ event: 'reused' });
@@ -108,20 +108,18 @@ export class SshConnections {
     if (!entry) {
       await this.evictFor(1);
       const path = join(this.o.controlDir, socketName(dest));
-      const found: Entry = { dest, path, users: 0, lastUsed: Date.now(), pending: false, startedAt: Date.now() };
-      // Another lease of this host may have got here first while this one waited: use its entry.
+      // A live master nobody tracks (dropped while a closer raced a lease) is adopted: removing its socket would
+      // orphan it, and every session on it, until its idle timeout. A socket left by a master that died is
+      // removed: it would make ssh "disable multiplexing" instead of becoming the master.
+      // Another lease of this host may make the entry while this one waits (here or below): then use it.
       entry = this.entries.get(key);
-      if (!entry && (await this.alive(found))) {
-        // A live master nobody tracks (its first use was judged failed): adopt it. Removing its socket would
-        // orphan it, and every session on it, until its idle timeout.
-        entry = this.entries.get(key) ?? found;
-      } else if (!entry) {
-        // A socket left by a master that died would make ssh "disable multiplexing" instead of becoming the master.
-        await removeFile(path);
-        entry = this.entries.get(key) ?? { ...found, pending: true };
+      if (!entry) {
+        const live = await this.alive(path, dest.host);
+        if (!live && !this.entries.has(key)) await removeFile(path);
+        entry = this.entries.get(key) ?? { dest, path, users: 0, lastUsed: Date.now(), pending: !live, startedAt: Date.now() };
+        this.entries.set(key, entry);
+        this.o.metrics.sshConnectionsOpen.set(this.entries.size);
       }
-      this.entries.set(key, entry);
-      this.o.metrics.sshConnectionsOpen.set(this.entries.size);
     }
     const e = entry;
     const warm = !e.pending;
@@ -146,7 +144,7 @@ export class SshConnections {
   private async settle(key: string, e: Entry): Promise<void> {
     if (!e.pending) return;
     e.pending = false;
-    if (await this.alive(e)) {
+    if (await this.alive(e.path, e.dest.host)) {
       this.o.metrics.sshConnections.inc({ event: 'opened' });
       this.o.metrics.sshOpenDuration.observe((Date.now() - e.startedAt) / 1000);
     } else {
@@ -157,14 +155,14 @@ export class SshConnections {
   }
 
   /** Is the master still listening on its socket? A connect in-process, no ssh spawned (this runs before every push). */
-  private alive(e: Entry): Promise<boolean> {
+  private alive(socket: string, host: string): Promise<boolean> {
     return new Promise((resolve) => {
-      const sock = connect(e.path);
+      const sock = connect(socket);
       const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
-      sock.setTimeout(2000, () => { this.o.log.debug({ socket: e.path, host: e.dest.host }, 'ssh master socket: no answer in 2 s'); done(false); });
+      sock.setTimeout(2000, () => { this.o.log.debug({ socket, host }, 'ssh master socket: no answer in 2 s'); done(false); });
       sock.once('connect', () => done(true));
       sock.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') this.o.log.debug({ socket: e.path, host: e.dest.host, code: err.code }, 'ssh master socket refused the check');
+        if (err.code !== 'ENOENT') this.o.log.debug({ socket, host, code: err.code }, 'ssh master socket refused the check');
         done(false);
       });
     });
@@ -188,8 +186,14 @@ export class SshConnections {
     this.entries.delete(key);
     this.shells.closeFor(e.dest);
     this.o.metrics.sshConnectionsOpen.set(this.entries.size);
+    await this.stopMaster(e.path);
+  }
+
+  /** End the master listening on a control socket, and remove the socket. */
+  private async stopMaster(socket: string): Promise<void> {
     this.o.metrics.sshConnections.inc({ event: 'closed' });
-    const ctl = (op: string) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${e.path}`, '-O', op, sshHost(e.dest)], { timeoutMs: 5000 });
+    // The host name is not used by -O commands: the socket names the master.
+    const ctl = (op: string) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${socket}`, '-O', op, 'gitfleet-master'], { timeoutMs: 5000 });
     const pid = Number(/pid=(\d+)/.exec((await ctl('check')).stderr)?.[1] ?? 0);
     await ctl('exit');
     // `-O exit` returns before the master is gone: wait for it, then make sure.
@@ -197,7 +201,7 @@ export class SshConnections {
     if (pid && processAlive(pid)) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    await removeFile(e.path);
+    await removeFile(socket);
   }
 
   /** Forget masters that expired on their own (ControlPersist idle timeout). */
@@ -256,6 +260,6 @@ export class SshConnections {
   private async closeUntracked(): Promise<void> {
     const tracked = new Set([...this.entries.values()].map((e) => e.path));
     const left = (await readdir(this.o.controlDir).catch(() => [] as string[])).map((f) => join(this.o.controlDir, f)).filter((p) => !tracked.has(p));
-    await Promise.all(left.map((path) => this.close('', { dest: { user: 'root', host: 'localhost', port: 22 }, path, users: 0, lastUsed: 0, pending: false, startedAt: 0 })));
+    await Promise.all(left.map((path) => this.stopMaster(path)));
   }
 }
