@@ -58,7 +58,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
-  // Starts rsync and local git commands: cheaper than forking the server (util/launcher.ts).
+  // Starts rsync, the probe shells and local git commands: cheaper than forking the server (util/launcher.ts).
   const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
   const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher });
   try {
@@ -71,7 +71,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const ssh = new SshConnections({
     settings: { ...sshCfg, identityFile, knownHostsFile },
     controlDir: controlDir(config.dataDir), reuse: sshCfg.reuse, idleTimeoutSeconds: sshCfg.idleTimeout,
-    maxConnections: sshCfg.maxConnections, metrics, log,
+    maxConnections: sshCfg.maxConnections, metrics, log, launcher,
   });
   await ssh.init();
   const clock = opts.clock ?? (() => new Date());
@@ -119,8 +119,8 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await Promise.allSettled([deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
+      await ssh.closeAll(); // first: the probe shells are the launcher's jobs
       await launcher.close();
-      await ssh.closeAll();
       await db.close();
       log.info('stopped');
     })();

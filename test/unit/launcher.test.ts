@@ -74,4 +74,51 @@ describe('process launcher', () => {
     assert.match(r.stderr, /launcher exited/);
     assert.equal((await l.run('echo', ['again'])).stdout, 'again\n');
   });
+
+  describe('open: a long-lived process with live stdin and stdout (through FIFOs)', () => {
+    const readUntil = (stream: NodeJS.ReadableStream, want: string) => new Promise<string>((resolve, reject) => {
+      let got = '';
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(want)}; got ${JSON.stringify(got)}`)), 5000);
+      stream.on('data', (c: Buffer) => { got += c.toString(); if (got.includes(want)) { clearTimeout(timer); resolve(got); } });
+    });
+
+    it('answers each request as it is written, and ends with end-of-file on its stdin; its files go with it', async () => {
+      const { readdir } = await import('node:fs/promises');
+      const p = await l.open('sh', ['-c', 'while read -r line; do echo "got $line"; done; echo bye >&2; exit 7']);
+      const out = readUntil(p.stdout, 'got two\n');
+      p.stdin.write('one\n');
+      await new Promise((r) => setTimeout(r, 50));
+      p.stdin.write('two\n');
+      assert.equal(await out, 'got one\ngot two\n');
+      p.stdin.destroy();
+      assert.deepEqual(await p.ended, { exitCode: 7, stderr: 'bye\n' });
+      const dir = (l as unknown as { dir: string }).dir;
+      assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith(`${(l as unknown as { seq: number }).seq}.`)), []);
+    });
+
+    it('its stdout stays open while the program runs quietly, and reaches end-of-file when it exits', async () => {
+      const p = await l.open('sh', ['-c', 'sleep 0.3; echo late']);
+      let closed = false;
+      const out = readUntil(p.stdout, 'late\n');
+      p.stdout.on('close', () => { closed = true; });
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(closed, false, 'no end-of-file while the program runs');
+      assert.equal(await out, 'late\n');
+      assert.equal((await p.ended).exitCode, 0);
+    });
+
+    it('a program that cannot be started ends with 127 and says why', async () => {
+      const p = await l.open('/nonexistent/program', []);
+      const { exitCode, stderr } = await p.ended;
+      assert.equal(exitCode, 127);
+      assert.match(stderr, /nonexistent\/program/);
+    });
+
+    it('kill ends it, and words stay single words', async () => {
+      const p = await l.open('sh', ['-c', 'printf "[%s]" "$@"; cat', 'sh', "it's", '$(id)', 'a b']);
+      assert.equal(await readUntil(p.stdout, '[a b]'), "[it's][$(id)][a b]");
+      p.kill('SIGTERM');
+      assert.equal((await p.ended).exitCode, 143);
+    });
+  });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { runCommand } from '../util/exec.js';
+import type { Launcher } from '../util/launcher.js';
 import { removeFile } from '../util/remove-file.js';
 import type { Failure } from './failure.js';
 import { RemoteShells } from './remote-shell.js';
@@ -21,6 +22,8 @@ export interface SshConnectionsOptions {
   maxConnections: number;
   metrics: Metrics;
   log: Logger;
+  /** Starts the hosts' probe shells (util/launcher.ts). */
+  launcher: Launcher;
 }
 
 /** pending: opened by its first ssh, which has not finished yet. */
@@ -66,7 +69,7 @@ export class SshConnections {
   readonly shells: RemoteShells;
 
   constructor(private readonly o: SshConnectionsOptions) {
-    this.shells = new RemoteShells({ idleMs: shellIdleSeconds(o.idleTimeoutSeconds) * 1000, log: o.log });
+    this.shells = new RemoteShells({ idleMs: shellIdleSeconds(o.idleTimeoutSeconds) * 1000, log: o.log, open: (file, args) => o.launcher.open(file, args, { log: o.log }) });
   }
 
   get settings(): SshSettings { return this.o.settings; }

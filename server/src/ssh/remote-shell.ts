@@ -1,10 +1,11 @@
 // One long-lived `sh` per host over its open master: a quick question to a warm host (the probe before a push)
 // costs a write to a pipe instead of an ssh + remote shell + program start-up. Closed when idle, so the master's
 // own idle timeout (ControlPersist) can run, and whenever anything about it looks wrong.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Its ssh starts from the process launcher (util/launcher.ts): a cold drift check opens one per host, and a fork
+// of the server blocks its event loop (measured: up to 0.85 s with 32 opened at once).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { baseEnv } from '../util/exec.js';
+import type { PipedProcess } from '../util/launcher.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { sshHost, type Destination } from './options.js';
 
@@ -12,33 +13,56 @@ export type ShellAnswer = { ok: true; exitCode: number; stdout: Buffer } | { ok:
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
+/** Starts a program with live stdin/stdout (Launcher.open). */
+export type OpenProcess = (file: string, args: string[]) => Promise<PipedProcess>;
+
 /** A `sh` reading commands from its stdin on the host; one request at a time. */
 export class RemoteShell {
   private readonly marker = Buffer.from(`\n__gitfleet_${randomBytes(12).toString('hex')}__ `);
-  private readonly proc: ChildProcess;
+  private proc: PipedProcess | undefined;
+  private readonly ready: Promise<PipedProcess | undefined>;
   private buf: Buffer[] = [];
   private bufLen = 0;
   private waiting: ((a: ShellAnswer) => void) | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  private chain: Promise<unknown>;
   private dead = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private stderr = '';
   private exitCode: number | null = null;
 
   /** sshArgs: a lease's options (with the control socket), so the shell rides on the host's master. */
-  constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, private readonly log?: Logger) {
-    // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile. Not in a
-    // session of its own: this ssh may be the one that opens the master (see util/exec.ts ownGroup).
-    this.proc = spawn('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh'], { env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    this.proc.on('error', () => this.close());
-    // Closed once its output is complete ('close'), or shortly after it exited if a master holds the pipes.
-    this.proc.on('exit', (code) => { this.exitCode = code; setTimeout(() => this.close(), 500).unref(); });
-    this.proc.on('close', () => this.close());
-    this.proc.stdin!.on('error', () => this.close());
-    this.proc.stdout!.on('data', (c: Buffer) => this.onData(c));
-    this.proc.stderr!.on('data', (c: Buffer) => { this.stderr = (this.stderr + c.toString()).slice(-4096); });
+  constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, open: OpenProcess, private readonly log?: Logger) {
+    // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile.
+    this.ready = open('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh']).then((p) => this.attach(p), (err: Error) => {
+      this.stderr = err.message;
+      this.close();
+      return undefined;
+    });
+    this.chain = this.ready;
     this.armIdle();
   }
+
+  private attach(p: PipedProcess): PipedProcess | undefined {
+    this.proc = p;
+    // Its exit is known from the launcher; the output may still be in the pipe: closed once that is read, or
+    // shortly after if something else (a master forked by this ssh) holds the pipe open.
+    void p.ended.then(({ exitCode, stderr }) => {
+      this.exitCode = exitCode;
+      this.stderr = stderr;
+      this.exited = true;
+      if (this.eof) this.close(); else setTimeout(() => this.close(), 500).unref();
+    });
+    p.stdout.on('data', (c: Buffer) => this.onData(c));
+    // End of output before the exit is known: wait for it (up to 2 s), so `ended` says why the shell closed.
+    p.stdout.on('close', () => { this.eof = true; if (this.exited) this.close(); else setTimeout(() => this.close(), 2000).unref(); });
+    p.stdout.on('error', () => this.close());
+    p.stdin.on('error', () => this.close());
+    if (this.dead) { this.close(true); return undefined; }
+    return p;
+  }
+
+  private eof = false;
+  private exited = false;
 
   get alive(): boolean { return !this.dead; }
 
@@ -56,7 +80,8 @@ export class RemoteShell {
   }
 
   private send(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
-    if (this.dead) return Promise.resolve({ ok: false, reason: 'closed' });
+    const proc = this.proc;
+    if (this.dead || !proc) return Promise.resolve({ ok: false, reason: 'closed' });
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const setArgs = args.length ? `set -- ${args.map(shellQuote).join(' ')}; ` : 'set --; ';
     const marker = this.marker.toString().slice(1);
@@ -69,7 +94,7 @@ export class RemoteShell {
         resolve(a);
       };
       this.waiting = finish;
-      this.proc.stdin!.write(`( ${setArgs}${script}\n) </dev/null 2>/dev/null; printf '\\n%s%s\\n' ${shellQuote(marker)} "$?"\n`);
+      proc.stdin.write(`( ${setArgs}${script}\n) </dev/null 2>/dev/null; printf '\\n%s%s\\n' ${shellQuote(marker)} "$?"\n`);
     });
   }
 
@@ -98,19 +123,19 @@ export class RemoteShell {
     this.idleTimer.unref();
   }
 
-  /** End the shell (EOF, then SIGTERM to ssh); idempotent. */
-  close(): void {
-    if (this.dead) return;
+  /** End the shell (EOF, then SIGTERM to ssh); idempotent (`again`: a process that arrived after the close). */
+  close(again = false): void {
+    if (this.dead && !again) return;
     this.dead = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.waiting?.({ ok: false, reason: 'closed' });
-    this.proc.stdin?.end();
-    this.proc.stdout?.destroy();
-    this.proc.stderr?.destroy();
-    if (this.proc.pid !== undefined && this.proc.exitCode === null) {
-      try { process.kill(this.proc.pid, 'SIGTERM'); } catch { /* gone */ }
+    const p = this.proc;
+    if (p) {
+      p.stdin.destroy(); // our end was the only writer: the remote sh reads end-of-file
+      p.stdout.destroy();
+      if (!this.exited) p.kill('SIGTERM');
     }
-    this.onGone(this);
+    if (!again) this.onGone(this);
   }
 }
 
@@ -118,7 +143,7 @@ export class RemoteShell {
 export class RemoteShells {
   private readonly shells = new Map<string, RemoteShell>();
 
-  constructor(private readonly o: { idleMs: number; log?: Logger }) {}
+  constructor(private readonly o: { idleMs: number; open: OpenProcess; log?: Logger }) {}
 
   private key(d: Destination): string { return `${d.user}@${d.host}:${d.port}`; }
 
@@ -127,7 +152,7 @@ export class RemoteShells {
     const k = this.key(dest);
     const s = this.shells.get(k);
     if (s?.alive) return s;
-    const shell = new RemoteShell(dest, sshArgs, this.o.idleMs, (gone) => { if (this.shells.get(k) === gone) this.shells.delete(k); }, this.o.log);
+    const shell = new RemoteShell(dest, sshArgs, this.o.idleMs, (gone) => { if (this.shells.get(k) === gone) this.shells.delete(k); }, this.o.open, this.o.log);
     this.shells.set(k, shell);
     return shell;
   }

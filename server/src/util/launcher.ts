@@ -2,8 +2,12 @@
 // ~150–250 MB process and blocks the event loop meanwhile (measured: 4–5 ms CPU per spawn at that size,
 // ≈11 ms of blocked loop under load); the fan-out starts one rsync per host, so it forks from this shell
 // instead (≈0.3 ms). Output goes to files (read once the process ended), arguments are shell-quoted.
+// A long-lived process with live pipes (a host's probe shell) talks through two FIFOs instead (open()).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { close as closeFd, constants as fsc, open as openCb } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -21,6 +25,18 @@ export interface LaunchOptions {
 }
 
 interface Job { sh: ChildProcess; pid?: number; exit?: (code: number | null) => void; onPid?: () => void }
+
+/** A process started by open(): its stdin and stdout are live streams; stderr is kept in a file until it ends. */
+export interface PipedProcess {
+  readonly pid: number;
+  readonly stdin: Socket;
+  readonly stdout: Socket;
+  /** When it ended: its exit status (null: killed by a signal, or the launcher died) and the tail of its stderr. */
+  readonly ended: Promise<{ exitCode: number | null; stderr: string }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const openFd = promisify(openCb);
 
 /** A shell keeps a small record per background job it started: start a fresh one after this many. */
 const JOBS_PER_SHELL = 10_000;
@@ -100,25 +116,37 @@ export class Launcher {
     sh.stdin!.end();
   }
 
-  /** Like runCommand (no shell for the program itself: every word is quoted), resolving when it ends. */
-  async run(file: string, args: string[], o: LaunchOptions = {}): Promise<RunResult> {
-    if (this.closed) throw new Error('launcher closed');
+  /**
+   * A job on the shell: `body(cmd, base)` is the shell text that starts the program in the background (as the
+   * subshell's `$!`); the subshell reports its pid, waits for it and reports its exit status.
+   */
+  private async submit(file: string, args: string[], body: (cmd: string, base: string, id: number) => string, stdin?: string | Buffer) {
     // Quoted first: a word the shell cannot carry (a NUL byte) fails here, before any job state exists.
     const cmd = [file, ...args].map(shellQuote).join(' ');
     const dir = await (this.dirReady ??= this.prepareDir());
     const id = ++this.seq;
     const base = join(dir, String(id));
-    const started = Date.now();
-    const max = o.maxOutputBytes ?? 64 * 1024;
-    if (o.stdin !== undefined) await writeFile(`${base}.in`, o.stdin, { mode: 0o600 });
+    if (stdin !== undefined) await writeFile(`${base}.in`, stdin, { mode: 0o600 });
     // From here to the write below nothing waits: the job is on the shell it is written to.
     const sh = await this.start();
     const job: Job = { sh };
     this.jobs.set(id, job);
     this.started++;
+    const ended = new Promise<number | null>((resolve) => { job.exit = resolve; });
+    // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
+    sh.stdin!.write(`( exec 2>${shellQuote(`${base}.err`)}; ${body(cmd, base, id)} c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
+    return { id, base, job, ended };
+  }
+
+  /** Like runCommand (no shell for the program itself: every word is quoted), resolving when it ends. */
+  async run(file: string, args: string[], o: LaunchOptions = {}): Promise<RunResult> {
+    if (this.closed) throw new Error('launcher closed');
+    const started = Date.now();
+    const max = o.maxOutputBytes ?? 64 * 1024;
+    const input = (base: string) => (o.stdin !== undefined ? shellQuote(`${base}.in`) : '/dev/null');
+    const { id, base, job, ended } = await this.submit(file, args, (cmd, b) => `${cmd} <${input(b)} >${shellQuote(`${b}.out`)} &`, o.stdin);
     let timedOut = false;
     let aborted = false;
-    const ended = new Promise<number | null>((resolve) => { job.exit = resolve; });
     const kill = (sig: NodeJS.Signals) => { if (job.pid) { try { process.kill(job.pid, sig); } catch { /* gone */ } } };
     let graceTimer: NodeJS.Timeout | undefined;
     const terminate = () => {
@@ -132,10 +160,6 @@ export class Launcher {
     const timer = o.timeoutMs ? setTimeout(() => { if (!aborted) timedOut = true; terminate(); }, o.timeoutMs) : undefined;
     const onAbort = () => { if (!timedOut) aborted = true; terminate(); };
     if (o.signal?.aborted) onAbort(); else o.signal?.addEventListener('abort', onAbort, { once: true });
-    const input = o.stdin !== undefined ? shellQuote(`${base}.in`) : '/dev/null';
-    // A subshell per job: it starts the program, reports its pid, waits for it and reports its exit status.
-    // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
-    sh.stdin!.write(`( exec 2>${shellQuote(`${base}.err`)}; ${cmd} <${input} >${shellQuote(`${base}.out`)} & c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
     o.log?.debug({ execId: id, file, args }, 'exec');
     const exitCode = await ended;
     if (timer) clearTimeout(timer);
@@ -147,6 +171,51 @@ export class Launcher {
       exitCode, signal: null, timedOut, aborted, durationMs: Date.now() - started,
       stdout: keepTail([out!], max), stderr: exitCode === null ? `process launcher exited${err!.length ? `; ${keepTail([err!], max)}` : ''}` : keepTail([err!], max),
     };
+  }
+
+  /**
+   * Start a long-lived process whose stdin and stdout stay open to us: through two FIFOs the job makes (a shell
+   * cannot pass us a pipe). Our ends are opened without blocking: stdin read-write (Linux never blocks that open,
+   * and the program's open of it completes at once), stdout read-only (no end-of-file until the program has
+   * opened it and closed it again). Resolves once the program runs; `ended` when it exits.
+   */
+  async open(file: string, args: string[], o: { log?: Logger } = {}): Promise<PipedProcess> {
+    if (this.closed) throw new Error('launcher closed');
+    const fifo = (base: string) => [`${base}.i`, `${base}.o`].map(shellQuote);
+    const { id, base, job, ended } = await this.submit(file, args, (cmd, b, n) => {
+      const [i, out] = fifo(b);
+      return `mkfifo -m 600 ${i} ${out} || { echo "exit ${n} 126"; exit; }; ${cmd} <${i} >${out} &`;
+    });
+    o.log?.debug({ execId: id, file, args }, 'exec (piped)');
+    const running = new Promise<boolean>((resolve) => { job.onPid = () => resolve(true); void ended.then(() => resolve(false)); });
+    const files = ['i', 'o', 'err'].map((k) => `${base}.${k}`);
+    const result = ended.then(async (exitCode) => {
+      const err = await readFile(`${base}.err`).catch(() => Buffer.alloc(0));
+      await Promise.all(files.map(removeFile));
+      return { exitCode, stderr: keepTail([err], 4096) };
+    });
+    if (!(await running)) {
+      const { exitCode, stderr } = await result;
+      throw new Error(`could not start ${file} (exit ${exitCode})${stderr ? `: ${stderr.trim()}` : ''}`);
+    }
+    const pid = job.pid!;
+    const kill = (sig: NodeJS.Signals = 'SIGTERM') => { try { process.kill(pid, sig); } catch { /* gone */ } };
+    let fds: number[] = [];
+    try {
+      fds = [await openFd(files[0]!, fsc.O_RDWR | fsc.O_NONBLOCK), await openFd(files[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK)];
+    } catch (err) {
+      kill('SIGKILL');
+      for (const fd of fds) await new Promise((r) => closeFd(fd, r));
+      throw err;
+    }
+    const stdin = new Socket({ fd: fds[0]!, readable: false, writable: true });
+    const stdout = new Socket({ fd: fds[1]!, readable: true, writable: false });
+    // Once it ended nothing more can be written; its output ends when read (or soon, if a child it left holds the pipe).
+    void result.then(() => {
+      stdin.destroy();
+      setTimeout(() => stdout.destroy(), 1000).unref();
+    });
+    return { pid, stdin, stdout, ended: result, kill };
   }
 
   async close(): Promise<void> {
