@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { SshConnectionError, type SshConnections } from '../ssh/connections.js';
 import { classifySsh } from '../ssh/failure.js';
 import { sshHost, type SshTarget } from '../ssh/options.js';
-import { runCommand } from '../util/exec.js';
 import { AppError } from '../errors.js';
 import { parseReport, type AgentReport } from './report-schema.js';
 
@@ -44,8 +43,8 @@ export async function collectOverSsh(o: SshCollectOptions): Promise<SshCollectOu
     // inventory reaches a shell. timeout(1) on the host ends a hung collector there: over a shared ControlMaster
     // connection, killing our local ssh does not end the remote session, and the master keeps our stderr open.
     const remote = `sh -c 'if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 "$0" sh -s -- --via ssh; else exec sh -s -- --via ssh; fi' ${Math.ceil(remaining / 1000)}`;
-    const pending = runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), remote], {
-      stdin: o.script, timeoutMs: remaining + 5000, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log, ownGroup: false,
+    const pending = o.ssh.launcher.run('ssh', [...lease.sshArgs, sshHost(lease.dest), remote], {
+      stdin: o.script, timeoutMs: remaining + 5000, signal: o.signal, maxOutputBytes: o.maxReportBytes + 1, log: o.log,
     });
     // If even that fails (a process stuck in the kernel), give up on the session after a grace: the slot is freed,
     // and the session ends when the master connection is closed (idle expiry or shutdown).

@@ -6,7 +6,6 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { runCommand } from '../util/exec.js';
 import type { Launcher } from '../util/launcher.js';
 import { removeFile } from '../util/remove-file.js';
 import type { Failure } from './failure.js';
@@ -22,7 +21,7 @@ export interface SshConnectionsOptions {
   maxConnections: number;
   metrics: Metrics;
   log: Logger;
-  /** Starts the hosts' probe shells (util/launcher.ts). */
+  /** Starts every ssh here: probe shells, remote commands, collectors, master control (util/launcher.ts). */
   launcher: Launcher;
 }
 
@@ -73,6 +72,8 @@ export class SshConnections {
   }
 
   get settings(): SshSettings { return this.o.settings; }
+  /** Starts every ssh that rides on these connections (util/launcher.ts). */
+  get launcher(): Launcher { return this.o.launcher; }
   get openCount(): number { return this.entries.size; }
 
   async init(): Promise<void> {
@@ -196,7 +197,7 @@ export class SshConnections {
   private async stopMaster(socket: string): Promise<void> {
     this.o.metrics.sshConnections.inc({ event: 'closed' });
     // The host name is not used by -O commands: the socket names the master.
-    const ctl = (op: string) => runCommand('ssh', ['-F', '/dev/null', '-o', `ControlPath=${socket}`, '-O', op, 'gitfleet-master'], { timeoutMs: 5000 });
+    const ctl = (op: string) => this.o.launcher.run('ssh', ['-F', '/dev/null', '-o', `ControlPath=${socket}`, '-O', op, 'gitfleet-master'], { timeoutMs: 5000 });
     const pid = Number(/pid=(\d+)/.exec((await ctl('check')).stderr)?.[1] ?? 0);
     await ctl('exit');
     // `-O exit` returns before the master is gone: wait for it, then make sure.

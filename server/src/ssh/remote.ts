@@ -1,6 +1,7 @@
-// Run a command on a host over the deploy path's SSH (the same master connection, key and known_hosts).
+// Run a command on a host over the deploy path's SSH (the same master connection, key and known_hosts), started
+// from the launcher like the push's rsync (hooks run on every host of a deployment).
 import type { Logger } from 'pino';
-import { runCommand, type RunResult } from '../util/exec.js';
+import type { RunResult } from '../util/exec.js';
 import { SshConnectionError, type SshConnections } from './connections.js';
 import { classifySsh, type Failure } from './failure.js';
 import { sshHost, type SshTarget } from './options.js';
@@ -17,7 +18,7 @@ export async function runRemote(ssh: SshConnections, target: SshTarget, command:
     throw err;
   }
   try {
-    const res = await runCommand('ssh', [...lease.sshArgs, sshHost(lease.dest), '--', command], { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin: o.stdin, ownGroup: false });
+    const res = await ssh.launcher.run('ssh', [...lease.sshArgs, sshHost(lease.dest), '--', command], { timeoutMs: o.timeoutSeconds * 1000, signal: o.signal, log: o.log, stdin: o.stdin });
     const failure = classifySsh(res, o.timeoutSeconds);
     return { ok: !failure, failure, res };
   } finally {
