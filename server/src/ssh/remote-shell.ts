@@ -20,7 +20,6 @@ export type OpenProcess = (file: string, args: string[]) => Promise<PipedProcess
 export class RemoteShell {
   private readonly marker = Buffer.from(`\n__gitfleet_${randomBytes(12).toString('hex')}__ `);
   private proc: PipedProcess | undefined;
-  private readonly ready: Promise<PipedProcess | undefined>;
   private buf: Buffer[] = [];
   private bufLen = 0;
   private waiting: ((a: ShellAnswer) => void) | undefined;
@@ -29,20 +28,21 @@ export class RemoteShell {
   private idleTimer: NodeJS.Timeout | undefined;
   private stderr = '';
   private exitCode: number | null = null;
+  private exited = false; // the launcher reported its exit
+  private eof = false; // its output ended
 
   /** sshArgs: a lease's options (with the control socket), so the shell rides on the host's master. */
   constructor(readonly dest: Destination, sshArgs: string[], private readonly idleMs: number, private readonly onGone: (s: RemoteShell) => void, open: OpenProcess, private readonly log?: Logger) {
     // `exec sh`: whatever the login shell is, requests are read by a POSIX sh with no profile.
-    this.ready = open('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh']).then((p) => this.attach(p), (err: Error) => {
+    // Requests wait for it to start (they are chained after it).
+    this.chain = open('ssh', [...sshArgs, sshHost(dest), '--', 'exec /bin/sh']).then((p) => this.attach(p), (err: Error) => {
       this.stderr = err.message;
       this.close();
-      return undefined;
     });
-    this.chain = this.ready;
     this.armIdle();
   }
 
-  private attach(p: PipedProcess): PipedProcess | undefined {
+  private attach(p: PipedProcess): void {
     this.proc = p;
     // Its exit is known from the launcher; the output may still be in the pipe: closed once that is read, or
     // shortly after if something else (a master forked by this ssh) holds the pipe open.
@@ -57,12 +57,8 @@ export class RemoteShell {
     p.stdout.on('close', () => { this.eof = true; if (this.exited) this.close(); else setTimeout(() => this.close(), 2000).unref(); });
     p.stdout.on('error', () => this.close());
     p.stdin.on('error', () => this.close());
-    if (this.dead) { this.close(true); return undefined; }
-    return p;
+    if (this.dead) this.close(true); // closed while it was starting
   }
-
-  private eof = false;
-  private exited = false;
 
   get alive(): boolean { return !this.dead; }
 
