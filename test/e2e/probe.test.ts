@@ -3,7 +3,7 @@
 // untouched host gets no rsync at all; a drift check sees the same through the probe.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, chown, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -156,5 +156,19 @@ describe('probe of warm hosts before rsync', () => {
     } finally {
       await fleet.resumeHost(B);
     }
+  });
+
+  it('shutdown with probe shells open leaves no ssh process, no socket and no FIFO behind', async () => {
+    await sync(); // both in sync again: each host's shell is open
+    const controlDir = s.ctx.ssh['o' as never]['controlDir' as never] as string;
+    const ours = async () => (await run('ps', ['-eo', 'pid,args'])).stdout.split('\n').filter((l) => l.includes(controlDir) && !l.includes(' ps '));
+    const shells = (await ours()).filter((l) => l.includes('exec /bin/sh'));
+    assert.equal(shells.length, 2, `a shell per host before shutdown: ${shells.join('; ')}`);
+    const runDir = join(tmp.path, 'data', 'run');
+    assert.ok((await readdir(runDir)).some((f) => f.endsWith('.i')), 'the shells talk through FIFOs in the run directory');
+    await s.stop();
+    assert.deepEqual(await ours(), []);
+    assert.deepEqual(await readdir(controlDir), []);
+    assert.deepEqual(await readdir(runDir).catch(() => []), []);
   });
 });
