@@ -83,7 +83,8 @@ async function runBench(print: Print): Promise<void> {
   const hosts = Number(process.env.BENCH_HOSTS ?? 50);
   const reps = Number(process.env.BENCH_REPS ?? 3);
   const warmConns = Number(process.env.BENCH_WARM_CONNECTIONS ?? 200);
-  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10);
+  // What users get unless they configure it.
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? parseConfig({}).deploy.concurrency);
   const SCENARIOS = ALL_SCENARIOS.filter((x) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(',').includes(x));
   const verbose = process.env.BENCH_VERBOSE === '1';
   const dir = await mkdtemp(join(tmpdir(), 'gf-bench-'));

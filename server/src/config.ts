@@ -39,7 +39,7 @@ const sshSchema = z.strictObject({
 });
 
 const deploySchema = z.strictObject({
-  concurrency: z.number().int().min(1).max(1000).default(10),
+  concurrency: z.number().int().min(1).max(1000).default(20),
   hostTimeout: z.number().int().min(1).max(86_400).default(120),
   retries: z.number().int().min(0).max(10).default(2),
   retryBackoff: z.number().min(0).max(600).default(2),

@@ -23,7 +23,7 @@ describe('config', () => {
     assert.equal(c.repo.branch, 'main');
     assert.equal(c.repo.pollInterval, 60);
     assert.equal(c.inventory.provider, 'builtin');
-    assert.equal(c.deploy.concurrency, 10);
+    assert.equal(c.deploy.concurrency, 20);
     assert.equal(c.deploy.ssh.hostKeyPolicy, 'strict');
     assert.ok(c.dataDir.endsWith('/data'));
   });
