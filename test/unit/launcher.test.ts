@@ -64,6 +64,18 @@ describe('process launcher', () => {
     assert.equal(a.aborted, true);
   });
 
+  it('leaves no zombie behind: finished jobs are reaped when the next one starts', async () => {
+    const { execFile } = await import('node:child_process');
+    const zombies = async () => {
+      const pid = (l as unknown as { sh: { pid: number } }).sh.pid;
+      const out = await new Promise<string>((resolve) => execFile('ps', ['-o', 'stat=', '--ppid', String(pid)], (_e, so) => resolve(String(so))));
+      return out.split('\n').filter((st) => st.startsWith('Z')).length;
+    };
+    await Promise.all(Array.from({ length: 200 }, () => l.run('true', [])));
+    await l.run('true', []);
+    assert.ok(await zombies() <= 2, `zombie children of the launcher: ${await zombies()}`);
+  });
+
   it('a launcher that dies fails its running jobs and is replaced on the next run', async () => {
     const pending = l.run('sleep', ['30']);
     await new Promise((r) => setTimeout(r, 200));

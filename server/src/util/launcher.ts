@@ -133,8 +133,11 @@ export class Launcher {
     this.jobs.set(id, job);
     this.started++;
     const ended = new Promise<number | null>((resolve) => { job.exit = resolve; });
+    // `jobs` first: this shell never waits for anything, so without it every finished job would stay a zombie
+    // (measured: 1,000 jobs, 1,000 zombies), each holding a process id and counting against the service's
+    // task limit (systemd's TasksMax), until the shell is replaced; `jobs` reaps them without blocking.
     // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
-    sh.stdin!.write(`( exec 2>${shellQuote(`${base}.err`)}; ${body(cmd, base, id)} c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
+    sh.stdin!.write(`jobs >/dev/null; ( exec 2>${shellQuote(`${base}.err`)}; ${body(cmd, base, id)} c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
     return { id, base, job, ended };
   }
 
@@ -187,7 +190,10 @@ export class Launcher {
       return `mkfifo -m 600 ${i} ${out} || { echo "exit ${n} 126"; exit; }; ${cmd} <${i} >${out} &`;
     });
     o.log?.debug({ execId: id, file, args }, 'exec (piped)');
-    const running = new Promise<boolean>((resolve) => { job.onPid = () => resolve(true); void ended.then(() => resolve(false)); });
+    const running = new Promise<boolean>((resolve) => {
+      if (job.pid) resolve(true); else job.onPid = () => resolve(true);
+      void ended.then(() => resolve(false));
+    });
     const files = ['i', 'o', 'err'].map((k) => `${base}.${k}`);
     const result = ended.then(async (exitCode) => {
       const err = await readFile(`${base}.err`).catch(() => Buffer.alloc(0));
@@ -200,9 +206,12 @@ export class Launcher {
     }
     const pid = job.pid!;
     const kill = (sig: NodeJS.Signals = 'SIGTERM') => { try { process.kill(pid, sig); } catch { /* gone */ } };
-    let fds: number[] = [];
+    // The program's redirections wait for our opens (a FIFO's open blocks until both ends are there), so it cannot
+    // have ended before them unless killed: then the files are gone and the open fails.
+    const fds: number[] = [];
     try {
-      fds = [await openFd(files[0]!, fsc.O_RDWR | fsc.O_NONBLOCK), await openFd(files[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK)];
+      fds.push(await openFd(files[0]!, fsc.O_RDWR | fsc.O_NONBLOCK));
+      fds.push(await openFd(files[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK));
     } catch (err) {
       kill('SIGKILL');
       for (const fd of fds) await new Promise((r) => closeFd(fd, r));
