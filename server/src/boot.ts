@@ -58,7 +58,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
-  // Starts rsync, the probe shells and local git commands: cheaper than forking the server (util/launcher.ts).
+  // Starts every rsync and ssh, and local git commands: cheaper than forking the server (util/launcher.ts).
   const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
   const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher });
   try {

@@ -13,12 +13,6 @@ export interface RunOptions {
   log?: Logger;
   /** Grace between SIGTERM and SIGKILL. */
   killGraceMs?: number;
-  /**
-   * Run in its own session and process group (default), so a timeout kills the whole tree. false for ssh and
-   * rsync, which end their own children: a new session is also a new scheduler autogroup on Linux, and 50 cold
-   * ssh handshakes each in its own autogroup cost ≈12% more CPU and 10% more time (measured, see README).
-   */
-  ownGroup?: boolean;
 }
 
 export interface RunResult {
@@ -58,7 +52,10 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       shell: false,
-      detached: opts.ownGroup ?? true, // own process group, so a timeout kills the whole tree
+      // Own session and process group, so a timeout kills the whole tree. Not for ssh and rsync: they start from
+      // the launcher (util/launcher.ts) in our session, as a new session is also a new scheduler autogroup on
+      // Linux (50 cold handshakes each in its own: ≈12% more CPU, see README).
+      detached: true,
       env: opts.env ?? baseEnv(),
       cwd: opts.cwd,
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -83,7 +80,7 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
     let timedOut = false;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const target = () => ((opts.ownGroup ?? true) ? -child.pid! : child.pid!);
+    const target = () => -child.pid!;
     const terminate = () => {
       if (child.pid === undefined || child.exitCode !== null) return;
       try { process.kill(target(), 'SIGTERM'); } catch { /* already gone */ }
@@ -109,7 +106,7 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
       if (killTimer) clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       // The group may still hold children (ssh forked by rsync): make sure they die with it.
-      if ((timedOut || aborted) && child.pid !== undefined && (opts.ownGroup ?? true)) {
+      if ((timedOut || aborted) && child.pid !== undefined) {
         try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
       }
       resolve({ exitCode, signal, timedOut, aborted, durationMs: Date.now() - started, stdout: keepTail(out, max), stderr: keepTail(err, max) });
