@@ -82,6 +82,8 @@ describe('SSH connection reuse', () => {
     await sync('a2'); // ips[1] most recent, ips[0] least recent
     await sync('a3');
     assert.deepEqual(s.ctx.ssh.openHosts().sort(), [ips[1], ips[2]].sort());
+    // The evicted master stops in the background (the push that needed the room does not wait for it).
+    for (let i = 0; i < 50 && (await masters()).length > 2; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await masters()).length, 2, 'the evicted master process is gone');
   });
 
@@ -158,6 +160,18 @@ describe('SSH connection reuse', () => {
     assert.deepEqual(await masters(), [], 'the adopted master and the stray one are both closed');
     assert.deepEqual(await readdir(controlDir()), []);
     await sync('a2'); // the shutdown test below starts with a master open
+  });
+
+  it('a host whose master is being evicted waits for it to stop, then opens a new one (never rides on the exiting one)', async () => {
+    assert.equal((await sync('a3')).status, 'succeeded'); // open: ips[1] (least recently used) and ips[2]; cap 2
+    const before = await logins(ips[1]!);
+    const l0 = await s.ctx.ssh.lease({ ip: ips[0]! }); // needs room: ips[1]'s master is evicted, in the background
+    const l1 = await s.ctx.ssh.lease({ ip: ips[1]! });
+    assert.equal(l1.warm, false, 'the master being stopped is not adopted');
+    l0.release();
+    l1.release();
+    assert.equal((await sync('a2')).status, 'succeeded'); // the shutdown test below starts with a master open
+    assert.equal(await logins(ips[1]!), before + 1, 'a new connection replaced the evicted one');
   });
 
   it('shutdown leaves no ssh process and no socket behind', async () => {

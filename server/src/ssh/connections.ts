@@ -62,6 +62,8 @@ export function socketName(d: Destination): string {
 
 export class SshConnections {
   private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
+  /** Masters evicted under the cap, being stopped in the background: key → done. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private closed = false;
   private pruneTimer: NodeJS.Timeout | undefined;
   /** Long-lived shells over open masters; closed after half the idle timeout (≤ 30 s) so masters can expire. */
@@ -96,6 +98,9 @@ export class SshConnections {
     const base = baseSshOptions(this.o.settings, dest);
     if (!this.o.reuse || this.closed) return { dest, sshArgs: [...controlOptions(undefined), ...base], warm: false, release: () => undefined };
     const key = `${sshHost(dest)}:${dest.port}`;
+    // This host's master was just evicted and is still exiting: a new one must not adopt it.
+    const evicted = this.stopping.get(key);
+    if (evicted) await evicted;
     let entry = this.entries.get(key);
     if (entry && !entry.pending) {
       if (await this.alive(entry.path, dest.host)) {
@@ -110,7 +115,7 @@ export class SshConnections {
       }
     }
     if (!entry) {
-      await this.evictFor(1);
+      this.evictFor(1);
       const path = join(this.o.controlDir, socketName(dest));
       // A live master nobody tracks (dropped while a closer raced a lease) is adopted: removing its socket would
       // orphan it, and every session on it, until its idle timeout. A socket left by a master that died is
@@ -178,12 +183,21 @@ export class SshConnections {
     this.shells.closeFor(e.dest);
   }
 
-  /** Close least recently used idle masters until `room` more fit under the cap. */
-  private async evictFor(room: number): Promise<void> {
+  /**
+   * Close least recently used idle masters until `room` more fit under the cap. They stop in the background: the
+   * lease that needs the room does not wait for an old master to exit (a `-O exit` and ~0.1 s of it exiting,
+   * on every cold push once a fleet is larger than the cap); it is untracked at once, so the count is right.
+   */
+  private evictFor(room: number): void {
     const excess = this.entries.size + room - this.o.maxConnections;
     if (excess <= 0) return;
     const victims = [...this.entries.entries()].filter(([, e]) => e.users === 0 && !e.pending).slice(0, excess);
-    await Promise.all(victims.map(([key, e]) => this.close(key, e)));
+    for (const [key, e] of victims) {
+      const done: Promise<void> = this.close(key, e)
+        .catch((err: unknown) => this.o.log.warn({ err, host: e.dest.host }, 'closing an evicted ssh master failed'))
+        .finally(() => { if (this.stopping.get(key) === done) this.stopping.delete(key); });
+      this.stopping.set(key, done);
+    }
   }
 
   private async close(key: string, e: Entry): Promise<void> {
@@ -248,6 +262,7 @@ export class SshConnections {
   /** Close every idle master now (the next push opens new ones), tracked or not. */
   async closeIdle(): Promise<void> {
     await Promise.all([...this.entries].filter(([, e]) => e.users === 0).map(([key, e]) => this.close(key, e)));
+    await Promise.all(this.stopping.values());
     await this.closeUntracked();
   }
 
@@ -257,6 +272,7 @@ export class SshConnections {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.shells.closeAll();
     await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
+    await Promise.all(this.stopping.values());
     await this.closeUntracked();
   }
 
