@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Launcher } from '../util/launcher.js';
+import { processAlive } from '../util/process-alive.js';
 import { removeFile } from '../util/remove-file.js';
 import type { Failure } from './failure.js';
 import { RemoteShells } from './remote-shell.js';
@@ -41,15 +42,6 @@ export interface Lease {
 export class SshConnectionError extends Error {
   constructor(readonly failure: Failure, readonly stderr: string) {
     super(failure.reason);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
