@@ -1,5 +1,6 @@
 // BlueKing resource_watch through a real server: a host moved into an app's module is synced within seconds (no poll),
-// cursors are persisted, events of other businesses are ignored, an expired cursor falls back to a full listing.
+// cursors are persisted, events of other businesses are ignored, an expired cursor falls back to a full listing
+// without losing an event that lands right after it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -64,7 +65,7 @@ test('events of another business do not trigger a run; a host attribute change o
   await until('hostname change', async () => (await srv.api('/api/v1/hosts?ip=192.0.2.61')).body.items[0]?.hostname === 'a-renamed');
 });
 
-test('an expired cursor falls back to a full listing and watching restarts from now', async () => {
+test('an expired cursor takes a new cursor from now, then a full listing; an event right after the listing is not lost', async () => {
   bk.hosts.push({ bk_host_id: 4, bk_host_innerip: '192.0.2.64', bk_host_name: 'd', set: 'prod', modules: ['pay'] });
   bk.expireCursors(); // the event for host 4 was "lost"
   await until('host 4 via the full listing', async () => (await srv.api('/api/v1/hosts?ip=192.0.2.64')).body.items.length === 1);
@@ -72,5 +73,5 @@ test('an expired cursor falls back to a full listing and watching restarts from 
   bk.hosts[3]!.modules = ['shop'];
   bk.emit('host_relation', 'update', { bk_biz_id: 7, bk_host_id: 4, bk_set_id: 4, bk_module_id: 100 });
   await until('host 4 moved', async () => (await srv.api('/api/v1/hosts?ip=192.0.2.64')).body.items[0]?.apps.join() === 'shop');
-  assert.ok(srv.logs.some((l) => l.msg === 'bkcmdb watch cursor expired: full listing, then watching from now'));
+  assert.ok(srv.logs.some((l) => l.msg === 'bkcmdb watch cursor expired: a new cursor from now, then a full listing'));
 });

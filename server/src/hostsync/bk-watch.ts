@@ -1,5 +1,5 @@
 // Following BlueKing resource_watch for host and host_relation: a relevant event triggers the source's (incremental)
-// sync at once; cursors are persisted; an expired cursor (1103007) falls back to a full listing and restarts from now.
+// sync at once; cursors are persisted; an expired cursor (1103007) takes a new cursor from now, then a full listing.
 import type { BkCmdbClient, BkWatchEvent } from '../cmdb/bkcmdb-client.js';
 import type { FollowOptions } from './source.js';
 import { sleep } from '../util/sleep.js';
@@ -25,9 +25,14 @@ async function followResource(client: BkCmdbClient, resource: 'host' | 'host_rel
       const cursor = await o.getCursor(resource);
       const res = await client.watch(resource, { cursor: cursor ?? undefined, fields: resource === 'host' ? HOST_FIELDS : undefined }, o.signal);
       if (res.expired) {
-        o.log.warn({ resource }, 'bkcmdb watch cursor expired: full listing, then watching from now');
-        await o.setCursor(resource, null);
+        o.log.warn({ resource }, 'bkcmdb watch cursor expired: a new cursor from now, then a full listing');
+        // The new starting point first, then the listing: an event that lands between the two is read again
+        // after the listing (a sync is idempotent), never lost. The old way round (list, then watch from now)
+        // lost it. That watch may wait for its long-poll timeout when nothing happens.
+        const head = await client.watch(resource, { fields: resource === 'host' ? HOST_FIELDS : undefined }, o.signal);
+        const from = head.expired ? undefined : head.events.at(-1)?.cursor;
         if (!(await o.changed(`${resource} watch cursor expired`))) throw new Error('full sync after cursor expiry did not succeed');
+        await o.setCursor(resource, from ?? null); // kept until the listing succeeded: a failure retries all of it
         backoff = base;
         continue;
       }
