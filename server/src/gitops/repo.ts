@@ -196,7 +196,7 @@ export class ConfigRepo {
 
   /** Write a unit's files at a commit into dest (dest/<mod>/<env>/<app>/...): git archive piped into tar. */
   async exportUnit(commit: string, unit: Unit, dest: string): Promise<void> {
-    const r = await this.opts.launcher.run('sh', ['-c', EXPORT, 'sh', this.opts.dir, commit, `${unitKey(unit)}/`, dest], { maxOutputBytes: 64 * 1024 });
+    const r = await this.opts.launcher.run('sh', ['-c', EXPORT, 'sh', this.opts.dir, commit, `${unitKey(unit)}/`, dest]);
     if (r.exitCode !== 0) throw new Error(r.stderr.trim().slice(-500) || `export of ${unitKey(unit)} failed (exit ${r.exitCode})`);
   }
 

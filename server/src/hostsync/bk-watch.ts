@@ -20,16 +20,17 @@ async function relevant(e: BkWatchEvent, s: BkFollowSettings, o: FollowOptions):
 async function followResource(client: BkCmdbClient, resource: 'host' | 'host_relation', s: BkFollowSettings, o: FollowOptions): Promise<void> {
   const base = s.backoffMs ?? 2000;
   let backoff = base;
+  const fields = resource === 'host' ? HOST_FIELDS : undefined;
   while (!o.signal.aborted) {
     try {
       const cursor = await o.getCursor(resource);
-      const res = await client.watch(resource, { cursor: cursor ?? undefined, fields: resource === 'host' ? HOST_FIELDS : undefined }, o.signal);
+      const res = await client.watch(resource, { cursor: cursor ?? undefined, fields }, o.signal);
       if (res.expired) {
         o.log.warn({ resource }, 'bkcmdb watch cursor expired: a new cursor from now, then a full listing');
         // The new starting point first, then the listing: an event that lands between the two is read again
         // after the listing (a sync is idempotent), never lost. The old way round (list, then watch from now)
         // lost it. That watch may wait for its long-poll timeout when nothing happens.
-        const head = await client.watch(resource, { fields: resource === 'host' ? HOST_FIELDS : undefined }, o.signal);
+        const head = await client.watch(resource, { fields }, o.signal);
         const from = head.expired ? undefined : head.events.at(-1)?.cursor;
         if (!(await o.changed(`${resource} watch cursor expired`))) throw new Error('full sync after cursor expiry did not succeed');
         await o.setCursor(resource, from ?? null); // kept until the listing succeeded: a failure retries all of it

@@ -254,8 +254,7 @@ export class SshConnections {
   /** Close every idle master now (the next push opens new ones), tracked or not. */
   async closeIdle(): Promise<void> {
     await Promise.all([...this.entries].filter(([, e]) => e.users === 0).map(([key, e]) => this.close(key, e)));
-    await Promise.all(this.stopping.values());
-    await this.closeUntracked();
+    await this.closeRest();
   }
 
   /** Close every master and remove the sockets; later leases connect directly. */
@@ -264,12 +263,15 @@ export class SshConnections {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.shells.closeAll();
     await Promise.all([...this.entries].map(([key, e]) => this.close(key, e)));
-    await Promise.all(this.stopping.values());
-    await this.closeUntracked();
+    await this.closeRest();
   }
 
-  /** Masters with a socket here that no entry names (made by an ssh still running at shutdown, or first uses judged failed). */
-  private async closeUntracked(): Promise<void> {
+  /**
+   * After the tracked masters: wait for evictions still stopping, then close masters with a socket here that no
+   * entry names (made by an ssh still running at shutdown, or first uses judged failed).
+   */
+  private async closeRest(): Promise<void> {
+    await Promise.all(this.stopping.values());
     const tracked = new Set([...this.entries.values()].map((e) => e.path));
     const left = (await readdir(this.o.controlDir).catch(() => [] as string[])).map((f) => join(this.o.controlDir, f)).filter((p) => !tracked.has(p));
     await Promise.all(left.map((path) => this.stopMaster(path)));

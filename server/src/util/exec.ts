@@ -80,12 +80,12 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
     let timedOut = false;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const target = () => -child.pid!;
     const terminate = () => {
       if (child.pid === undefined || child.exitCode !== null) return;
-      try { process.kill(target(), 'SIGTERM'); } catch { /* already gone */ }
+      const group = -child.pid;
+      try { process.kill(group, 'SIGTERM'); } catch { /* already gone */ }
       killTimer = setTimeout(() => {
-        try { process.kill(target(), 'SIGKILL'); } catch { /* already gone */ }
+        try { process.kill(group, 'SIGKILL'); } catch { /* already gone */ }
       }, opts.killGraceMs ?? 5000);
       killTimer.unref();
     };

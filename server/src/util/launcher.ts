@@ -38,6 +38,12 @@ export interface PipedProcess {
 
 const openFd = promisify(openCb);
 
+/** Signal a job's process (if it has reported its pid); one that is gone already is fine. */
+function signal(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try { process.kill(pid, sig); } catch { /* gone */ }
+}
+
 /** A shell keeps a small record per background job it started: start a fresh one after this many. */
 const JOBS_PER_SHELL = 10_000;
 
@@ -69,7 +75,7 @@ export class Launcher {
       // Jobs it was watching cannot report any more: they end as failed (their processes are killed).
       for (const [id, j] of this.jobs) {
         if (j.sh !== sh) continue;
-        if (j.pid) { try { process.kill(j.pid, 'SIGKILL'); } catch { /* gone */ } }
+        signal(j.pid, 'SIGKILL');
         j.exit?.(null);
         this.jobs.delete(id);
       }
@@ -150,7 +156,7 @@ export class Launcher {
     const { id, base, job, ended } = await this.submit(file, args, (cmd, b) => `${cmd} <${input(b)} >${shellQuote(`${b}.out`)} &`, o.stdin);
     let timedOut = false;
     let aborted = false;
-    const kill = (sig: NodeJS.Signals) => { if (job.pid) { try { process.kill(job.pid, sig); } catch { /* gone */ } } };
+    const kill = (sig: NodeJS.Signals) => signal(job.pid, sig);
     let graceTimer: NodeJS.Timeout | undefined;
     const terminate = () => {
       const go = () => {
@@ -184,9 +190,8 @@ export class Launcher {
    */
   async open(file: string, args: string[], o: { log?: Logger } = {}): Promise<PipedProcess> {
     if (this.closed) throw new Error('launcher closed');
-    const fifo = (base: string) => [`${base}.i`, `${base}.o`].map(shellQuote);
     const { id, base, job, ended } = await this.submit(file, args, (cmd, b, n) => {
-      const [i, out] = fifo(b);
+      const [i, out] = [`${b}.i`, `${b}.o`].map(shellQuote);
       return `mkfifo -m 600 ${i} ${out} || { echo "exit ${n} 126"; exit; }; ${cmd} <${i} >${out} &`;
     });
     o.log?.debug({ execId: id, file, args }, 'exec (piped)');
@@ -205,7 +210,7 @@ export class Launcher {
       throw new Error(`could not start ${file} (exit ${exitCode})${stderr ? `: ${stderr.trim()}` : ''}`);
     }
     const pid = job.pid!;
-    const kill = (sig: NodeJS.Signals = 'SIGTERM') => { try { process.kill(pid, sig); } catch { /* gone */ } };
+    const kill = (sig: NodeJS.Signals = 'SIGTERM') => signal(pid, sig);
     // The program's redirections wait for our opens (a FIFO's open blocks until both ends are there), so it cannot
     // have ended before them unless killed: then the files are gone and the open fails.
     const fds: number[] = [];
