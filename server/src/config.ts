@@ -36,6 +36,8 @@ const sshSchema = z.strictObject({
   keepWarmWindow: z.number().int().min(1).max(30 * 86_400).default(3600),
   /** Before rsync to a host with an open connection, ask it which files differ (README "Connection reuse"). */
   probe: z.boolean().default(true),
+  /** After the probe, write a few small differing files through its shell instead of starting rsync. */
+  shellWrites: z.boolean().default(true),
 });
 
 const deploySchema = z.strictObject({

@@ -1,6 +1,7 @@
 // The probe before rsync on warm hosts: a re-sync finds exactly what was changed by hand (content of the same
-// size, mode, owner, a file turned into a FIFO, a deleted file) and rsync runs on those paths only; an
-// untouched host gets no rsync at all; a drift check sees the same through the probe.
+// size, mode, owner, a file turned into a FIFO, a deleted file) and rsync runs on those paths only (the FIFO
+// is beyond what the shell writes); an untouched host gets no rsync at all; a drift check sees the same through
+// the probe.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, chown, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -124,10 +125,12 @@ describe('probe of warm hosts before rsync', () => {
     }
   });
 
-  it('a push of a change goes straight to rsync (the hosts are behind), and a drift check probes', async () => {
+  it('a push of a change probes a warm host behind the commit but sends a cold one straight to rsync; a drift check probes', async () => {
+    // A's connection is open (previous test), B's failed.
     await fx.commit({ 'app/prod/web/etc/web/a.conf': 'alpha v2\n' });
     const r = await sync();
-    assert.deepEqual([r.probe(A), r.probe(B)], [[], []]);
+    assert.deepEqual([r.probe(A), r.probe(B)], [['differs'], []]);
+    assert.deepEqual([r.rsyncs(A), r.rsyncs(B)], [0, 1], 'A: the one file went through its shell (shell-write.test.ts)');
     assert.deepEqual([r.changes(A), r.changes(B)], [['+etc/web/a.conf'], ['+etc/web/a.conf']]);
 
     await writeFile(fleet.path(B, '/etc/web/c.conf'), 'charliE\n');

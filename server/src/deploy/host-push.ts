@@ -1,5 +1,6 @@
-// One host push: lease an SSH connection, probe the host (when asked), run rsync (one pass per owner) with a timeout that
-// kills the process group, retry transient failures.
+// One host push: lease an SSH connection, probe the host (when asked), write a few small differences through its
+// shell or run rsync (one pass per owner) with a timeout that kills the process group, retry transient failures.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { tailText, type RunResult } from '../util/exec.js';
 import { sleep } from '../util/sleep.js';
@@ -9,7 +10,8 @@ import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
 import type { Launcher } from '../util/launcher.js';
-import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected } from './probe.js';
+import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected, type Observed } from './probe.js';
+import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type WriteOp } from './shell-write.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
 import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
@@ -26,13 +28,30 @@ export interface HostPushOptions {
   backoffSeconds: number;
   signal: AbortSignal;
   log: Logger;
-  /** Probe the host first (see probe.ts): what each listed path must be. */
-  probe?: { expected(): Promise<Map<string, Expected>>; metrics?: Metrics };
+  /**
+   * Probe the host first (see probe.ts): what each listed path must be. A host with an open connection is
+   * always probed; one without only when `cold` (a host that holds the commit: most likely nothing to do).
+   * `shellWrites`: a few small differing files are written through the probe shell (shell-write.ts).
+   */
+  probe?: { expected(): Promise<Map<string, Expected>>; cold: boolean; shellWrites: boolean; metrics?: Metrics };
 }
 
-interface Attempt { failure?: Failure; res?: RunResult; stderr: string }
+/** changes: made through the probe shell (+path, ~path, -path), before any rsync of this attempt. */
+interface Attempt { failure?: Failure; res?: RunResult; changes?: string[]; stderr: string }
 
-type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[] } | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
+type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[]; differing: Differing[]; expected: Map<string, Expected>; observed: Map<string, Observed> }
+  | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
+
+/** What a request to the host's shell that did not answer means: the connection's failure, a timeout, or "use rsync". */
+function shellTrouble(o: HostPushOptions, shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
+  if (reason === 'timeout') return { kind: 'timeout' };
+  if (reason !== 'closed') return { kind: 'unknown' };
+  const { exitCode, stderr } = shell.ended;
+  const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
+  return failure ? { kind: 'failed', failure, stderr } : { kind: 'unknown' };
+}
+
+const timeoutFailure = (o: HostPushOptions): Failure => ({ kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true });
 
 /**
  * Ask the host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything).
@@ -45,19 +64,52 @@ async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const a = await shell.run(PROBE_SCRIPT, entries, o.timeoutSeconds * 1000);
-  if (!a.ok && a.reason === 'closed') {
-    const { exitCode, stderr } = shell.ended;
-    const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
-    return failure ? { kind: 'failed', failure, stderr } : { kind: 'unknown' };
-  }
-  if (!a.ok) return { kind: a.reason === 'timeout' ? 'timeout' : 'unknown' };
+  if (!a.ok) return shellTrouble(o, shell, a.reason);
   const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
-  const paths = o.plan.passes.flatMap((p) => differingPaths(expected, observed, p.owner, p.group, p.entries));
-  return paths.length ? { kind: 'differs', paths } : { kind: 'in_sync' };
+  const differing = o.plan.passes.flatMap((p) => differingPaths(expected, observed, p.owner, p.group, p.entries).map((path) => ({ path, owner: p.owner, group: p.group })));
+  return differing.length ? { kind: 'differs', paths: differing.map((d) => d.path), differing, expected, observed } : { kind: 'in_sync' };
+}
+
+type Written = { kind: 'done' | 'partial'; changes: string[] } | Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }>;
+
+/** Make the probed differences through the host's shell; 'partial' and 'unknown' leave the rest to rsync. */
+async function writeThroughShell(o: HostPushOptions, lease: Lease, ops: WriteOp[]): Promise<Written> {
+  const { script, args } = await shellWriteScript(ops, { sourceDir: o.plan.sourceDir, backupDir: o.plan.backupDir, tag: randomBytes(6).toString('hex'), prefix: o.plan.remotePrefix });
+  const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
+  const a = await shell.run(script, args, o.timeoutSeconds * 1000);
+  if (!a.ok) return shellTrouble(o, shell, a.reason);
+  return { kind: a.exitCode === 0 ? 'done' : 'partial', changes: parseShellWrite(a.stdout) };
 }
 
 const nothingToDo = (): RunResult => ({ exitCode: 0, signal: null, timedOut: false, aborted: false, durationMs: 0, stdout: '', stderr: '' });
+
+/** What is left for rsync once the probe (and the shell) had their go; `done`: nothing, this is the attempt's result. */
+type Ahead = { done: Attempt } | { passes: OwnerPass[]; changes: string[]; prefixRan: boolean };
+
+async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOptions['probe']>, lease: Lease): Promise<Ahead> {
+  const v = await probeHost(o, lease);
+  probe.metrics?.probes.inc({ result: v.kind });
+  o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
+  if (v.kind === 'in_sync') return { done: { res: nothingToDo(), stderr: '' } };
+  if (v.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
+  if (v.kind === 'failed') return { done: { failure: v.failure, stderr: v.stderr } };
+  if (v.kind === 'unknown') return { passes: o.plan.passes, changes: [], prefixRan: false };
+  let changes: string[] = [];
+  let prefixRan = false;
+  const ops = probe.shellWrites && !o.plan.dryRun ? planShellWrite(v.differing, v.expected, v.observed) : undefined;
+  if (ops) {
+    const w = await writeThroughShell(o, lease, ops);
+    probe.metrics?.shellWrites.inc({ result: w.kind });
+    o.log.debug({ shellWrite: w.kind, ops: ops.length }, 'wrote through the shell');
+    if (w.kind === 'done') return { done: { res: nothingToDo(), changes: w.changes, stderr: '' } };
+    if (w.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
+    if (w.kind === 'failed') return { done: { failure: w.failure, stderr: w.stderr } };
+    if (w.kind === 'partial') { changes = w.changes; prefixRan = true; }
+  }
+  const differs = new Set(v.paths);
+  return { passes: o.plan.passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) })), changes, prefixRan };
+}
 
 async function attempt(o: HostPushOptions): Promise<Attempt> {
   let lease;
@@ -68,32 +120,24 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     throw err;
   }
   try {
-    let passes = o.plan.passes;
-    if (o.probe) {
-      const v = await probeHost(o, lease);
-      o.probe.metrics?.probes.inc({ result: v.kind });
-      o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
-      if (v.kind === 'in_sync') return { res: nothingToDo(), stderr: '' };
-      if (v.kind === 'timeout') return { failure: { kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true }, stderr: '' };
-      if (v.kind === 'failed') return { failure: v.failure, stderr: v.stderr };
-      if (v.kind === 'differs') {
-        const differs = new Set(v.paths);
-        passes = passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) }));
-      }
-    }
+    let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
+    if (o.probe && (lease.warm || o.probe.cold)) ahead = await probeAndWrite(o, o.probe, lease);
+    if ('done' in ahead) return ahead.done;
+    const { passes, changes, prefixRan } = ahead;
     // The unit-level pass always runs when not probed (it may be empty only when the unit is); rule passes when they list something.
     const deadline = Date.now() + o.timeoutSeconds * 1000;
     let out = '';
     let last: RunResult = nothingToDo();
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
-      const args = buildRsyncArgs({ ...o.plan, remotePrefix: i === 0 ? o.plan.remotePrefix : undefined, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
+      const remotePrefix = i === 0 && !prefixRan ? o.plan.remotePrefix : undefined;
+      const args = buildRsyncArgs({ ...o.plan, remotePrefix, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
       last = await o.launcher.run('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);
-      if (failure) return { res: { ...last, stdout: out }, failure, stderr: last.stderr };
+      if (failure) return { res: { ...last, stdout: out }, changes, failure, stderr: last.stderr };
     }
-    return { res: { ...last, stdout: out }, stderr: last.stderr };
+    return { res: { ...last, stdout: out }, changes, stderr: last.stderr };
   } finally {
     lease.release();
   }
@@ -115,7 +159,8 @@ export async function pushHost(o: HostPushOptions): Promise<HostPushResult & { f
   if (o.signal.aborted && attempts === 0) {
     return { status: 'aborted', exitCode: null, reason: 'aborted: the server is shutting down', changes: [], stderrTail: null, attempts, durationMs: Date.now() - started };
   }
-  const changes = last.res ? parseItemized(last.res.stdout).filter((c) => c.op !== 'dir').map((c) => `${c.op === 'deleted' ? '-' : c.op === 'attrs' ? '~' : '+'}${c.path}`) : [];
+  const byRsync = last.res ? parseItemized(last.res.stdout).filter((c) => c.op !== 'dir').map((c) => `${c.op === 'deleted' ? '-' : c.op === 'attrs' ? '~' : '+'}${c.path}`) : [];
+  const changes = [...(last.changes ?? []), ...byRsync];
   const f = last.failure;
   return {
     failureKind: f?.kind,

@@ -129,10 +129,13 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
-            // Probe hosts that already hold this commit (re-syncs, self-heal): most need nothing, and the probe
-            // answers with fewer processes than rsync (on a cold host its ssh opens the master). A host behind
-            // gets rsync straight away: it has something to receive anyway.
-            probe: config.deploy.ssh.probe && known.get(t.ip) === input.commit ? { expected: lists.get(t.ip)!.expected, metrics: deps.metrics } : undefined,
+            // Probe hosts with an open connection, and cold hosts that already hold this commit (re-syncs,
+            // self-heal: most need nothing; the probe's ssh opens the master). The probe answers with fewer
+            // processes than rsync, and a few small differences are then written through its shell. A cold
+            // host behind gets rsync straight away: it has something to receive, and rsync opens the master.
+            probe: config.deploy.ssh.probe
+              ? { expected: lists.get(t.ip)!.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+              : undefined,
           });
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({
