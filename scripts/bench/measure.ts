@@ -4,7 +4,8 @@ export { treeRssKiB } from './rss.mjs';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-export interface Measurement { wallS: number; cpuS: number; peakRssMiB: number }
+/** ownCpuS: this process's CPU (the gitfleet server under test, the bench itself and its sampler thread). */
+export interface Measurement { wallS: number; cpuS: number; ownCpuS: number; peakRssMiB: number }
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -37,14 +38,16 @@ export async function measure(fn: () => Promise<void>, extraMatch?: string): Pro
   // The clock starts once the sampler has taken its first sample.
   await ask({ type: 'start', rootPid: process.pid, extra: extraMatch ?? '' });
   const cpu0 = machineCpuSeconds();
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   let failed: unknown;
   await fn().catch((err: unknown) => { failed = err ?? new Error('failed'); });
   const wallS = (performance.now() - t0) / 1000;
   const cpuS = machineCpuSeconds() - cpu0;
+  const own = process.cpuUsage(own0);
   const { kib } = await ask<{ kib: number }>({ type: 'stop' });
   if (failed) throw failed;
-  return { wallS, cpuS, peakRssMiB: kib / 1024 };
+  return { wallS, cpuS, ownCpuS: (own.user + own.system) / 1e6, peakRssMiB: kib / 1024 };
 }
 
 export function median(xs: number[]): number {
@@ -54,7 +57,7 @@ export function median(xs: number[]): number {
 }
 
 export function medianOf(ms: Measurement[]): Measurement {
-  return { wallS: median(ms.map((m) => m.wallS)), cpuS: median(ms.map((m) => m.cpuS)), peakRssMiB: median(ms.map((m) => m.peakRssMiB)) };
+  return { wallS: median(ms.map((m) => m.wallS)), cpuS: median(ms.map((m) => m.cpuS)), ownCpuS: median(ms.map((m) => m.ownCpuS)), peakRssMiB: median(ms.map((m) => m.peakRssMiB)) };
 }
 
 export const fmt = (m: Measurement) => `${m.wallS.toFixed(2).padStart(7)} s wall ${m.cpuS.toFixed(1).padStart(6)} CPU-s ${m.peakRssMiB.toFixed(0).padStart(6)} MiB`;

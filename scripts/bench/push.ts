@@ -117,7 +117,7 @@ async function runBench(print: Print): Promise<void> {
       repo: { url: fx.origin, pollInterval: 0 },
       // The bench adds its hosts itself; a converge deployment of them would run beside the first measurements.
       hostSync: { converge: { enabled: false } },
-      deploy: { concurrency, retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, maxConnections: Math.max(warmConns, hosts) } },
+      deploy: { concurrency, retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, maxConnections: Math.max(warmConns, hosts), shellWrites: process.env.BENCH_SHELL_WRITES !== '0' } },
     });
     server = await startServer(config, pino({ level: 'warn' }));
     const s = server;
@@ -127,7 +127,7 @@ async function runBench(print: Print): Promise<void> {
     const results = new Map<string, Measurement[]>();
     const add = (k: string, m: Measurement) => {
       results.set(k, [...(results.get(k) ?? []), m]);
-      if (verbose) print(`  ${k.padEnd(40)} ${fmt(m)}`);
+      if (verbose) print(`  ${k.padEnd(40)} ${fmt(m)}  (this process ${m.ownCpuS.toFixed(2)} CPU-s)`);
     };
     let head = initial;
     /** The commit is made before the clock starts: measured is webhook in → every host done. */
@@ -189,6 +189,11 @@ async function runBench(print: Print): Promise<void> {
         print(`  ${`gitfleet ${kind}`.padEnd(24)} ${fmt(g)}   ${ratio.toFixed(2)}× ${bestName} (target ≤ ${target}×: ${ratio <= target ? 'met' : 'NOT met'}; CPU ${(g.cpuS / best.cpuS).toFixed(2)}×)`);
       }
     }
+
+    // How gitfleet reached the hosts over the whole run: a warm push should probe and write through the shell.
+    const counts = async (c: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> }) =>
+      (await c.get()).values.map((v) => `${v.labels.result} ${v.value}`).join(', ') || 'none';
+    print(`\nprobes: ${await counts(s.ctx.metrics.probes)}; shell writes: ${await counts(s.ctx.metrics.shellWrites)}`);
 
     // Memory and descriptors with many warm connections.
     if (warmConns > 0) {

@@ -40,6 +40,7 @@ describe('writing small differences through the warm host shell', () => {
       changes: (ip: string) => [...r.body.hosts.find((h: { ip: string }) => h.ip === ip).changes].sort(),
       rsyncs: (ip: string) => forHost(ip, 'exec').filter((l) => l.file === 'rsync').length,
       written: (ip: string) => forHost(ip, 'wrote through the shell').map((l) => l.shellWrite),
+      probed: (ip: string) => forHost(ip, 'probed').map((l) => l.probe),
     };
   };
   const onHost = (ip: string, p: string) => fleet.path(ip, p);
@@ -164,7 +165,7 @@ describe('writing small differences through the warm host shell', () => {
     await rm(onHost(B, '/etc/validate-fails'));
   });
 
-  it('with deploy.ssh.shellWrites off, the same push is rsync on the differing paths', async () => {
+  it('with deploy.ssh.shellWrites off, a push of a change to warm hosts is rsync straight away (no probe: it would only add to rsync)', async () => {
     await s.stop();
     s = await startTestServer(join(tmp.path, 'data'), {
       repo: { url: fx.origin },
@@ -175,7 +176,8 @@ describe('writing small differences through the warm host shell', () => {
     const r = await push({ [`${UNIT}/etc/web/a.conf`]: 'alpha 6\n' });
     assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
     for (const ip of [A, B]) {
-      assert.deepEqual([r.written(ip), r.rsyncs(ip)], [[], 1]);
+      // Two rsync passes: the unit's and the one for the tls.key owner rule (unprobed, every pass runs).
+      assert.deepEqual([r.probed(ip), r.written(ip), r.rsyncs(ip)], [[], [], 2]);
       assert.deepEqual(r.changes(ip), ['+etc/web/a.conf']);
     }
   });

@@ -1,36 +1,47 @@
-// The probe's answer parsed, and compared with the staged unit; and the script itself run by a local sh.
+// The probe's answers parsed, and compared with the staged unit; and the scripts themselves run by a local sh.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { PROBE_SCRIPT, differingPaths, expectedState, parseProbe, probeable, type Expected, type Observed } from '../../server/src/deploy/probe.js';
+import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, expectedState, parseStat, probeable, regularFiles, type Expected, type Observed } from '../../server/src/deploy/probe.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661'; // "a"
 
-const out = (stats: string[], sums: string[]) => Buffer.from([...stats.map((s) => `${s}\0`), '\0', ...sums.map((s) => `${s}\0`)].join(''));
+const SENTINEL = 'directory|755|0|root|0|root|4096|/';
+const stats = (records: string[], sentinel = true) => Buffer.from([...(sentinel ? [SENTINEL] : []), ...records].map((r) => `${r}\0`).join(''));
+const sums = (records: string[]) => Buffer.from(records.map((r) => `${r}\0`).join(''));
+/** Both answers, as the probe asks them. */
+const probe = (st: string[], su: string[]) => {
+  const o = parseStat(stats(st));
+  return o && addSums(o, sums(su)) ? o : undefined;
+};
 
-test('parseProbe: GNU stat + md5sum -z records, names with | and newlines, empty files', () => {
-  const o = parseProbe(out(
+test('parseStat + addSums: GNU stat and md5sum -z records, names with | and newlines, empty files', () => {
+  const o = probe(
     ['regular file|644|33|www-data|33|www-data|1|etc/a|b.conf', 'regular empty file|600|0|root|0|root|0|etc/new\nline', 'symbolic link|777|0|root|0|root|5|etc/link'],
     [`${MD5_A}  etc/a|b.conf`, `d41d8cd98f00b204e9800998ecf8427e  etc/new\nline`],
-  ))!;
+  )!;
   assert.deepEqual(o.get('etc/a|b.conf'), { type: 'regular file', mode: 0o644, uid: '33', user: 'www-data', gid: '33', group: 'www-data', size: 1, md5: MD5_A });
   assert.equal(o.get('etc/new\nline')!.md5, 'd41d8cd98f00b204e9800998ecf8427e');
   assert.equal(o.get('etc/link')!.md5, undefined);
-  assert.equal(o.size, 3);
+  assert.equal(o.size, 3, 'the sentinel is not a path');
+  assert.deepEqual(regularFiles(o), ['etc/a|b.conf', 'etc/new\nline'], 'what the second question reads: never the symlink');
+  assert.equal(parseStat(stats([]))!.size, 0, 'none of the paths exists');
 });
 
-test('parseProbe: anything else is undefined (so rsync decides)', () => {
-  assert.equal(parseProbe(Buffer.from('')), undefined, 'no separator');
-  assert.equal(parseProbe(Buffer.from('stat: unrecognized option --printf\n')), undefined);
-  assert.equal(parseProbe(out(['regular file|64x|0|root|0|root|1|etc/a'], [])), undefined, 'bad mode');
-  assert.equal(parseProbe(out(['regular file|644|0|root|0|root|1|etc/a'], [`${MD5_A}  etc/other`])), undefined, 'checksum of a path not stat-ed');
-  assert.equal(parseProbe(out(['directory|755|0|root|0|root|4096|etc/d'], [`${MD5_A}  etc/d`])), undefined, 'checksum of a non-file');
-  assert.equal(parseProbe(out([], ['not a checksum line'])), undefined);
+test('parseStat + addSums: anything else is undefined or false (so rsync decides)', () => {
+  assert.equal(parseStat(Buffer.from('')), undefined, 'no sentinel: stat did not understand --printf');
+  assert.equal(parseStat(Buffer.from('stat: unrecognized option --printf\n')), undefined);
+  assert.equal(parseStat(stats(['regular file|644|0|root|0|root|1|etc/a'], false)), undefined, 'no sentinel');
+  assert.equal(parseStat(Buffer.from(`${SENTINEL}\0regular file|644|0|root|0|root|1|etc/a`)), undefined, 'cut short');
+  assert.equal(parseStat(stats(['regular file|64x|0|root|0|root|1|etc/a'])), undefined, 'bad mode');
+  assert.equal(probe(['regular file|644|0|root|0|root|1|etc/a'], [`${MD5_A}  etc/other`]), undefined, 'checksum of a path not stat-ed');
+  assert.equal(probe(['directory|755|0|root|0|root|4096|etc/d'], [`${MD5_A}  etc/d`]), undefined, 'checksum of a non-file');
+  assert.equal(probe([], ['not a checksum line']), undefined);
 });
 
 test('differingPaths: content, size, mode, owner by name or id, group, type, absent expectations', () => {
@@ -83,9 +94,12 @@ test('the script on a real filesystem (with a FIFO) agrees with expectedState of
   // The script cds to /: run it with / being the fake host's root (paths are relative), via a chroot-free trick:
   // prefix the entries with the host dir's path relative to /.
   const rel = host.slice(1);
-  const script = PROBE_SCRIPT;
-  const { stdout } = await run('sh', ['-c', script, 'sh', ...entries.map((e) => `${rel}/${e}`)], { encoding: 'buffer', timeout: 10_000 });
-  const observed = new Map([...parseProbe(stdout)!].map(([k, v]) => [k.slice(rel.length + 1), v]));
+  const ask = async (script: string, paths: string[]) => (await run('sh', ['-c', script, 'sh', ...paths], { encoding: 'buffer', timeout: 10_000 })).stdout;
+  const seen = parseStat(await ask(PROBE_STAT_SCRIPT, entries.map((e) => `${rel}/${e}`)))!;
+  assert.ok(seen, 'GNU stat answered');
+  assert.ok(!regularFiles(seen).some((p) => p.endsWith('fifo.conf')), 'the FIFO is never read');
+  assert.ok(addSums(seen, await ask(PROBE_SUM_SCRIPT, regularFiles(seen))));
+  const observed = new Map([...seen].map(([k, v]) => [k.slice(rel.length + 1), v]));
   const expected = await expectedState(staged, entries);
   const me = String(process.getuid!());
   assert.deepEqual(differingPaths(expected, observed, me).sort(), ['etc/app/edited.conf', 'etc/app/fifo.conf', 'etc/app/link.conf', 'etc/app/missing.conf', 'etc/app/mode.conf']);

@@ -1,7 +1,12 @@
-// What the shell writes instead of rsync, decided from the probe (pure), and the script's report parsed.
+// What the shell writes instead of rsync, decided from the probe (pure), file contents through printf %b in a
+// real sh (dash) and bash, and the script's report parsed.
+const run = promisify(execFile);
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { SHELL_WRITE_MAX_BYTES, SHELL_WRITE_MAX_OPS, parseShellWrite, planShellWrite } from '../../server/src/deploy/shell-write.js';
+import { SHELL_WRITE_MAX_BYTES, SHELL_WRITE_MAX_OPS, parseShellWrite, planShellWrite, printfEscape } from '../../server/src/deploy/shell-write.js';
+import { shellQuote } from '../../server/src/util/shell-quote.js';
 import type { Expected, Observed } from '../../server/src/deploy/probe.js';
 
 const file = (size: number, md5: string, mode = 0o644): Expected => ({ kind: 'file', mode, size, md5 });
@@ -61,4 +66,14 @@ test('planShellWrite: limits — more than a few files, or too many bytes, go to
 test('parseShellWrite: the +/~/- records in order, names with newlines kept, anything else ignored', () => {
   assert.deepEqual(parseShellWrite(Buffer.from('+etc/a\0~etc/b\0-etc/new\nline\0junk\0\0')), ['+etc/a', '~etc/b', '-etc/new\nline']);
   assert.deepEqual(parseShellWrite(Buffer.alloc(0)), []);
+});
+
+test('printfEscape: every byte value, quoted as the script sends it, comes out of printf %b unchanged in dash and bash', async () => {
+  const all = Buffer.from([...Array.from({ length: 256 }, (_, i) => i), ...Buffer.from("\\c \\0 %s %b '\" \\\\ end\n\u00e9\u4e2d")]);
+  const escaped = printfEscape(all);
+  assert.ok(/^[\x09\x0a\x20-\x7e]*$/.test(escaped), 'plain ASCII text only (the script travels as UTF-8)');
+  for (const sh of ['/bin/sh', 'bash']) {
+    const { stdout } = await run(sh, ['-c', `printf %b ${shellQuote(escaped)}`], { encoding: 'buffer' });
+    assert.deepEqual(stdout, all, sh);
+  }
 });

@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
 import type { Launcher } from '../util/launcher.js';
-import { PROBE_SCRIPT, differingPaths, parseProbe, probeable, type Expected, type Observed } from './probe.js';
+import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, parseStat, probeable, regularFiles, type Expected, type Observed } from './probe.js';
 import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type WriteOp } from './shell-write.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
@@ -63,10 +63,17 @@ async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
   if (!probeable(entries)) return { kind: 'unknown' };
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const a = await shell.run(PROBE_SCRIPT, entries, o.timeoutSeconds * 1000);
+  const deadline = Date.now() + o.timeoutSeconds * 1000;
+  const a = await shell.run(PROBE_STAT_SCRIPT, entries, o.timeoutSeconds * 1000);
   if (!a.ok) return shellTrouble(o, shell, a.reason);
-  const observed = a.exitCode === 0 ? parseProbe(a.stdout) : undefined;
+  const observed = a.exitCode === 0 ? parseStat(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
+  const regular = regularFiles(observed);
+  if (regular.length) {
+    const b = await shell.run(PROBE_SUM_SCRIPT, regular, Math.max(1000, deadline - Date.now()));
+    if (!b.ok) return shellTrouble(o, shell, b.reason);
+    if (b.exitCode !== 0 || !addSums(observed, b.stdout)) return { kind: 'unknown' };
+  }
   const differing = o.plan.passes.flatMap((p) => differingPaths(expected, observed, p.owner, p.group, p.entries).map((path) => ({ path, owner: p.owner, group: p.group })));
   return differing.length ? { kind: 'differs', paths: differing.map((d) => d.path), differing, expected, observed } : { kind: 'in_sync' };
 }

@@ -3,8 +3,8 @@
 // rsync start-ups, an ssh session and rsync checking the whole unit again. It does what rsync --checksum
 // --perms [--chown] --backup-dir would do to those paths, and only when the probe saw nothing it cannot judge:
 // a regular file or nothing where a file goes, a regular file or symlink where git removed one. Anything else,
-// or more than a few files, is left to rsync. The script is a constant; paths, modes and owners travel as
-// quoted arguments and file contents as base64 in here-documents (an alphabet that cannot end them).
+// or more than a few files, is left to rsync. The script is a constant; paths, modes, owners and file contents
+// travel as quoted arguments (contents escaped for the shell's printf %b, so it writes them without a program).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Expected, Observed } from './probe.js';
@@ -54,9 +54,10 @@ export function planShellWrite(differing: Differing[], expected: Map<string, Exp
 // -path (NUL-terminated), like rsync's itemized changes.
 // - keep: the old file goes to the backup dir in rsync's --backup-dir layout, as a hard link (a copy across
 //   file systems), so the live path is never missing; a backup this deployment already made is kept.
-// - put: a temporary file next to the target (mode set by the umask at creation, O_EXCL), checked by MD5,
-//   owned and moded, then renamed over the target (atomic). Missing parent directories are created with
-//   default permissions, as rsync does.
+// - put: a temporary file next to the target (mode set by the umask at creation, O_EXCL), written by the
+//   shell's printf, owned and moded, then renamed over the target (atomic). Missing parent directories are
+//   created with default permissions, as rsync does. No checksum afterwards: the content is exactly the
+//   argument (SSH protects it in transit) and a short write fails printf.
 const SCRIPT_HEAD = [
   'b=$1; tag=$2; shift 2; t=',
   'fail() { [ -z "$t" ] || rm -f -- "$t"; exit 10; }',
@@ -67,14 +68,13 @@ const SCRIPT_HEAD = [
   '  [ -d "$bd" ] || mkdir -p -- "$bd" || return 1',
   '  ln -P -- "/$1" "$b/$1" 2>/dev/null || cp -pP -- "/$1" "$b/$1"',
   '}',
-  // $1 path, $2 umask at creation, $3 mode for chmod ('' = the umask gave it), $4 owner[:group] ('' = none), $5 md5
+  // $1 path, $2 umask at creation, $3 mode for chmod ('' = the umask gave it), $4 owner[:group] ('' = none), $5 content (printf %b)
   'put() {',
   '  p=/$1; d=${p%/*}; d=${d:-/}',
   '  [ -d "$d" ] || mkdir -p -- "$d" || return 1',
   '  n=$d/.${p##*/}.$tag',
   '  (umask "$2"; set -C; : >"$n") || return 1',
-  '  t=$n; base64 -d >"$t" || return 1',
-  '  [ "$(md5sum <"$t")" = "$5  -" ] || return 1',
+  '  t=$n; printf %b "$5" >"$t" || return 1',
   '  [ -z "$4" ] || chown -- "$4" "$t" || return 1',
   '  [ -z "$3" ] || chmod -- "$3" "$t" || return 1',
   '  if [ -e "$p" ] || [ -L "$p" ]; then keep "$1" || return 1; fi',
@@ -87,7 +87,19 @@ const SCRIPT_HEAD = [
   "drop() { keep \"$1\" && rm -f -- \"/$1\" && printf '%s\\0' \"-$1\"; }",
 ];
 
-const HEREDOC_END = '_gitfleet_';
+/**
+ * PURE: bytes as an argument for printf %b: printable ASCII as is (backslash doubled), newline and tab as is,
+ * every other byte as \0ooo. The script travels as UTF-8 text, so no byte above 0x7e may go raw.
+ */
+export function printfEscape(b: Buffer): string {
+  let out = '';
+  for (const c of b) {
+    if (c === 0x5c) out += '\\\\';
+    else if ((c >= 0x20 && c < 0x7f) || c === 0x0a || c === 0x09) out += String.fromCharCode(c);
+    else out += `\\0${c.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
 const octal = (n: number) => `0${n.toString(8)}`;
 
 /** Modes a fresh file gets from the umask alone (0666 & ~umask): no execute or special bits. */
@@ -107,8 +119,8 @@ export async function shellWriteScript(ops: WriteOp[], o: { sourceDir: string; b
     } else {
       const content = await readFile(join(o.sourceDir, w.path));
       const { umask, chmod } = umaskFor(w.mode);
-      lines.push(`put "$1" "$2" "$3" "$4" "$5" <<'${HEREDOC_END}' || fail`, ...(content.toString('base64').match(/.{1,76}/g) ?? []), HEREDOC_END, 'shift 5');
-      args.push(w.path, umask, chmod, w.chown, w.md5);
+      lines.push('put "$1" "$2" "$3" "$4" "$5" || fail; shift 5');
+      args.push(w.path, umask, chmod, w.chown, printfEscape(content));
     }
   }
   lines.push('exit 0');

@@ -129,11 +129,11 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
-            // Probe hosts with an open connection, and cold hosts that already hold this commit (re-syncs,
-            // self-heal: most need nothing; the probe's ssh opens the master). The probe answers with fewer
-            // processes than rsync, and a few small differences are then written through its shell. A cold
-            // host behind gets rsync straight away: it has something to receive, and rsync opens the master.
-            probe: config.deploy.ssh.probe
+            // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host
+            // the probe's ssh opens the master), and, when the shell may write, warm hosts behind it: a few small
+            // differences then cost no rsync at all. A cold host behind gets rsync straight away: it has
+            // something to receive, and rsync opens the master.
+            probe: config.deploy.ssh.probe && (known.get(t.ip) === input.commit || config.deploy.ssh.shellWrites)
               ? { expected: lists.get(t.ip)!.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
               : undefined,
           });
