@@ -107,6 +107,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     }
     await record('running', hold && input.dryRun ? `would be held: ${hold}` : null, targets.length);
 
+    // What the probes compare with, worked out while the host pushes start (they would all wait for it).
+    if (config.deploy.ssh.probe) for (const l of new Set(lists.values())) l.expected().catch(() => undefined);
     const { owner, group } = unitOwnership(config, key, stage);
     const backups = config.deploy.backups.enabled && !input.dryRun;
     const backupParent = `${config.deploy.backups.dir}/${key.replaceAll('/', '~')}`;
