@@ -5,7 +5,7 @@ import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, expectedState, parseStat, probeable, regularFiles, type Expected, type Observed } from '../../server/src/deploy/probe.js';
+import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, expectedState, parseStat, probeable, regularFiles, statFormat, type Expected, type Observed } from '../../server/src/deploy/probe.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -95,12 +95,16 @@ test('the script on a real filesystem (with a FIFO) agrees with expectedState of
   // prefix the entries with the host dir's path relative to /.
   const rel = host.slice(1);
   const ask = async (script: string, paths: string[]) => (await run('sh', ['-c', script, 'sh', ...paths], { encoding: 'buffer', timeout: 10_000 })).stdout;
-  const seen = parseStat(await ask(PROBE_STAT_SCRIPT, entries.map((e) => `${rel}/${e}`)))!;
+  const seen = parseStat(await ask(PROBE_STAT_SCRIPT, [statFormat(true), ...entries.map((e) => `${rel}/${e}`)]))!;
   assert.ok(seen, 'GNU stat answered');
   assert.ok(!regularFiles(seen).some((p) => p.endsWith('fifo.conf')), 'the FIFO is never read');
   assert.ok(addSums(seen, await ask(PROBE_SUM_SCRIPT, regularFiles(seen))));
   const observed = new Map([...seen].map(([k, v]) => [k.slice(rel.length + 1), v]));
-  const expected = await expectedState(staged, entries);
   const me = String(process.getuid!());
+  const name = (await run('id', ['-un'])).stdout.toString().trim();
+  assert.equal(observed.get('etc/app/same.conf')!.user, name, 'names when asked for');
+  const ids = parseStat(await ask(PROBE_STAT_SCRIPT, [statFormat(false), `${rel}/etc/app/same.conf`]))!;
+  assert.deepEqual([ids.get(`${rel}/etc/app/same.conf`)!.user, ids.get(`${rel}/etc/app/same.conf`)!.uid], [me, me], 'otherwise the id stands in for the name');
+  const expected = await expectedState(staged, entries);
   assert.deepEqual(differingPaths(expected, observed, me).sort(), ['etc/app/edited.conf', 'etc/app/fifo.conf', 'etc/app/link.conf', 'etc/app/missing.conf', 'etc/app/mode.conf']);
 });

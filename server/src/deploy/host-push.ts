@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
 import type { Launcher } from '../util/launcher.js';
-import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, parseStat, probeable, regularFiles, type Expected, type Observed } from './probe.js';
+import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, parseStat, probeable, regularFiles, statFormat, type Expected, type Observed } from './probe.js';
 import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type WriteOp } from './shell-write.js';
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
@@ -64,7 +64,8 @@ async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const deadline = Date.now() + o.timeoutSeconds * 1000;
-  const a = await shell.run(PROBE_STAT_SCRIPT, entries, o.timeoutSeconds * 1000);
+  const names = o.plan.passes.some((p) => [p.owner, p.group].some((x) => x !== undefined && !/^\d+$/.test(x)));
+  const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries], o.timeoutSeconds * 1000);
   if (!a.ok) return shellTrouble(o, shell, a.reason);
   const observed = a.exitCode === 0 ? parseStat(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
