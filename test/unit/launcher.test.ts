@@ -96,7 +96,11 @@ describe('process launcher', () => {
 
     it('answers each request as it is written, and ends with end-of-file on its stdin; its files go with it', async () => {
       const { readdir } = await import('node:fs/promises');
+      const dir = (l as unknown as { dir: string }).dir;
+      const fifos = async () => (await readdir(dir)).filter((f) => /\.[io]$/.test(f)).length;
       const p = await l.open('sh', ['-c', 'while read -r line; do echo "got $line"; done; echo bye >&2; exit 7']);
+      const during = await fifos();
+      assert.ok(during >= 2, 'it talks through a FIFO pair');
       const out = readUntil(p.stdout, 'got two\n');
       p.stdin.write('one\n');
       await new Promise((r) => setTimeout(r, 50));
@@ -104,8 +108,8 @@ describe('process launcher', () => {
       assert.equal(await out, 'got one\ngot two\n');
       p.stdin.destroy();
       assert.deepEqual(await p.ended, { exitCode: 7, stderr: 'bye\n' });
-      const dir = (l as unknown as { dir: string }).dir;
-      assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith(`${(l as unknown as { seq: number }).seq}.`)), []);
+      assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith(`${(l as unknown as { seq: number }).seq}.`)), [], 'its stderr file is gone');
+      assert.equal(await fifos(), during - 2, 'its FIFO pair is gone (the others wait for the next programs)');
     });
 
     it('its stdout stays open while the program runs quietly, and reaches end-of-file when it exits', async () => {
@@ -117,6 +121,14 @@ describe('process launcher', () => {
       assert.equal(closed, false, 'no end-of-file while the program runs');
       assert.equal(await out, 'late\n');
       assert.equal((await p.ended).exitCode, 0);
+    });
+
+    it('more programs at once than a batch of FIFOs: each gets a pair of its own', async () => {
+      const ps = await Promise.all(Array.from({ length: 40 }, (_, i) => l.open('sh', ['-c', `read -r x; echo "$x ${i}"`])));
+      const outs = ps.map((p) => readUntil(p.stdout, '\n'));
+      ps.forEach((p, i) => p.stdin.write(`to ${i}\n`));
+      assert.deepEqual(await Promise.all(outs), ps.map((_, i) => `to ${i} ${i}\n`));
+      assert.deepEqual((await Promise.all(ps.map((p) => p.ended))).map((e) => e.exitCode), ps.map(() => 0));
     });
 
     it('a program that cannot be started ends with 127 and says why', async () => {

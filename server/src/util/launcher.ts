@@ -54,10 +54,14 @@ export class Launcher {
   private dirReady: Promise<string> | null = null;
   private buf = '';
   private seq = 0;
+  private fifoSeq = 0;
   private readonly jobs = new Map<number, Job>();
   private closed = false;
   private started = 0; // jobs on the current shell
   private readonly retired = new Set<ChildProcess>();
+  /** Ready FIFO pairs (`<base>.i`, `<base>.o`) for open(), made in batches. */
+  private readonly fifoPool: string[] = [];
+  private fifoBatch: Promise<void> | undefined;
 
   /** dir: a private directory for the jobs' input and output files (default: a new one under the temp dir). */
   constructor(private readonly o: { dir?: string; log?: Logger } = {}) {}
@@ -184,22 +188,20 @@ export class Launcher {
 
   /**
    * Start a long-lived process whose stdin and stdout stay open to us: through two FIFOs the job makes (a shell
-   * cannot pass us a pipe). Our ends are opened without blocking: stdin read-write (Linux never blocks that open,
+   * cannot pass us a pipe; see takeFifos). Our ends are opened without blocking: stdin read-write (Linux never blocks that open,
    * and the program's open of it completes at once), stdout read-only (no end-of-file until the program has
    * opened it and closed it again). Resolves once the program runs; `ended` when it exits.
    */
   async open(file: string, args: string[], o: { log?: Logger } = {}): Promise<PipedProcess> {
     if (this.closed) throw new Error('launcher closed');
-    const { id, base, job, ended } = await this.submit(file, args, (cmd, b, n) => {
-      const [i, out] = [`${b}.i`, `${b}.o`].map(shellQuote);
-      return `mkfifo -m 600 ${i} ${out} || { echo "exit ${n} 126"; exit; }; ${cmd} <${i} >${out} &`;
-    });
+    const fifo = await this.takeFifos();
+    const { id, base, job, ended } = await this.submit(file, args, (cmd) => `${cmd} <${shellQuote(`${fifo}.i`)} >${shellQuote(`${fifo}.o`)} &`);
     o.log?.debug({ execId: id, file, args }, 'exec (piped)');
     const running = new Promise<boolean>((resolve) => {
       if (job.pid) resolve(true); else job.onPid = () => resolve(true);
       void ended.then(() => resolve(false));
     });
-    const files = ['i', 'o', 'err'].map((k) => `${base}.${k}`);
+    const files = [`${fifo}.i`, `${fifo}.o`, `${base}.err`];
     const result = ended.then(async (exitCode) => {
       const err = await readFile(`${base}.err`).catch(() => Buffer.alloc(0));
       await Promise.all(files.map(removeFile));
@@ -230,6 +232,26 @@ export class Launcher {
       setTimeout(() => stdout.destroy(), 1000).unref();
     });
     return { pid, stdin, stdout, ended: result, kill };
+  }
+
+  /**
+   * A FIFO pair for open(). They are made 32 pairs per mkfifo (a program start each time is ~1 ms of CPU, and a
+   * warm push opens a shell per host); unused ones go with the run directory.
+   */
+  private async takeFifos(): Promise<string> {
+    while (this.fifoPool.length === 0) {
+      this.fifoBatch ??= this.makeFifos().finally(() => { this.fifoBatch = undefined; });
+      await this.fifoBatch;
+    }
+    return this.fifoPool.pop()!;
+  }
+
+  private async makeFifos(): Promise<void> {
+    const dir = await (this.dirReady ??= this.prepareDir());
+    const bases = Array.from({ length: 32 }, () => join(dir, `fifo${++this.fifoSeq}`));
+    const r = await this.run('mkfifo', ['-m', '600', ...bases.flatMap((b) => [`${b}.i`, `${b}.o`])]);
+    if (r.exitCode !== 0) throw new Error(`cannot make FIFOs in ${dir}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    this.fifoPool.push(...bases);
   }
 
   async close(): Promise<void> {
