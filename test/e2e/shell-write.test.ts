@@ -1,10 +1,11 @@
 // Small pushes to warm hosts: the probe finds the few paths that differ and the host's open shell writes them
 // (no rsync), with the same results rsync gives: content, modes, owners, new directories, removals, backups in
-// the --backup-dir layout, itemized changes, hooks and restore; anything it cannot judge goes to rsync.
+// the --backup-dir layout, itemized changes, hooks and restore; anything it cannot judge, and any push of more
+// files than it writes, goes to rsync.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -91,9 +92,8 @@ describe('writing small differences through the warm host shell', () => {
     assert.match(await (await fetch(`${s.url}/metrics`)).text(), /gitfleet_shell_writes_total\{result="done"\} 2/);
   });
 
-  it('new files in new directories, an executable, a per-path owner, a mode-only change and a removal, each as rsync would', async () => {
+  it('new files in new directories, an executable, a per-path owner and a removal, each as rsync would', async () => {
     const r = await push({
-      [`${UNIT}/.gitfleet.yaml`]: `${META}  - path: "etc/web/b.conf"\n    mode: "0640"\n`,   // b.conf: same content, new mode
       [`${UNIT}/etc/web/conf.d/deep/n.conf`]: 'new\n',
       [`${UNIT}/etc/web/bin/run`]: '#!/bin/sh\necho run\n',
       [`${UNIT}/etc/web/tls.key`]: 'key 2\n',
@@ -103,20 +103,44 @@ describe('writing small differences through the warm host shell', () => {
     for (const ip of [A, B]) {
       assert.deepEqual(r.written(ip), ['done']);
       assert.equal(r.rsyncs(ip), 0);
-      assert.deepEqual(r.changes(ip), ['+etc/web/bin/run', '+etc/web/conf.d/deep/n.conf', '+etc/web/tls.key', '-etc/web/old.conf', '~etc/web/b.conf']);
+      assert.deepEqual(r.changes(ip), ['+etc/web/bin/run', '+etc/web/conf.d/deep/n.conf', '+etc/web/tls.key', '-etc/web/old.conf']);
       const mode = async (p: string) => (await stat(onHost(ip, p))).mode & 0o7777;
       assert.equal(await readFile(onHost(ip, '/etc/web/conf.d/deep/n.conf'), 'utf8'), 'new\n');
       assert.equal(await mode('/etc/web/conf.d/deep'), 0o755, 'a new directory gets default permissions');
       assert.equal(await mode('/etc/web/bin/run'), 0o755);
       assert.equal(await mode('/etc/web/tls.key'), 0o600);
       assert.equal((await stat(onHost(ip, '/etc/web/tls.key'))).uid, 0, 'the per-path owner');
-      assert.equal(await mode('/etc/web/b.conf'), 0o640);
       assert.equal(existsSync(onHost(ip, '/etc/web/old.conf')), false);
       const backup = `${BACKUPS}/${r.body.id}/etc/web`;
       assert.deepEqual((await readdir(onHost(ip, backup))).sort(), ['old.conf', 'tls.key'], 'what was overwritten or removed, nothing else');
       assert.equal(await readFile(onHost(ip, `${backup}/old.conf`), 'utf8'), 'to be removed\n');
       assert.deepEqual(await temporaries(ip, '/etc/web'), []);
     }
+  });
+
+  it('a re-sync repairs a mode and an owner changed by hand in place (~path), without a backup', async () => {
+    await chmod(onHost(A, '/etc/web/b.conf'), 0o600);
+    await chown(onHost(A, '/etc/web/a.conf'), 0, 0);
+    const mark = s.logs.length;
+    const r = await s.api('/sync?env=prod&app=web');
+    assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
+    const host = r.body.hosts.find((h: { ip: string }) => h.ip === A);
+    assert.deepEqual([...host.changes].sort(), ['~etc/web/a.conf', '~etc/web/b.conf']);
+    assert.equal(s.logs.slice(mark).filter((l) => l.msg === 'exec' && l.file === 'rsync').length, 0, 'no rsync');
+    assert.equal((await stat(onHost(A, '/etc/web/b.conf'))).mode & 0o7777, 0o644);
+    assert.equal((await stat(onHost(A, '/etc/web/a.conf'))).uid, wwwData);
+    assert.equal(existsSync(onHost(A, `${BACKUPS}/${r.body.id}`)), false, 'nothing was replaced: nothing backed up');
+  });
+
+  it('a push changing more files than the shell writes, or the metadata, goes straight to rsync (no probe)', async () => {
+    const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`${UNIT}/etc/web/many/m${i}.conf`, `m${i}\n`]));
+    for (const files of [many, { [`${UNIT}/.gitfleet.yaml`]: `${META}  - path: "etc/web/b.conf"\n    mode: "0640"\n` }]) {
+      const r = await push(files);
+      assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
+      for (const ip of [A, B]) assert.deepEqual([r.probed(ip), r.written(ip), r.rsyncs(ip) > 0], [[], [], true]);
+    }
+    assert.equal((await stat(onHost(B, '/etc/web/b.conf'))).mode & 0o7777, 0o640);
+    assert.equal(await readFile(onHost(B, '/etc/web/many/m8.conf'), 'utf8'), 'm8\n');
   });
 
   it('a host where a path is something the probe cannot judge (a symlink) gets rsync; the other still the shell', async () => {

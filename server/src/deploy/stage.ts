@@ -13,6 +13,11 @@ export interface FileListInfo {
   entries: string[];
   removed: string[];
   previousCount: number | null;
+  /**
+   * Files of the unit git changed since the base (undefined: base unknown, or the base itself); a change of the
+   * metadata file counts as every file (it may change any file's mode or owner).
+   */
+  changedFiles: number | undefined;
   /** What each entry must be on a host (computed once, for the probe). */
   expected(): Promise<Map<string, Expected>>;
 }
@@ -53,13 +58,17 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
     })();
     const lists = new Map<string, Promise<FileListInfo>>();
     const makeList = async (base: string | undefined): Promise<FileListInfo> => {
-      const previous = base && base !== commit && (await repo.hasCommit(base)) ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
+      const known = base !== undefined && base !== commit && (await repo.hasCommit(base));
+      const changes = known ? repo.diff(base, commit, [`${key}/`]) : undefined;
+      const previous = known ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
+      const changed = await changes;
+      const changedFiles = changed?.some((c) => c.path === `${key}/${METADATA_FILE}` || c.from === `${key}/${METADATA_FILE}`) ? files.length + (previous?.length ?? 0) : changed?.reduce((n, c) => n + (c.from ? 2 : 1), 0);
       const plan = planFileList(files, previous);
       await exported;
       for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
       let expected: Promise<Map<string, Expected>> | undefined;
       return {
-        entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null,
+        entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null, changedFiles,
         expected: () => (expected ??= expectedState(unitDir, plan.list)),
       };
     };

@@ -16,6 +16,7 @@ import { sleep } from '../util/sleep.js';
 import { pushHost } from './host-push.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
+import { SHELL_WRITE_MAX_OPS } from './shell-write.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
@@ -132,10 +133,11 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host
-            // the probe's ssh opens the master), and, when the shell may write, warm hosts behind it: a few small
-            // differences then cost no rsync at all. A cold host behind gets rsync straight away: it has
-            // something to receive, and rsync opens the master.
-            probe: config.deploy.ssh.probe && (known.get(t.ip) === input.commit || config.deploy.ssh.shellWrites)
+            // the probe's ssh opens the master), and, when the shell may write, warm hosts behind it by a few
+            // files: those then cost no rsync at all. A cold host behind gets rsync straight away (it has
+            // something to receive, and rsync opens the master), and so does a host behind by more files than
+            // the shell writes (the probe would only add to rsync's work).
+            probe: config.deploy.ssh.probe && (known.get(t.ip) === input.commit || (config.deploy.ssh.shellWrites && (lists.get(t.ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS))
               ? { expected: lists.get(t.ip)!.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
               : undefined,
           });

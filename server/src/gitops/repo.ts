@@ -126,9 +126,9 @@ export class ConfigRepo {
     }
   }
 
-  /** Files changed between two commits (all commits in between), renames detected. */
-  async diff(base: string, head: string): Promise<FileChange[]> {
-    const out = await this.run(['diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--']);
+  /** Files changed between two commits (all commits in between), renames detected; `paths`: only under these (literal). */
+  async diff(base: string, head: string, paths: string[] = []): Promise<FileChange[]> {
+    const out = await this.run(['--literal-pathspecs', 'diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--', ...paths]);
     return parseNameStatus(out);
   }
 
