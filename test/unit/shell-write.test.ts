@@ -26,8 +26,8 @@ test('planShellWrite: content, missing file, same content with other mode, remov
     { path: 'etc/gone' }, { path: 'etc/gone-link' },
   ], expected, observed);
   assert.deepEqual(ops, [
-    { op: 'put', path: 'etc/a', mode: 0o644, size: 3, md5: 'aaa', chown: 'www-data' },
-    { op: 'put', path: 'etc/new/b', mode: 0o755, size: 4, md5: 'bbb', chown: 'app:app' },
+    { op: 'put', path: 'etc/a', mode: 0o644, size: 3, chown: 'www-data' },
+    { op: 'put', path: 'etc/new/b', mode: 0o755, size: 4, chown: 'app:app' },
     { op: 'attrs', path: 'etc/c', mode: 0o600, chown: ':adm' },
     { op: 'drop', path: 'etc/gone' },
     { op: 'drop', path: 'etc/gone-link' },

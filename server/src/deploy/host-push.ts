@@ -43,13 +43,16 @@ type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[]; differi
   | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
 
 /** What a request to the host's shell that did not answer means: the connection's failure, a timeout, or "use rsync". */
-function shellTrouble(o: HostPushOptions, shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
+function shellTrouble(shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
   if (reason === 'timeout') return { kind: 'timeout' };
   if (reason !== 'closed') return { kind: 'unknown' };
   const { exitCode, stderr } = shell.ended;
   const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
   return failure ? { kind: 'failed', failure, stderr } : { kind: 'unknown' };
 }
+
+/** Time left before a deadline, at least a second (a request is never sent with no time at all). */
+const left = (deadline: number) => Math.max(1000, deadline - Date.now());
 
 const timeoutFailure = (o: HostPushOptions): Failure => ({ kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true });
 
@@ -58,21 +61,20 @@ const timeoutFailure = (o: HostPushOptions): Failure => ({ kind: 'timeout', reas
  * On a cold host the shell's ssh opens the master; if that connection fails, the failure is the host's
  * (classified like any ssh failure), not a reason to try again with rsync.
  */
-async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
+async function probeHost(o: HostPushOptions, lease: Lease, deadline: number): Promise<Verdict> {
   const entries = o.plan.passes.flatMap((p) => p.entries);
   if (!probeable(entries)) return { kind: 'unknown' };
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const deadline = Date.now() + o.timeoutSeconds * 1000;
   const names = o.plan.passes.some((p) => [p.owner, p.group].some((x) => x !== undefined && !/^\d+$/.test(x)));
-  const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries], o.timeoutSeconds * 1000);
-  if (!a.ok) return shellTrouble(o, shell, a.reason);
+  const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries], left(deadline));
+  if (!a.ok) return shellTrouble(shell, a.reason);
   const observed = a.exitCode === 0 ? parseStat(a.stdout) : undefined;
   if (!observed) return { kind: 'unknown' };
   const regular = regularFiles(observed);
   if (regular.length) {
-    const b = await shell.run(PROBE_SUM_SCRIPT, regular, Math.max(1000, deadline - Date.now()));
-    if (!b.ok) return shellTrouble(o, shell, b.reason);
+    const b = await shell.run(PROBE_SUM_SCRIPT, regular, left(deadline));
+    if (!b.ok) return shellTrouble(shell, b.reason);
     if (b.exitCode !== 0 || !addSums(observed, b.stdout)) return { kind: 'unknown' };
   }
   const differing = o.plan.passes.flatMap((p) => differingPaths(expected, observed, p.owner, p.group, p.entries).map((path) => ({ path, owner: p.owner, group: p.group })));
@@ -82,11 +84,11 @@ async function probeHost(o: HostPushOptions, lease: Lease): Promise<Verdict> {
 type Written = { kind: 'done' | 'partial'; changes: string[] } | Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }>;
 
 /** Make the probed differences through the host's shell; 'partial' and 'unknown' leave the rest to rsync. */
-async function writeThroughShell(o: HostPushOptions, lease: Lease, ops: WriteOp[]): Promise<Written> {
+async function writeThroughShell(o: HostPushOptions, lease: Lease, ops: WriteOp[], deadline: number): Promise<Written> {
   const { script, args } = await shellWriteScript(ops, { sourceDir: o.plan.sourceDir, backupDir: o.plan.backupDir, tag: randomBytes(6).toString('hex'), prefix: o.plan.remotePrefix });
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const a = await shell.run(script, args, o.timeoutSeconds * 1000);
-  if (!a.ok) return shellTrouble(o, shell, a.reason);
+  const a = await shell.run(script, args, left(deadline));
+  if (!a.ok) return shellTrouble(shell, a.reason);
   return { kind: a.exitCode === 0 ? 'done' : 'partial', changes: parseShellWrite(a.stdout) };
 }
 
@@ -95,8 +97,8 @@ const nothingToDo = (): RunResult => ({ exitCode: 0, signal: null, timedOut: fal
 /** What is left for rsync once the probe (and the shell) had their go; `done`: nothing, this is the attempt's result. */
 type Ahead = { done: Attempt } | { passes: OwnerPass[]; changes: string[]; prefixRan: boolean };
 
-async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOptions['probe']>, lease: Lease): Promise<Ahead> {
-  const v = await probeHost(o, lease);
+async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOptions['probe']>, lease: Lease, deadline: number): Promise<Ahead> {
+  const v = await probeHost(o, lease, deadline);
   probe.metrics?.probes.inc({ result: v.kind });
   o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
   if (v.kind === 'in_sync') return { done: { res: nothingToDo(), stderr: '' } };
@@ -107,7 +109,7 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
   let prefixRan = false;
   const ops = probe.shellWrites && !o.plan.dryRun ? planShellWrite(v.differing, v.expected, v.observed) : undefined;
   if (ops) {
-    const w = await writeThroughShell(o, lease, ops);
+    const w = await writeThroughShell(o, lease, ops, deadline);
     probe.metrics?.shellWrites.inc({ result: w.kind });
     o.log.debug({ shellWrite: w.kind, ops: ops.length }, 'wrote through the shell');
     if (w.kind === 'done') return { done: { res: nothingToDo(), changes: w.changes, stderr: '' } };
@@ -128,19 +130,20 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     throw err;
   }
   try {
+    // deploy.hostTimeout covers the whole attempt: probe, shell writes and rsync passes.
+    const deadline = Date.now() + o.timeoutSeconds * 1000;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
-    if (o.probe && (lease.warm || o.probe.cold)) ahead = await probeAndWrite(o, o.probe, lease);
+    if (o.probe && (lease.warm || o.probe.cold)) ahead = await probeAndWrite(o, o.probe, lease, deadline);
     if ('done' in ahead) return ahead.done;
     const { passes, changes, prefixRan } = ahead;
     // The unit-level pass always runs when not probed (it may be empty only when the unit is); rule passes when they list something.
-    const deadline = Date.now() + o.timeoutSeconds * 1000;
     let out = '';
     let last: RunResult = nothingToDo();
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
       const remotePrefix = i === 0 && !prefixRan ? o.plan.remotePrefix : undefined;
       const args = buildRsyncArgs({ ...o.plan, remotePrefix, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-      last = await o.launcher.run('rsync', args, { timeoutMs: Math.max(1000, deadline - Date.now()), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
+      last = await o.launcher.run('rsync', args, { timeoutMs: left(deadline), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);
       if (failure) return { res: { ...last, stdout: out }, changes, failure, stderr: last.stderr };

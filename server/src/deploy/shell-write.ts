@@ -1,5 +1,5 @@
 // Writing a few small differing files through a host's open probe shell instead of starting rsync: on a warm
-// host a one-file change costs a handful of short programs there (base64, md5sum, ln, mv) rather than two
+// host a one-file change costs a handful of short programs there (mkdir, ln, mv) rather than two
 // rsync start-ups, an ssh session and rsync checking the whole unit again. It does what rsync --checksum
 // --perms [--chown] --backup-dir would do to those paths, and only when the probe saw nothing it cannot judge:
 // a regular file or nothing where a file goes, a regular file or symlink where git removed one. Anything else,
@@ -14,9 +14,9 @@ export const SHELL_WRITE_MAX_OPS = 8;
 export const SHELL_WRITE_MAX_BYTES = 256 * 1024;
 
 export type WriteOp =
-  | { op: 'put'; path: string; mode: number; size: number; md5: string; chown: string }  // content differs or the file is missing
-  | { op: 'attrs'; path: string; mode: number; chown: string }                                            // same content, mode or owner differ
-  | { op: 'drop'; path: string };                                                                          // git removed it
+  | { op: 'put'; path: string; mode: number; size: number; chown: string } // content differs or the file is missing
+  | { op: 'attrs'; path: string; mode: number; chown: string }             // same content, mode or owner differ
+  | { op: 'drop'; path: string };                                          // git removed it
 
 /** A differing path and the ownership its pass asks for. */
 export interface Differing { path: string; owner?: string; group?: string }
@@ -43,7 +43,7 @@ export function planShellWrite(differing: Differing[], expected: Map<string, Exp
     if (got && got.size === want.size && got.md5 === want.md5) { ops.push({ op: 'attrs', path, mode: want.mode, chown }); continue; }
     bytes += want.size;
     if (bytes > SHELL_WRITE_MAX_BYTES) return undefined;
-    ops.push({ op: 'put', path, mode: want.mode, size: want.size, md5: want.md5, chown });
+    ops.push({ op: 'put', path, mode: want.mode, size: want.size, chown });
   }
   return ops;
 }
