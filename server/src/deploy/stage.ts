@@ -59,9 +59,8 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
     const lists = new Map<string, Promise<FileListInfo>>();
     const makeList = async (base: string | undefined): Promise<FileListInfo> => {
       const known = base !== undefined && base !== commit && (await repo.hasCommit(base));
-      const changes = known ? repo.diff(base, commit, [`${key}/`]) : undefined;
-      const previous = known ? deployableFiles(meta, await repo.listUnitFiles(base, unit)) : undefined;
-      const changed = await changes;
+      const [changed, baseFiles] = known ? await Promise.all([repo.diff(base, commit, [`${key}/`]), repo.listUnitFiles(base, unit)]) : [];
+      const previous = baseFiles ? deployableFiles(meta, baseFiles) : undefined;
       const changedFiles = changed?.some((c) => c.path === `${key}/${METADATA_FILE}` || c.from === `${key}/${METADATA_FILE}`) ? files.length + (previous?.length ?? 0) : changed?.reduce((n, c) => n + (c.from ? 2 : 1), 0);
       const plan = planFileList(files, previous);
       await exported;

@@ -120,26 +120,30 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     const pushOne = async (t: TargetHost): Promise<{ ip: string; status: HostPushStatus; transient: boolean }> => {
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
+      const list = lists.get(t.ip)!;
+      const atCommit = known.get(t.ip) === input.commit;
+      // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host the
+      // probe's ssh opens the master), and, when the shell may write, warm hosts behind it by a few files:
+      // those then cost no rsync at all. A cold host behind gets rsync straight away (it has something to
+      // receive, and rsync opens the master), and so does a host behind by more files than the shell writes
+      // (the probe would only add to rsync's work).
+      const fewChanges = config.deploy.ssh.shellWrites && (list.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS;
+      const probe = config.deploy.ssh.probe && (atCommit || fewChanges)
+        ? { expected: list.expected, cold: atCommit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+        : undefined;
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
-              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, lists.get(t.ip)!.entries, owner, group), dryRun: input.dryRun,
+              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
               // Every `keep` deployments (so at most 2×keep−1 backups stay), riding on the push's own session.
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
-            // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host
-            // the probe's ssh opens the master), and, when the shell may write, warm hosts behind it by a few
-            // files: those then cost no rsync at all. A cold host behind gets rsync straight away (it has
-            // something to receive, and rsync opens the master), and so does a host behind by more files than
-            // the shell writes (the probe would only add to rsync's work).
-            probe: config.deploy.ssh.probe && (known.get(t.ip) === input.commit || (config.deploy.ssh.shellWrites && (lists.get(t.ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS))
-              ? { expected: lists.get(t.ip)!.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
-              : undefined,
+            probe,
           });
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({
