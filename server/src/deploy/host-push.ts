@@ -154,31 +154,41 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
   }
 }
 
-/** Push to one host; never throws for a failed push (that is a recorded result). */
+/** What an attempt changed on the host: the shell's records, then rsync's itemized lines (+path, ~path, -path). */
+function changesOf(a: Attempt): string[] {
+  const byRsync = a.res ? parseItemized(a.res.stdout).filter((c) => c.op !== 'dir').map((c) => `${c.op === 'deleted' ? '-' : c.op === 'attrs' ? '~' : '+'}${c.path}`) : [];
+  return [...(a.changes ?? []), ...byRsync];
+}
+
+/**
+ * Push to one host; never throws for a failed push (that is a recorded result). The changes are those of
+ * every attempt: an attempt that failed after changing files (a connection reset half-way) leaves them
+ * changed, and its retry finds them in place; the hooks and the restore must still know them.
+ */
 export async function pushHost(o: HostPushOptions): Promise<HostPushResult & { failureKind?: string }> {
   const started = Date.now();
   let last: Attempt = { stderr: '' };
   let attempts = 0;
+  const made = new Map<string, string>(); // path → its change; a write or removal outranks an attribute change
   for (let i = 0; i <= o.retries; i++) {
     if (o.signal.aborted) break;
     attempts++;
     last = await attempt(o);
+    for (const c of changesOf(last)) if (!/^[+-]/.test(made.get(c.slice(1)) ?? '')) made.set(c.slice(1), c);
     if (!last.failure || !last.failure.transient || i === o.retries) break;
-    o.log.warn({ attempt: attempts, kind: last.failure.kind }, 'host push failed, retrying');
+    o.log.warn({ attempt: attempts, kind: last.failure.kind, changed: made.size }, 'host push failed, retrying');
     await sleep(o.backoffSeconds * 1000 * 2 ** i, o.signal);
   }
   if (o.signal.aborted && attempts === 0) {
     return { status: 'aborted', exitCode: null, reason: 'aborted: the server is shutting down', changes: [], stderrTail: null, attempts, durationMs: Date.now() - started };
   }
-  const byRsync = last.res ? parseItemized(last.res.stdout).filter((c) => c.op !== 'dir').map((c) => `${c.op === 'deleted' ? '-' : c.op === 'attrs' ? '~' : '+'}${c.path}`) : [];
-  const changes = [...(last.changes ?? []), ...byRsync];
   const f = last.failure;
   return {
     failureKind: f?.kind,
     status: f ? (f.kind === 'aborted' ? 'aborted' : 'failed') : 'succeeded',
     exitCode: last.res?.exitCode ?? (f ? 255 : 0),
     reason: f?.reason ?? null,
-    changes,
+    changes: [...made.values()],
     stderrTail: last.stderr ? tailText(last.stderr.trim()) : null,
     attempts,
     durationMs: Date.now() - started,
