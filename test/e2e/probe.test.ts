@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, syncObserved, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -25,16 +25,7 @@ describe('probe of warm hosts before rsync', () => {
   let B: string;
   let wwwData: number;
 
-  const sync = async () => {
-    const mark = s.logs.length;
-    const r = await s.api('/sync?env=prod&app=web');
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const logs = s.logs.slice(mark);
-    const rsyncs = (ip: string) => logs.filter((l) => l.msg === 'exec' && l.file === 'rsync' && l.host === ip).length;
-    const probe = (ip: string) => logs.filter((l) => l.msg === 'probed' && l.host === ip).map((l) => l.probe);
-    const changes = (ip: string) => [...r.body.hosts.find((h: { ip: string }) => h.ip === ip).changes].sort();
-    return { body: r.body, rsyncs, probe, changes };
-  };
+  const sync = () => syncObserved(s, 'env=prod&app=web');
 
   before(async () => {
     tmp = await tempDir('gf-probe-');

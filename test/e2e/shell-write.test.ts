@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, syncObserved, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -30,19 +30,7 @@ describe('writing small differences through the warm host shell', () => {
 
   const push = async (files: Record<string, string | null>) => {
     await fx.commit(files);
-    const mark = s.logs.length;
-    const r = await s.api('/sync?env=prod&app=web');
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const logs = s.logs.slice(mark);
-    const forHost = (ip: string, msg: string) => logs.filter((l) => l.msg === msg && l.host === ip);
-    return {
-      body: r.body,
-      host: (ip: string) => r.body.hosts.find((h: { ip: string }) => h.ip === ip),
-      changes: (ip: string) => [...r.body.hosts.find((h: { ip: string }) => h.ip === ip).changes].sort(),
-      rsyncs: (ip: string) => forHost(ip, 'exec').filter((l) => l.file === 'rsync').length,
-      written: (ip: string) => forHost(ip, 'wrote through the shell').map((l) => l.shellWrite),
-      probed: (ip: string) => forHost(ip, 'probed').map((l) => l.probe),
-    };
+    return syncObserved(s, 'env=prod&app=web');
   };
   const onHost = (ip: string, p: string) => fleet.path(ip, p);
   const temporaries = async (ip: string, dir: string) => (await readdir(onHost(ip, dir))).filter((f) => f.startsWith('.'));
@@ -121,12 +109,10 @@ describe('writing small differences through the warm host shell', () => {
   it('a re-sync repairs a mode and an owner changed by hand in place (~path), without a backup', async () => {
     await chmod(onHost(A, '/etc/web/b.conf'), 0o600);
     await chown(onHost(A, '/etc/web/a.conf'), 0, 0);
-    const mark = s.logs.length;
-    const r = await s.api('/sync?env=prod&app=web');
+    const r = await syncObserved(s, 'env=prod&app=web');
     assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
-    const host = r.body.hosts.find((h: { ip: string }) => h.ip === A);
-    assert.deepEqual([...host.changes].sort(), ['~etc/web/a.conf', '~etc/web/b.conf']);
-    assert.equal(s.logs.slice(mark).filter((l) => l.msg === 'exec' && l.file === 'rsync').length, 0, 'no rsync');
+    assert.deepEqual(r.changes(A), ['~etc/web/a.conf', '~etc/web/b.conf']);
+    assert.deepEqual([r.rsyncs(A), r.rsyncs(B)], [0, 0], 'no rsync');
     assert.equal((await stat(onHost(A, '/etc/web/b.conf'))).mode & 0o7777, 0o644);
     assert.equal((await stat(onHost(A, '/etc/web/a.conf'))).uid, wwwData);
     assert.equal(existsSync(onHost(A, `${BACKUPS}/${r.body.id}`)), false, 'nothing was replaced: nothing backed up');
@@ -137,7 +123,7 @@ describe('writing small differences through the warm host shell', () => {
     for (const files of [many, { [`${UNIT}/.gitfleet.yaml`]: `${META}  - path: "etc/web/b.conf"\n    mode: "0640"\n` }]) {
       const r = await push(files);
       assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
-      for (const ip of [A, B]) assert.deepEqual([r.probed(ip), r.written(ip), r.rsyncs(ip) > 0], [[], [], true]);
+      for (const ip of [A, B]) assert.deepEqual([r.probe(ip), r.written(ip), r.rsyncs(ip) > 0], [[], [], true]);
     }
     assert.equal((await stat(onHost(B, '/etc/web/b.conf'))).mode & 0o7777, 0o640);
     assert.equal(await readFile(onHost(B, '/etc/web/many/m8.conf'), 'utf8'), 'm8\n');
@@ -196,12 +182,12 @@ describe('writing small differences through the warm host shell', () => {
       deploy: { retries: 0, hostTimeout: 10, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, shellWrites: false } },
       hostSync: { converge: { enabled: false } },
     });
-    await s.api('/sync?env=prod&app=web'); // B catches up; both warm again
+    await syncObserved(s, 'env=prod&app=web'); // B catches up; both warm again
     const r = await push({ [`${UNIT}/etc/web/a.conf`]: 'alpha 6\n' });
     assert.equal(r.body.status, 'succeeded', JSON.stringify(r.body));
     for (const ip of [A, B]) {
       // Two rsync passes: the unit's and the one for the tls.key owner rule (unprobed, every pass runs).
-      assert.deepEqual([r.probed(ip), r.written(ip), r.rsyncs(ip)], [[], [], 2]);
+      assert.deepEqual([r.probe(ip), r.written(ip), r.rsyncs(ip)], [[], [], 2]);
       assert.deepEqual(r.changes(ip), ['+etc/web/a.conf']);
     }
   });

@@ -50,3 +50,24 @@ export async function startTestServer(dataDir: string, raw: Record<string, unkno
     },
   };
 }
+
+/**
+ * GET /sync?query (must answer 200), and what each host saw in the logs meanwhile: rsync runs, probe verdicts,
+ * shell writes, and its recorded changes (sorted).
+ */
+export async function syncObserved(s: TestServer, query: string) {
+  const mark = s.logs.length;
+  const r = await s.api(`/sync?${query}`);
+  if (r.status !== 200) throw new Error(`sync answered ${r.status}: ${JSON.stringify(r.body)}`);
+  const logs = s.logs.slice(mark);
+  const forHost = (ip: string, msg: string) => logs.filter((l) => l.msg === msg && l.host === ip);
+  const host = (ip: string) => r.body.hosts.find((h: { ip: string }) => h.ip === ip);
+  return {
+    body: r.body,
+    host,
+    changes: (ip: string): string[] => [...host(ip).changes].sort(),
+    rsyncs: (ip: string) => forHost(ip, 'exec').filter((l) => l.file === 'rsync').length,
+    probe: (ip: string) => forHost(ip, 'probed').map((l) => l.probe),
+    written: (ip: string) => forHost(ip, 'wrote through the shell').map((l) => l.shellWrite),
+  };
+}
