@@ -130,7 +130,7 @@ export class Launcher {
    * A job on the shell: `body(cmd, base)` is the shell text that starts the program in the background (as the
    * subshell's `$!`); the subshell reports its pid, waits for it and reports its exit status.
    */
-  private async submit(file: string, args: string[], body: (cmd: string, base: string, id: number) => string, stdin?: string | Buffer) {
+  private async submit(file: string, args: string[], body: (cmd: string, base: string) => string, stdin?: string | Buffer) {
     // Quoted first: a word the shell cannot carry (a NUL byte) fails here, before any job state exists.
     const cmd = [file, ...args].map(shellQuote).join(' ');
     const dir = await (this.dirReady ??= this.prepareDir());
@@ -147,7 +147,7 @@ export class Launcher {
     // (measured: 1,000 jobs, 1,000 zombies), each holding a process id and counting against the service's
     // task limit (systemd's TasksMax), until the shell is replaced; `jobs` reaps them without blocking.
     // stderr first: if the shell cannot start it (missing input, no such program), its message is the job's stderr.
-    sh.stdin!.write(`jobs >/dev/null; ( exec 2>${shellQuote(`${base}.err`)}; ${body(cmd, base, id)} c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
+    sh.stdin!.write(`jobs >/dev/null; ( exec 2>${shellQuote(`${base}.err`)}; ${body(cmd, base)} c=$!; echo "pid ${id} $c"; wait "$c"; echo "exit ${id} $?" ) &\n`);
     return { id, base, job, ended };
   }
 
