@@ -108,8 +108,15 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     }
     await record('running', hold && input.dryRun ? `would be held: ${hold}` : null, targets.length);
 
+    // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host the
+    // probe's ssh opens the master), and, when the shell may write, warm hosts behind it by a few files: those
+    // then cost no rsync at all. A cold host behind gets rsync straight away (it has something to receive, and
+    // rsync opens the master), and so does a host behind by more files than the shell writes (the probe would
+    // only add to rsync's work). Whether a host is warm is known once its connection is leased.
+    const mayProbe = (ip: string) => config.deploy.ssh.probe && (known.get(ip) === input.commit
+      || (config.deploy.ssh.shellWrites && (lists.get(ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS));
     // What the probes compare with, worked out while the host pushes start (they would all wait for it).
-    if (config.deploy.ssh.probe) for (const l of new Set(lists.values())) l.expected().catch(() => undefined);
+    for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
     const { owner, group } = unitOwnership(config, key, stage);
     const backups = config.deploy.backups.enabled && !input.dryRun;
     const backupParent = `${config.deploy.backups.dir}/${key.replaceAll('/', '~')}`;
@@ -121,15 +128,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
       const list = lists.get(t.ip)!;
-      const atCommit = known.get(t.ip) === input.commit;
-      // Probe hosts that already hold this commit (re-syncs, self-heal: most need nothing; on a cold host the
-      // probe's ssh opens the master), and, when the shell may write, warm hosts behind it by a few files:
-      // those then cost no rsync at all. A cold host behind gets rsync straight away (it has something to
-      // receive, and rsync opens the master), and so does a host behind by more files than the shell writes
-      // (the probe would only add to rsync's work).
-      const fewChanges = config.deploy.ssh.shellWrites && (list.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS;
-      const probe = config.deploy.ssh.probe && (atCommit || fewChanges)
-        ? { expected: list.expected, cold: atCommit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+      const probe = mayProbe(t.ip)
+        ? { expected: list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
         : undefined;
       try {
         return await deps.hostSlots.run(async () => {
