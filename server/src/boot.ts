@@ -60,6 +60,10 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
   // Starts every rsync and ssh, and local git commands: cheaper than forking the server (util/launcher.ts).
   const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
+  // The server's own transport programs, for reading logs of a push (the hosts' rsync is recorded per host).
+  void Promise.all([launcher.run('rsync', ['--version']), launcher.run('ssh', ['-V'])]).then(([r, s]) => {
+    log.info({ rsync: r.stdout.split('\n')[0]?.trim() || `not found (exit ${r.exitCode})`, openssh: s.stderr.trim() || `not found (exit ${s.exitCode})` }, 'transport programs');
+  }, (err: unknown) => log.warn({ err }, 'could not read the rsync and OpenSSH versions'));
   const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher });
   try {
     await repo.init();

@@ -38,6 +38,8 @@ const sshSchema = z.strictObject({
   probe: z.boolean().default(true),
   /** After the probe, write a few small differing files through its shell instead of starting rsync. */
   shellWrites: z.boolean().default(true),
+  /** The rsync command run on hosts (rsync --rsync-path): a path, or e.g. `sudo rsync` for a non-root deploy user. */
+  rsyncPath: z.string().regex(/^[A-Za-z0-9_./=-]+( [A-Za-z0-9_./=-]+)*$/, 'must be a program and plain words separated by single spaces').default('rsync'),
 });
 
 const deploySchema = z.strictObject({

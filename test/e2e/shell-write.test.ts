@@ -143,19 +143,18 @@ describe('writing small differences through the warm host shell', () => {
     }
   });
 
-  it('a write that fails half-way stops before the failing path, hands the rest to rsync, and both parts are recorded', async () => {
-    // On A, a regular file sits where the new directory x.d must go: the shell cannot create it, nor can rsync.
+  it('a file where a new directory must go is refused before anything is written, with the path named', async () => {
+    // On A, a regular file that git never held sits where the new directory x.d must go.
     await writeFile(onHost(A, '/etc/web/x.d'), 'in the way\n');
     const r = await push({ [`${UNIT}/etc/web/a.conf`]: 'alpha 4\n', [`${UNIT}/etc/web/x.d/x.conf`]: 'x\n' });
     assert.equal(r.body.status, 'partial', JSON.stringify(r.body));
-    assert.deepEqual([r.written(A), r.rsyncs(A)], [['partial'], 1]);
+    assert.deepEqual([r.written(A), r.rsyncs(A)], [[], 0], 'neither transport ran');
     const a = r.host(A);
     assert.equal(a.status, 'failed');
-    assert.match(a.stderrTail ?? '', /x\.d/, 'rsync says what failed');
-    assert.deepEqual(r.changes(A), ['+etc/web/a.conf'], 'what the shell did before the failure is recorded');
-    assert.equal(await readFile(onHost(A, '/etc/web/a.conf'), 'utf8'), 'alpha 4\n');
+    assert.equal(a.reason, '/etc/web/x.d is a file, not a directory (not managed by git): refused; nothing was written on this host');
+    assert.deepEqual(r.changes(A), []);
+    assert.equal(await readFile(onHost(A, '/etc/web/a.conf'), 'utf8'), 'alpha 3\n', 'nothing written');
     assert.equal(await readFile(onHost(A, '/etc/web/x.d'), 'utf8'), 'in the way\n', 'left alone');
-    assert.deepEqual(await temporaries(A, '/etc/web'), []);
     assert.deepEqual(r.changes(B), ['+etc/web/a.conf', '+etc/web/x.d/x.conf']);
     await rm(onHost(A, '/etc/web/x.d'));
   });

@@ -41,6 +41,7 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
           plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
           probe: deps.config.deploy.ssh.probe ? { expected: list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
+          transfer: list.plan, rsync: { path: deps.config.deploy.ssh.rsyncPath, askVersion: false },
         });
         if (res.status !== 'succeeded') {
           return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason, commit, checkedAt: now() };

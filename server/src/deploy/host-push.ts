@@ -15,6 +15,8 @@ import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
 import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
+import { PREPARE_SCRIPT, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem } from './host-prepare.js';
+import type { TransferPlan } from './transfer-plan.js';
 
 export interface HostPushOptions {
   ssh: SshConnections;
@@ -22,7 +24,14 @@ export interface HostPushOptions {
   launcher: Launcher;
   target: SshTarget;
   /** rsync settings, and the list split in passes by owner/group (owner-passes.ts). */
-  plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group'> & { passes: OwnerPass[] };
+  plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group' | 'rsyncPath'> & { passes: OwnerPass[] };
+  /** Removals, type changes and directory checks done through the host's shell before anything is written (host-prepare.ts). */
+  transfer: TransferPlan;
+  /**
+   * The host's rsync command (deploy.ssh.rsyncPath). Its version is asked when `askVersion` (not known yet) and on
+   * every new connection (it may have changed); `onVersion` records the answer.
+   */
+  rsync: { path: string; askVersion: boolean; onVersion?: (line: string) => void };
   timeoutSeconds: number;
   retries: number;
   backoffSeconds: number;
@@ -121,6 +130,34 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
   return { passes: o.plan.passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) })), changes, prefixRan };
 }
 
+/**
+ * Check the directories the push goes through, make the removals and type changes, and ask the rsync version
+ * (host-prepare.ts). Nothing is written on a host that this did not clear: when it cannot run, the attempt fails.
+ */
+async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number): Promise<{ changes: string[] } | { done: Attempt }> {
+  const ask = o.rsync.onVersion !== undefined && (o.rsync.askVersion || !lease.warm);
+  if (!ask && !prepareNeeded(o.transfer)) return { changes: [] };
+  const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
+  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined });
+  const a = await shell.run(PREPARE_SCRIPT, args, left(deadline));
+  if (!a.ok) {
+    const t = shellTrouble(shell, a.reason);
+    if (t.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
+    if (t.kind === 'failed') return { done: { failure: t.failure, stderr: t.stderr } };
+    return { done: { failure: { kind: 'connection_reset', reason: 'the host\'s shell closed before the push could check its directories', transient: true }, stderr: shell.ended.stderr } };
+  }
+  const answer = parsePrepare(a.stdout);
+  if (answer.rsyncVersion !== undefined) o.rsync.onVersion?.(answer.rsyncVersion);
+  const refused = (complete: boolean): Failure => ({ kind: 'refused', reason: refusalReason(answer.refused, complete), transient: false });
+  if (a.exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
+    return { done: { failure: { kind: 'rsync_missing', reason: rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path)!, transient: false }, changes: answer.changes, stderr: '' } };
+  }
+  if (a.exitCode === 20) return { done: { failure: refused(true), stderr: '' } };
+  if (a.exitCode === 21) return { done: { failure: refused(false), changes: answer.changes, stderr: '' } };
+  if (a.exitCode !== 0) return { done: { failure: { kind: 'unknown', reason: `the check of the host's directories failed (exit ${a.exitCode})`, transient: false }, stderr: '' } };
+  return { changes: answer.changes };
+}
+
 async function attempt(o: HostPushOptions): Promise<Attempt> {
   let lease;
   try {
@@ -132,17 +169,20 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
   try {
     // deploy.hostTimeout covers the whole attempt: probe, shell writes and rsync passes.
     const deadline = Date.now() + o.timeoutSeconds * 1000;
+    const prep = await prepareHost(o, lease, deadline);
+    if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
     if (o.probe && (lease.warm || o.probe.cold)) ahead = await probeAndWrite(o, o.probe, lease, deadline);
-    if ('done' in ahead) return ahead.done;
-    const { passes, changes, prefixRan } = ahead;
+    if ('done' in ahead) return { ...ahead.done, changes: [...prep.changes, ...(ahead.done.changes ?? [])] };
+    const { passes, prefixRan } = ahead;
+    const changes = [...prep.changes, ...ahead.changes];
     // The unit-level pass always runs when not probed (it may be empty only when the unit is); rule passes when they list something.
     let out = '';
     let last: RunResult = nothingToDo();
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
       const remotePrefix = i === 0 && !prefixRan ? o.plan.remotePrefix : undefined;
-      const args = buildRsyncArgs({ ...o.plan, remotePrefix, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
+      const args = buildRsyncArgs({ ...o.plan, remotePrefix, rsyncPath: o.rsync.path, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
       last = await o.launcher.run('rsync', args, { timeoutMs: left(deadline), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);

@@ -58,9 +58,8 @@ export function planShellWrite(differing: Differing[], expected: Map<string, Exp
 //   shell's printf, owned and moded, then renamed over the target (atomic). Missing parent directories are
 //   created with default permissions, as rsync does. No checksum afterwards: the content is exactly the
 //   argument (SSH protects it in transit) and a short write fails printf.
-const SCRIPT_HEAD = [
-  'b=$1; tag=$2; shift 2; t=',
-  'fail() { [ -z "$t" ] || rm -f -- "$t"; exit 10; }',
+/** keep PATH: the old file or link at /PATH into the backup dir $b (rsync's --backup-dir layout); also used by host-prepare.ts. */
+export const KEEP_FN = [
   'keep() {',
   '  [ -n "$b" ] || return 0',
   '  { [ -e "$b/$1" ] || [ -L "$b/$1" ]; } && return 0',
@@ -68,6 +67,11 @@ const SCRIPT_HEAD = [
   '  [ -d "$bd" ] || mkdir -p -- "$bd" || return 1',
   '  ln -P -- "/$1" "$b/$1" 2>/dev/null || cp -pP -- "/$1" "$b/$1"',
   '}',
+];
+const SCRIPT_HEAD = [
+  'b=$1; tag=$2; shift 2; t=',
+  'fail() { [ -z "$t" ] || rm -f -- "$t"; exit 10; }',
+  ...KEEP_FN,
   // $1 path, $2 umask at creation, $3 mode for chmod ('' = the umask gave it), $4 owner[:group] ('' = none), $5 content (printf %b)
   'put() {',
   '  p=/$1; d=${p%/*}; d=${d:-/}',

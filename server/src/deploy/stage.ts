@@ -1,17 +1,20 @@
 // Staging a unit at a commit: its files exported locally (modes from the metadata applied), the metadata,
-// and per-host-commit file lists (every file plus those git removed since).
+// and per-host-commit transfer plans (every file, plus what git removed or changed in type since).
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
 import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
-import { planFileList } from './file-list.js';
+import { planTransfer, removedCount, type TransferPlan } from './transfer-plan.js';
 import { expectedState, type Expected } from './probe.js';
 
 export interface FileListInfo {
-  /** What rsync is given (--files-from on stdin): every file of the unit, then the files git removed. */
+  /** What rsync and the probe are given (--files-from on stdin): every file of the unit at the commit. */
   entries: string[];
-  removed: string[];
+  /** Removals, type changes and the directories to check on the host (host-prepare.ts). */
+  plan: TransferPlan;
+  /** Paths git removed or replaced since the base (what the deletion breaker counts). */
+  removedCount: number;
   previousCount: number | null;
   /**
    * Files of the unit git changed since the base (undefined: base unknown, or the base itself); a change of the
@@ -62,13 +65,12 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
       const [changed, baseFiles] = known ? await Promise.all([repo.diff(base, commit, [`${key}/`]), repo.listUnitFiles(base, unit)]) : [];
       const previous = baseFiles ? deployableFiles(meta, baseFiles) : undefined;
       const changedFiles = changed?.some((c) => c.path === `${key}/${METADATA_FILE}` || c.from === `${key}/${METADATA_FILE}`) ? files.length + (previous?.length ?? 0) : changed?.reduce((n, c) => n + (c.from ? 2 : 1), 0);
-      const plan = planFileList(files, previous);
+      const plan = planTransfer(files, previous);
       await exported;
-      for (const dir of plan.parentsToCreate) await mkdir(join(unitDir, dir), { recursive: true });
       let expected: Promise<Map<string, Expected>> | undefined;
       return {
-        entries: plan.list, removed: plan.removed, previousCount: previous ? previous.length : null, changedFiles,
-        expected: () => (expected ??= expectedState(unitDir, plan.list)),
+        entries: plan.entries, plan, removedCount: removedCount(plan), previousCount: previous ? previous.length : null, changedFiles,
+        expected: () => (expected ??= expectedState(unitDir, plan.entries)),
       };
     };
     const listFor = (base: string | undefined): Promise<FileListInfo> => {

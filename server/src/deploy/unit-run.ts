@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import * as rec from '../db/deployments.js';
+import { hostRsyncByIp, setHostRsync } from '../db/host-rsync.js';
 import type { CmdbProvider, TargetHost } from '../cmdb/provider.js';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
@@ -17,6 +18,7 @@ import { pushHost } from './host-push.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
 import { SHELL_WRITE_MAX_OPS } from './shell-write.js';
+import { rsyncProblem } from './host-prepare.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
@@ -36,6 +38,8 @@ export interface UnitRunInput {
   onlyHosts?: string[];
   dryRun?: boolean;
   confirmDeletions?: boolean;
+  /** No probe and no shell writes: rsync compares every file (an operator's full, rebuilt push). */
+  force?: boolean;
   /** Stops new host pushes from starting (shutdown drain). */
   drain: AbortSignal;
   /** Kills running pushes (shutdown grace exceeded). */
@@ -86,6 +90,8 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
   }
 
   const known = await rec.hostCommits(db, key);
+  const rsyncs = await hostRsyncByIp(db, targets.map((t) => t.ip));
+  const rsyncPath = config.deploy.ssh.rsyncPath;
   let stage: Stage;
   try {
     const root = join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`);
@@ -100,7 +106,7 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
 
     // Deletion circuit breaker: hold the whole unit rather than remove more than allowed.
     const limits = { ...config.deploy.deletion, ...(stage.meta.deletion ?? {}) };
-    const hold = [...new Set(lists.values())].map((l) => deletionHold(l.removed.length, l.previousCount, limits)).find(Boolean);
+    const hold = [...new Set(lists.values())].map((l) => deletionHold(l.removedCount, l.previousCount, limits)).find(Boolean);
     if (hold && !input.confirmDeletions && !input.dryRun) {
       await record('held', `held by the deletion circuit breaker: ${hold}; confirm with POST /api/v1/deployments/${input.deploymentId}/confirm`, targets.length);
       log.warn({ hold }, 'unit held by the deletion circuit breaker');
@@ -113,7 +119,7 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
     // then cost no rsync at all. A cold host behind gets rsync straight away (it has something to receive, and
     // rsync opens the master), and so does a host behind by more files than the shell writes (the probe would
     // only add to rsync's work). Whether a host is warm is known once its connection is leased.
-    const mayProbe = (ip: string) => config.deploy.ssh.probe && (known.get(ip) === input.commit
+    const mayProbe = (ip: string) => !input.force && config.deploy.ssh.probe && (known.get(ip) === input.commit
       || (config.deploy.ssh.shellWrites && (lists.get(ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS));
     // What the probes compare with, worked out while the host pushes start (they would all wait for it).
     for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
@@ -144,6 +150,15 @@ export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<U
             },
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             probe,
+            transfer: list.plan,
+            rsync: {
+              path: rsyncPath, askVersion: !rsyncs.has(t.ip),
+              onVersion: (line) => {
+                const problem = rsyncProblem(line, rsyncPath);
+                if (rsyncs.get(t.ip)?.versionLine !== line) hlog.info({ rsync: line, problem }, 'host rsync');
+                void setHostRsync(db, t.ip, line, problem, now()).catch((err: unknown) => hlog.warn({ err }, 'could not record the host rsync version'));
+              },
+            },
           });
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({

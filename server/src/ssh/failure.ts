@@ -9,7 +9,7 @@ export interface ExitInfo {
 export type FailureKind =
   | 'timeout' | 'aborted' | 'host_key_mismatch' | 'host_key_unknown' | 'auth_failed' | 'unreachable'
   | 'connection_refused' | 'connection_reset' | 'dns' | 'rsync_missing' | 'partial_transfer' | 'vanished'
-  | 'protocol' | 'io_error' | 'permission_denied' | 'disk_full' | 'remote_command_failed' | 'unknown';
+  | 'protocol' | 'io_error' | 'permission_denied' | 'disk_full' | 'remote_command_failed' | 'refused' | 'unknown';
 
 export interface Failure { kind: FailureKind; reason: string; transient: boolean }
 

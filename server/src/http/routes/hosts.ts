@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import * as hosts from '../../db/hosts.js';
+import { hostRsyncByIp } from '../../db/host-rsync.js';
 import { parseHostInput } from '../../inventory/host-input.js';
 import { createHost, removeHost, updateHost } from '../../inventory/hosts-service.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
@@ -25,12 +26,14 @@ export function createHostRoutes(ctx: AppContext): Router {
     if (q.source !== undefined) filter.source = requireSegment(q.source, 'source');
     const { limit, offset } = paging(q, 1000);
     const [items, total] = await Promise.all([hosts.listHosts(ctx.db, { ...filter, limit, offset }), hosts.countHosts(ctx.db, filter)]);
-    res.json({ items, total, limit, offset });
+    const rsync = await hostRsyncByIp(ctx.db, items.map((h) => h.ip));
+    res.json({ items: items.map((h) => ({ ...h, rsync: rsync.get(h.ip) ?? null })), total, limit, offset });
   });
   r.get('/hosts/:id', async (req, res) => {
     const host = await hosts.getHost(ctx.db, hostId(req.params.id));
     if (!host) throw new NotFoundError(`host ${req.params.id} not found`);
-    res.json(host);
+    // What the last push saw of the host's rsync (null: not contacted yet).
+    res.json({ ...host, rsync: (await hostRsyncByIp(ctx.db, [host.ip])).get(host.ip) ?? null });
   });
   r.post('/hosts', async (req, res) => {
     const host = await createHost(ctx, parseHostInput(req.body), { source: 'manual' }, 'api');

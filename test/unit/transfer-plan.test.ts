@@ -1,0 +1,58 @@
+// The transfer plan as a table: (git before, git after) → what the host must be checked for, what goes, what
+// changes type. The fleet tests (test/e2e/hostile-history.test.ts) prove that each transport carries it out.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ancestors, byComponents, planTransfer, removedCount } from '../../server/src/deploy/transfer-plan.js';
+import { parsePrepare, prepareArgs, refusalReason, rsyncProblem } from '../../server/src/deploy/host-prepare.js';
+
+describe('planTransfer', () => {
+  const cases: Array<{ name: string; before: string[] | undefined; after: string[]; removals?: string[]; replace?: string[]; clear?: string[]; checkDirs?: string[] }> = [
+    { name: 'unknown base: nothing removed, parents still checked', before: undefined, after: ['etc/a/x.conf'], removals: [], checkDirs: ['etc', 'etc/a'] },
+    { name: 'one file removed', before: ['etc/a.conf', 'etc/b.conf'], after: ['etc/a.conf'], removals: ['etc/b.conf'], checkDirs: ['etc'] },
+    { name: 'a whole directory removed: its files go, deepest first; the dirs they sit in are checked',
+      before: ['etc/a.conf', 'etc/d/x', 'etc/d/sub/y'], after: ['etc/a.conf'], removals: ['etc/d/sub/y', 'etc/d/x'], checkDirs: ['etc', 'etc/d', 'etc/d/sub'] },
+    { name: 'file → directory: the old file is replaced', before: ['etc/conf.d'], after: ['etc/conf.d/a.conf'], removals: [], replace: ['etc/conf.d'], checkDirs: ['etc', 'etc/conf.d'] },
+    { name: 'symlink → directory (same shape as a file in git)', before: ['etc/app/conf.d', 'etc/app/main'], after: ['etc/app/conf.d/x', 'etc/app/main'], replace: ['etc/app/conf.d'] },
+    { name: 'directory → file: its files go, then the directory', before: ['etc/x/a', 'etc/x/sub/b'], after: ['etc/x'],
+      removals: ['etc/x/sub/b', 'etc/x/a'], clear: ['etc/x/sub', 'etc/x'], checkDirs: ['etc', 'etc/x', 'etc/x/sub'] },
+    { name: 'directory renamed: old files removed, new ones listed', before: ['etc/old/a', 'etc/old/b'], after: ['etc/new/a', 'etc/new/b'],
+      removals: ['etc/old/a', 'etc/old/b'], clear: [], checkDirs: ['etc', 'etc/new', 'etc/old'] },
+    { name: 'case-only rename', before: ['etc/App.conf'], after: ['etc/app.conf'], removals: ['etc/App.conf'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = planTransfer(c.after, c.before);
+      assert.deepEqual(p.entries, [...c.after].sort());
+      if (c.removals) assert.deepEqual(p.removals, c.removals);
+      if (c.replace) assert.deepEqual(p.replace, c.replace);
+      if (c.clear) assert.deepEqual(p.clear, c.clear);
+      if (c.checkDirs) assert.deepEqual(p.checkDirs, c.checkDirs);
+    });
+  }
+  it('counts removals and replacements for the deletion breaker', () => {
+    assert.equal(removedCount(planTransfer(['etc/conf.d/a'], ['etc/conf.d', 'etc/b', 'etc/c'])), 3);
+  });
+  it('orders paths by component, so a directory\'s contents follow it', () => {
+    assert.deepEqual(['a/c/x', 'a/c.d', 'a/c', 'a'].sort(byComponents), ['a', 'a/c', 'a/c/x', 'a/c.d']);
+    assert.deepEqual(ancestors('a/b/c'), ['a', 'a/b']);
+  });
+});
+
+describe('the host check (host-prepare) arguments and answers', () => {
+  it('tags each path; a replaceable path is looked at as R, not D, in component order', () => {
+    const args = prepareArgs(planTransfer(['etc/conf.d/a', 'etc/conf.d.bak/b'], ['etc/conf.d', 'etc/gone']), { backupDir: '/b/1', rsyncVersionOf: 'rsync' });
+    assert.deepEqual(args, ['/b/1', '', 'rsync', 'D', 'etc', 'R', 'etc/conf.d', 'D', 'etc/conf.d.bak', 'X', 'etc/gone', 'M', 'etc/conf.d']);
+  });
+  it('parses versions, changes and refusals; names the path and what is there', () => {
+    const a = parsePrepare(Buffer.from('Vrsync  version 3.2.7  protocol version 31\nCopyright\0!etc/x/conf.d\0a symlink to /tmp/y\0-etc/gone\0'));
+    assert.equal(a.rsyncVersion, 'rsync  version 3.2.7  protocol version 31');
+    assert.deepEqual(a.changes, ['-etc/gone']);
+    assert.equal(refusalReason(a.refused, true), '/etc/x/conf.d is a symlink to /tmp/y (not managed by git): refused; nothing was written on this host');
+  });
+  it('knows which host rsync versions it can use', () => {
+    assert.equal(rsyncProblem('rsync  version 3.2.7  protocol version 31', 'rsync'), undefined);
+    assert.equal(rsyncProblem('rsync  version v3.4.1  protocol version 32', 'rsync'), undefined);
+    assert.match(rsyncProblem('rsync  version 3.0.9  protocol version 30', 'rsync')!, /3\.0\.9 is too old/);
+    assert.match(rsyncProblem('', 'sudo rsync')!, /not installed.*sudo rsync/);
+  });
+});
