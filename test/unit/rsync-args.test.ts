@@ -4,19 +4,21 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildRsyncArgs, parseItemized } from '../../server/src/deploy/rsync.js';
+import { buildRsyncArgs, parseItemized, unescapeRsyncName } from '../../server/src/deploy/rsync.js';
 import { prunePrefix } from '../../server/src/deploy/host-steps.js';
 import { baseSshOptions, destinationOf, rsyncRemoteShell } from '../../server/src/ssh/options.js';
-import { planFileList, toNulList } from '../../server/src/deploy/file-list.js';
+import { toNulList } from '../../server/src/deploy/file-list.js';
 
 const settings = { user: 'root', port: 22, identityFile: '/data/ssh/id_ed25519', knownHostsFile: '/data/ssh/known_hosts', hostKeyPolicy: 'strict' as const, connectTimeout: 10, keepAliveInterval: 5, keepAliveCountMax: 3 };
 const plan = { sourceDir: '/data/staging/1/nginx/prod/shop', fileList: '/data/staging/1/files-0.list', sshArgs: ['-p', '22'], user: 'root', host: '192.0.2.10', ioTimeoutSeconds: 60 };
 
 describe('buildRsyncArgs', () => {
-  it('builds an argv with checksums, listed deletions only, no implied dirs, and the destination after --', () => {
+  it('builds an argv with checksums, no deletions at all, no implied dirs, and the destination after --', () => {
     const args = buildRsyncArgs({ ...plan, owner: 'www-data', group: 'www-data' });
     assert.deepEqual(args.slice(0, 3), ['--files-from', plan.fileList, '--from0']);
-    for (const flag of ['--no-implied-dirs', '--delete-missing-args', '--checksum', '--perms', '--links', '--timeout=60', '--owner', '--group', '--chown=www-data:www-data']) assert.ok(args.includes(flag), flag);
+    // Removals go through host-prepare.ts: receivers with the 2025 CVE fixes reject --delete-missing-args.
+    assert.ok(!args.some((a) => a.startsWith('--delete')), 'no --delete of any kind');
+    for (const flag of ['--out-format=%i %n', '--8-bit-output', '--no-implied-dirs', '--checksum', '--perms', '--links', '--timeout=60', '--owner', '--group', '--chown=www-data:www-data']) assert.ok(args.includes(flag), flag);
     assert.ok(!args.some((a) => a === '--delete' || a === '-a' || a === '--recursive' || a.startsWith('--delete-after')), 'never a blanket delete');
     assert.deepEqual(args.slice(-3), ['--', `${plan.sourceDir}/`, 'root@192.0.2.10:/']);
   });
@@ -29,6 +31,11 @@ describe('buildRsyncArgs', () => {
     assert.match(rp, /'\/var\/lib\/gitfleet\/backups\/app~prod~x' 4 <\/dev\/null >\/dev\/null 2>&1; rsync$/);
     assert.throws(() => buildRsyncArgs({ ...plan, remotePrefix: 'rm -rf /\n' }), /one command line/);
     assert.ok(!buildRsyncArgs(plan).some((a) => a.startsWith('--rsync-path')));
+  });
+  it('runs the host rsync named by deploy.ssh.rsyncPath, after the prefix when there is one', () => {
+    assert.ok(buildRsyncArgs({ ...plan, rsyncPath: 'sudo rsync' }).includes('--rsync-path=sudo rsync'));
+    assert.ok(buildRsyncArgs({ ...plan, rsyncPath: '/opt/rsync/bin/rsync', remotePrefix: 'true;' }).includes('--rsync-path=true; /opt/rsync/bin/rsync'));
+    for (const bad of ['rsync; rm -rf /', 'rsync  x', '$(x)', '']) assert.throws(() => buildRsyncArgs({ ...plan, rsyncPath: bad }), /refusing rsync path/);
   });
   it('the prune prefix keeps the newest keep−1 backups in numeric order and touches nothing else', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gf-prune-'));
@@ -89,21 +96,21 @@ describe('ssh options', () => {
 });
 
 describe('file lists and itemized output', () => {
-  it('lists every current file plus the files removed since the host commit, creating parents for removals', () => {
-    const p = planFileList(['etc/a.conf', 'etc/sub/b.conf'], ['etc/a.conf', 'etc/gone.conf', 'etc/olddir/x.conf', 'etc/sub/b.conf']);
-    assert.deepEqual(p.list, ['etc/a.conf', 'etc/sub/b.conf', 'etc/gone.conf', 'etc/olddir/x.conf']);
-    assert.deepEqual(p.removed, ['etc/gone.conf', 'etc/olddir/x.conf']);
-    assert.deepEqual(p.parentsToCreate, ['etc/olddir']);
+  it('writes the NUL-separated list rsync reads', () => {
     assert.equal(toNulList(['a', 'b']), 'a\0b\0');
-  });
-  it('removes nothing when the host commit is unknown', () => {
-    assert.deepEqual(planFileList(['etc/a'], undefined).removed, []);
   });
   it('parses rsync --itemize-changes lines', () => {
     const out = ['<f+++++++++ etc/a.conf', '*deleting   etc/gone.conf', 'cd+++++++++ etc/new/', '.f...p..... etc/mode.conf', '<f.st...... etc/changed.conf', ''].join('\n');
     assert.deepEqual(parseItemized(out), [
-      { op: 'sent', path: 'etc/a.conf' }, { op: 'deleted', path: 'etc/gone.conf' }, { op: 'dir', path: 'etc/new/' },
+      { op: 'sent', path: 'etc/a.conf' }, { op: 'deleted', path: 'etc/gone.conf' }, { op: 'dir', path: 'etc/new' },
       { op: 'attrs', path: 'etc/mode.conf' }, { op: 'sent', path: 'etc/changed.conf' },
     ]);
+  });
+  it('gives names back as they are on the host: UTF-8, spaces, quotes, newlines, backslashes, symlinks', () => {
+    // What rsync 3.x prints with --out-format='%i %n' -8 (checked against the real one in test/e2e/hostile-history.test.ts).
+    const out = ['>f+++++++++ etc/配置 文件.conf', ">f+++++++++ etc/it's \"q\".conf", '>f+++++++++ etc/two\\#012lines.conf',
+      '>f+++++++++ etc/back\\#134#012slash', 'cL+++++++++ etc/link -> x', '>f+++++++++ etc/tab\there', ''].join('\n');
+    assert.deepEqual(parseItemized(out).map((c) => c.path), ['etc/配置 文件.conf', 'etc/it\'s "q".conf', 'etc/two\nlines.conf', 'etc/back\\#012slash', 'etc/link -> x', 'etc/tab\there']);
+    assert.equal(unescapeRsyncName('a\\#303\\#251'), 'aé', 'escaped bytes of one UTF-8 character');
   });
 });

@@ -20,9 +20,18 @@ export interface RsyncPlan {
   backupDir?: string;
   /** A shell command run on the host before its rsync (in the same session): output discarded, failure ignored. */
   remotePrefix?: string;
+  /** The host's rsync command (deploy.ssh.rsyncPath): a path, or e.g. `sudo rsync`. Default `rsync`. */
+  rsyncPath?: string;
 }
 
-/** rsync argv (no shell): content compared by checksum, removals limited to the listed files, parent dirs left alone. */
+/** What deploy.ssh.rsyncPath may hold: a program and plain words (it is run by the host's shell). */
+export const RSYNC_PATH_RE = /^[A-Za-z0-9_./=-]+( [A-Za-z0-9_./=-]+)*$/;
+
+/**
+ * rsync argv (no shell): content compared by checksum, parent dirs left alone, nothing removed (removals go
+ * through host-prepare.ts). Changes are itemized without link targets (`%i %n`) and with names in UTF-8 as they
+ * are (-8): only control characters and backslash-hash sequences come escaped (`\#ooo`, see parseItemized).
+ */
 export function buildRsyncArgs(p: RsyncPlan): string[] {
   if (isIP(p.host) === 0) throw new Error(`refusing to push to a non-IP host ${JSON.stringify(p.host)}`);
   if (!POSIX_NAME_RE.test(p.user)) throw new Error(`refusing SSH user ${JSON.stringify(p.user)}`);
@@ -33,9 +42,8 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
   const args = [
     '--files-from', p.fileList, '--from0',
     '--no-implied-dirs',        // never touch the attributes of /etc and friends
-    '--delete-missing-args',    // listed but absent locally = removed in git = remove on the host, nothing else
     '--links', '--perms', '--checksum',
-    '--itemize-changes', `--timeout=${p.ioTimeoutSeconds}`,
+    '--out-format=%i %n', '--8-bit-output', `--timeout=${p.ioTimeoutSeconds}`,
   ];
   if (p.owner || p.group) {
     if (p.owner) args.push('--owner');
@@ -47,9 +55,13 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
     args.push('--backup', `--backup-dir=${p.backupDir}`);
   }
   if (p.dryRun) args.push('--dry-run');
+  const rsyncPath = p.rsyncPath ?? 'rsync';
+  if (!RSYNC_PATH_RE.test(rsyncPath)) throw new Error(`refusing rsync path ${JSON.stringify(rsyncPath)}`);
   if (p.remotePrefix) {
     if (/[\n\r\0]/.test(p.remotePrefix) || !p.remotePrefix.trimEnd().endsWith(';')) throw new Error('remotePrefix must be one command line ending with ";"');
-    args.push(`--rsync-path=${p.remotePrefix} rsync`);
+    args.push(`--rsync-path=${p.remotePrefix} ${rsyncPath}`);
+  } else if (rsyncPath !== 'rsync') {
+    args.push(`--rsync-path=${rsyncPath}`);
   }
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;
   args.push('-e', rsyncRemoteShell(p.sshArgs), '--', `${p.sourceDir}/`, `${p.user}@${host}:/`);
@@ -58,14 +70,33 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
 
 export interface ItemizedChange { op: 'sent' | 'deleted' | 'attrs' | 'dir'; path: string }
 
-/** Parse `--itemize-changes` lines: what changed on the host. */
+/**
+ * PURE: a name as rsync printed it back to its bytes: rsync writes `\#ooo` (octal) for control characters
+ * (a newline in a name among them) and for a backslash that starts such a sequence; with -8 everything else,
+ * UTF-8 included, comes as it is.
+ */
+export function unescapeRsyncName(s: string): string {
+  if (!s.includes('\\#')) return s;
+  const bytes: number[] = [];
+  const raw = Buffer.from(s, 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x5c && raw[i + 1] === 0x23 && i + 4 < raw.length && /^[0-7]{3}$/.test(raw.subarray(i + 2, i + 5).toString('latin1'))) {
+      bytes.push(parseInt(raw.subarray(i + 2, i + 5).toString('latin1'), 8));
+      i += 4;
+    } else bytes.push(raw[i]!);
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Parse the itemized lines (`%i %n`; `*deleting` from older flags too): what changed on the host. */
 export function parseItemized(stdout: string): ItemizedChange[] {
   const out: ItemizedChange[] = [];
   for (const line of stdout.split('\n')) {
-    if (line.startsWith('*deleting ')) { out.push({ op: 'deleted', path: line.slice(10).trim() }); continue; }
+    if (line.startsWith('*deleting ')) { out.push({ op: 'deleted', path: unescapeRsyncName(line.slice(10).replace(/^ +/, '')) }); continue; }
     const m = /^([<>ch.*])([fdLDS])(\S{9,10}) (.+)$/.exec(line);
     if (!m) continue;
-    const [, update, type, attrs, path] = m as unknown as [string, string, string, string, string];
+    const [, update, type, attrs, escaped] = m as unknown as [string, string, string, string, string];
+    const path = unescapeRsyncName(type === 'd' ? escaped.replace(/\/$/, '') : escaped);
     if (type === 'd') { if (attrs.startsWith('+')) out.push({ op: 'dir', path }); continue; }
     out.push({ op: update === '.' ? 'attrs' : 'sent', path });
   }
