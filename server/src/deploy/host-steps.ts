@@ -19,8 +19,22 @@ export interface StepContext {
 
 export interface StepFailure { reason: string; output: string; exitCode: number | null }
 
-// Put back what the push changed: a file with a backup is moved back, a file the push created is removed.
-const RESTORE = 'b=$1; shift; for f in "$@"; do if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then mkdir -p "$(dirname "/$f")" && mv -f "$b/$f" "/$f"; else rm -f "/$f"; fi; done';
+// Put back what the push changed. $2 = how many of the paths were written (deepest first; the rest were removed
+// or replaced, shallowest first). A path with a backup is moved back over what the push put there (an empty
+// directory that replaced a link is removed first); a written path with no backup was new and goes. Paths that
+// could not be put back are printed (NUL-terminated) and the exit status is 1.
+const RESTORE = [
+  'b=$1; nw=$2; shift 2; i=0; bad=0',
+  'for f; do',
+  '  i=$((i + 1)); p=/$f; d=${p%/*}; d=${d:-/}',
+  '  if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then',
+  '    { [ ! -d "$p" ] || [ -L "$p" ] || rmdir -- "$p"; } && { [ -d "$d" ] || mkdir -p -- "$d"; } && mv -fT -- "$b/$f" "$p"',
+  '  elif [ "$i" -le "$nw" ]; then',
+  '    if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir -- "$p"; else rm -f -- "$p"; fi',
+  '  else false; fi 2>/dev/null || { bad=1; printf "%s\\0" "$f"; }',
+  'done',
+  'exit $bad',
+].join('\n');
 // Keep the newest N deployment backups (numeric names) of this unit. Shell builtins only, one rm when there is
 // something to remove: it rides on one push in `keep`, on every host, and a pipeline (ls|grep|sort|head) of five
 // processes cost a quarter of a warm push's CPU there.
@@ -57,6 +71,19 @@ export function touchedPaths(changes: string[]): { written: string[]; removed: s
 }
 
 
+/** Put the previous files back after a failed validate; says what it did and whether all of it worked. */
+async function restore(c: StepContext, written: string[], removed: string[]): Promise<string> {
+  const depth = (p: string) => p.split('/').length;
+  const w = [...written].sort((a, b) => depth(b) - depth(a));
+  const r = [...removed].sort((a, b) => depth(a) - depth(b));
+  const res = await remote(c, shCommand(RESTORE, [c.backupDir!, String(w.length), ...w, ...r]), 120);
+  const total = w.length + r.length;
+  if (res.ok) return `previous files restored (${w.length} written and ${r.length} removed path(s) put back)`;
+  const failed = res.res?.exitCode === 1 ? res.res.stdout.split('\0').filter(Boolean) : [];
+  if (failed.length === 0) return `restoring the previous files FAILED: ${res.failure?.reason}`;
+  return `restore INCOMPLETE: ${failed.length} of ${total} path(s) could not be put back (${failed.slice(0, 3).map((f) => `/${f}`).join(', ')}${failed.length > 3 ? ', …' : ''}); the others were`;
+}
+
 /** Run the steps; a StepFailure means the host failed (and, for validate, its previous files are back). */
 export async function afterTransfer(c: StepContext, changes: string[]): Promise<StepFailure | undefined> {
   const { written, removed } = touchedPaths(changes);
@@ -67,10 +94,7 @@ export async function afterTransfer(c: StepContext, changes: string[]): Promise<
     if (!v.ok) {
       const output = tail(`${v.res?.stdout ?? ''}${v.res?.stderr ?? ''}`.trim());
       let restored = 'no backup to restore from (deploy.backups.enabled is false)';
-      if (c.backupDir) {
-        const r = await remote(c, shCommand(RESTORE, [c.backupDir, ...written, ...removed]), 120);
-        restored = r.ok ? 'previous files restored' : `restoring the previous files FAILED: ${r.failure?.reason}`;
-      }
+      if (c.backupDir) restored = await restore(c, written, removed);
       return { reason: `validate hook failed (${v.failure?.reason}); ${restored}`, output, exitCode: v.res?.exitCode ?? null };
     }
   }
