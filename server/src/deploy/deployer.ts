@@ -182,7 +182,7 @@ export class Deployer {
         this.markStarted(q);
         if (this.stopping) return Promise.resolve({ status: 'failed', hosts: [], interrupted: true });
         return runUnit({ ...this.deps, hostSlots: this.hostSlots }, {
-          deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions,
+          deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions, force: sync?.force,
           drain: this.drain.signal, kill: this.kill.signal, log,
         });
       })));

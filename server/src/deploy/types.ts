@@ -31,6 +31,8 @@ export interface SyncRequest {
   dryRun?: boolean;
   /** Go ahead with removals the deletion circuit breaker held. */
   confirmDeletions?: boolean;
+  /** Every file through rsync (no probe, no shell writes): a full, rebuilt push of the unit. */
+  force?: boolean;
 }
 
 export type DeployRequest = (PushRequest | SyncRequest) & { resumeOf?: number };

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { selectUnits, unitKey } from '../../gitops/targets.js';
-import { requireSegment } from '../../util/validate.js';
+import { requireIp, requireSegment } from '../../util/validate.js';
 import { hostPushes, unitResults } from '../../db/deployments.js';
 
 export function createSyncRoutes(ctx: AppContext): Router {
@@ -16,10 +16,13 @@ export function createSyncRoutes(ctx: AppContext): Router {
     if (q.wait !== undefined && q.wait !== 'true' && q.wait !== 'false') throw new ValidationError('wait must be true or false', 'wait');
     if (q.dryRun !== undefined && q.dryRun !== 'true' && q.dryRun !== 'false') throw new ValidationError('dryRun must be true or false', 'dryRun');
     const dryRun = q.dryRun === 'true';
+    if (q.force !== undefined && q.force !== 'true' && q.force !== 'false') throw new ValidationError('force must be true or false', 'force');
+    const force = q.force === 'true';
+    const hosts = q.host === undefined ? undefined : (Array.isArray(q.host) ? q.host : [q.host]).map((h) => requireIp(h, 'host'));
     const head = await ctx.repo.fetch();
     const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
     if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
-    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey), ...(dryRun ? { dryRun } : {}) });
+    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey), ...(dryRun ? { dryRun } : {}), ...(force ? { force } : {}), ...(hosts ? { hosts } : {}) });
     if (q.wait === 'false') {
       res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
       return;
