@@ -158,7 +158,7 @@ async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number): 
   return { changes: answer.changes };
 }
 
-async function attempt(o: HostPushOptions): Promise<Attempt> {
+async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
   let lease;
   try {
     lease = await o.ssh.lease(o.target, o.log, o.signal);
@@ -167,8 +167,7 @@ async function attempt(o: HostPushOptions): Promise<Attempt> {
     throw err;
   }
   try {
-    // deploy.hostTimeout covers the whole attempt: probe, shell writes and rsync passes.
-    const deadline = Date.now() + o.timeoutSeconds * 1000;
+    // deploy.hostTimeout covers the whole host push: every attempt, its connection, check, probe, shell writes and rsync passes.
     const prep = await prepareHost(o, lease, deadline);
     if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
@@ -210,12 +209,16 @@ export async function pushHost(o: HostPushOptions): Promise<HostPushResult & { f
   let last: Attempt = { stderr: '' };
   let attempts = 0;
   const made = new Map<string, string>(); // path → its change; a write or removal outranks an attribute change
+  const deadline = started + o.timeoutSeconds * 1000;
   for (let i = 0; i <= o.retries; i++) {
     if (o.signal.aborted) break;
     attempts++;
-    last = await attempt(o);
+    last = await attempt(o, deadline);
+    if (Date.now() >= deadline && last.failure?.transient) last.failure = timeoutFailure(o);
     for (const c of changesOf(last)) if (!/^[+-]/.test(made.get(c.slice(1)) ?? '')) made.set(c.slice(1), c);
-    if (!last.failure || !last.failure.transient || i === o.retries) break;
+    // A timeout is not retried: the deadline covers the whole push, and a host that hangs would hang again.
+    if (!last.failure || !last.failure.transient || last.failure.kind === 'timeout' || i === o.retries) break;
+    if (Date.now() + o.backoffSeconds * 1000 * 2 ** i >= deadline) break;
     o.log.warn({ attempt: attempts, kind: last.failure.kind, changed: made.size }, 'host push failed, retrying');
     await sleep(o.backoffSeconds * 1000 * 2 ** i, o.signal);
   }
