@@ -49,11 +49,13 @@ export interface HostPushOptions {
 interface Attempt { failure?: Failure; res?: RunResult; changes?: string[]; stderr: string }
 
 type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[]; differing: Differing[]; expected: Map<string, Expected>; observed: Map<string, Observed> }
-  | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string };
+  | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string }
+  | { kind: 'unsafe' }; // a directory the push goes through is not a real directory: the host check says why
 
 /** What a request to the host's shell that did not answer means: the connection's failure, a timeout, or "use rsync". */
-function shellTrouble(shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
+function shellTrouble(shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large' | 'aborted'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
   if (reason === 'timeout') return { kind: 'timeout' };
+  if (reason === 'aborted') return { kind: 'failed', failure: { kind: 'aborted', reason: 'aborted: the server is shutting down', transient: false }, stderr: '' };
   if (reason !== 'closed') return { kind: 'unknown' };
   const { exitCode, stderr } = shell.ended;
   const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
@@ -70,19 +72,22 @@ const timeoutFailure = (o: HostPushOptions): Failure => ({ kind: 'timeout', reas
  * On a cold host the shell's ssh opens the master; if that connection fails, the failure is the host's
  * (classified like any ssh failure), not a reason to try again with rsync.
  */
-async function probeHost(o: HostPushOptions, lease: Lease, deadline: number): Promise<Verdict> {
+async function probeHost(o: HostPushOptions, lease: Lease, deadline: number, dirs: string[]): Promise<Verdict> {
   const entries = o.plan.passes.flatMap((p) => p.entries);
-  if (!probeable(entries)) return { kind: 'unknown' };
+  if (!probeable([...entries, ...dirs])) return dirs.length ? { kind: 'unsafe' } : { kind: 'unknown' };
   const expected = await o.probe!.expected();
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const names = o.plan.passes.some((p) => [p.owner, p.group].some((x) => x !== undefined && !/^\d+$/.test(x)));
-  const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries], left(deadline));
+  const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries, ...dirs], left(deadline), o.signal);
   if (!a.ok) return shellTrouble(shell, a.reason);
   const observed = a.exitCode === 0 ? parseStat(a.stdout) : undefined;
-  if (!observed) return { kind: 'unknown' };
+  if (!observed) return dirs.length ? { kind: 'unsafe' } : { kind: 'unknown' };
+  // stat does not follow the last component: a link or a file where a directory must be shows as such.
+  if (dirs.some((d) => observed.has(d) && observed.get(d)!.type !== 'directory')) return { kind: 'unsafe' };
+  for (const d of dirs) if (!entries.includes(d)) observed.delete(d);
   const regular = regularFiles(observed);
   if (regular.length) {
-    const b = await shell.run(PROBE_SUM_SCRIPT, regular, left(deadline));
+    const b = await shell.run(PROBE_SUM_SCRIPT, regular, left(deadline), o.signal);
     if (!b.ok) return shellTrouble(shell, b.reason);
     if (b.exitCode !== 0 || !addSums(observed, b.stdout)) return { kind: 'unknown' };
   }
@@ -96,7 +101,7 @@ type Written = { kind: 'done' | 'partial'; changes: string[] } | Extract<Verdict
 async function writeThroughShell(o: HostPushOptions, lease: Lease, ops: WriteOp[], deadline: number): Promise<Written> {
   const { script, args } = await shellWriteScript(ops, { sourceDir: o.plan.sourceDir, backupDir: o.plan.backupDir, tag: randomBytes(6).toString('hex'), prefix: o.plan.remotePrefix });
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const a = await shell.run(script, args, left(deadline));
+  const a = await shell.run(script, args, left(deadline), o.signal);
   if (!a.ok) return shellTrouble(shell, a.reason);
   return { kind: a.exitCode === 0 ? 'done' : 'partial', changes: parseShellWrite(a.stdout) };
 }
@@ -106,10 +111,16 @@ const nothingToDo = (): RunResult => ({ exitCode: 0, signal: null, timedOut: fal
 /** What is left for rsync once the probe (and the shell) had their go; `done`: nothing, this is the attempt's result. */
 type Ahead = { done: Attempt } | { passes: OwnerPass[]; changes: string[]; prefixRan: boolean };
 
-async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOptions['probe']>, lease: Lease, deadline: number): Promise<Ahead> {
-  const v = await probeHost(o, lease, deadline);
+/** dirs: the directories to check in the same question (when the host check did not run before the probe). */
+async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOptions['probe']>, lease: Lease, deadline: number, dirs: string[]): Promise<Ahead> {
+  const v = await probeHost(o, lease, deadline, dirs);
   probe.metrics?.probes.inc({ result: v.kind });
   o.log.debug({ probe: v.kind, paths: v.kind === 'differs' ? v.paths.length : undefined }, 'probed');
+  if (v.kind === 'unsafe') {
+    // The host check names what is wrong and refuses (or, if it was put right meanwhile, rsync does the rest).
+    const prep = await prepareHost(o, lease, deadline, true);
+    return 'done' in prep ? { done: prep.done } : { passes: o.plan.passes, changes: prep.changes, prefixRan: false };
+  }
   if (v.kind === 'in_sync') return { done: { res: nothingToDo(), stderr: '' } };
   if (v.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
   if (v.kind === 'failed') return { done: { failure: v.failure, stderr: v.stderr } };
@@ -134,12 +145,12 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
  * Check the directories the push goes through, make the removals and type changes, and ask the rsync version
  * (host-prepare.ts). Nothing is written on a host that this did not clear: when it cannot run, the attempt fails.
  */
-async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number): Promise<{ changes: string[] } | { done: Attempt }> {
-  const ask = o.rsync.onVersion !== undefined && (o.rsync.askVersion || !lease.warm);
-  if (!ask && !prepareNeeded(o.transfer)) return { changes: [] };
+async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, always = false): Promise<{ changes: string[] } | { done: Attempt }> {
+  const ask = asksVersion(o, lease);
+  if (!ask && !always && !prepareNeeded(o.transfer)) return { changes: [] };
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined });
-  const a = await shell.run(PREPARE_SCRIPT, args, left(deadline));
+  const a = await shell.run(PREPARE_SCRIPT, args, left(deadline), o.signal);
   if (!a.ok) {
     const t = shellTrouble(shell, a.reason);
     if (t.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
@@ -158,6 +169,9 @@ async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number): 
   return { changes: answer.changes };
 }
 
+/** The host's rsync version is asked when not known yet, and on each new connection (it may have changed). */
+const asksVersion = (o: HostPushOptions, lease: Lease) => o.rsync.onVersion !== undefined && (o.rsync.askVersion || !lease.warm);
+
 async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
   let lease;
   try {
@@ -168,10 +182,15 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
   }
   try {
     // deploy.hostTimeout covers the whole host push: every attempt, its connection, check, probe, shell writes and rsync passes.
-    const prep = await prepareHost(o, lease, deadline);
+    // The host check runs first, unless all it would do is look at directories and the probe can ask for
+    // those in its own question (one round trip less for a warm host).
+    const probing = o.probe && (lease.warm || o.probe.cold);
+    const t = o.transfer;
+    const checkFirst = !probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length > 0;
+    const prep = checkFirst ? await prepareHost(o, lease, deadline) : { changes: [] };
     if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
-    if (o.probe && (lease.warm || o.probe.cold)) ahead = await probeAndWrite(o, o.probe, lease, deadline);
+    if (probing) ahead = await probeAndWrite(o, o.probe!, lease, deadline, checkFirst ? [] : t.checkDirs);
     if ('done' in ahead) return { ...ahead.done, changes: [...prep.changes, ...(ahead.done.changes ?? [])] };
     const { passes, prefixRan } = ahead;
     const changes = [...prep.changes, ...ahead.changes];

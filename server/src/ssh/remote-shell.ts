@@ -9,7 +9,7 @@ import type { PipedProcess } from '../util/launcher.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { sshHost, type Destination } from './options.js';
 
-export type ShellAnswer = { ok: true; exitCode: number; stdout: Buffer } | { ok: false; reason: 'timeout' | 'closed' | 'too_large' };
+export type ShellAnswer = { ok: true; exitCode: number; stdout: Buffer } | { ok: false; reason: 'timeout' | 'closed' | 'too_large' | 'aborted' };
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
@@ -67,24 +67,29 @@ export class RemoteShell {
 
   /**
    * Run `script` with `args` as $1.. in a subshell (stdin from /dev/null, stderr dropped) and return its stdout
-   * and exit code. On a timeout the shell is closed: the caller falls back to its ordinary path.
+   * and exit code. On a timeout the shell is closed: the caller falls back to its ordinary path. `signal`
+   * (the server's kill at the end of its shutdown grace) closes it too: the remote command is cut off.
    */
-  run(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
-    const next = this.chain.then(() => this.send(script, args, timeoutMs));
+  run(script: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<ShellAnswer> {
+    const next = this.chain.then(() => this.send(script, args, timeoutMs, signal));
     this.chain = next.catch(() => undefined);
     return next;
   }
 
-  private send(script: string, args: string[], timeoutMs: number): Promise<ShellAnswer> {
+  private send(script: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<ShellAnswer> {
     const proc = this.proc;
+    if (signal?.aborted) return Promise.resolve({ ok: false, reason: 'aborted' });
     if (this.dead || !proc) return Promise.resolve({ ok: false, reason: 'closed' });
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const setArgs = args.length ? `set -- ${args.map(shellQuote).join(' ')}; ` : 'set --; ';
     const marker = this.marker.toString().slice(1);
     return new Promise<ShellAnswer>((resolve) => {
       const timer = setTimeout(() => { this.log?.warn({ host: this.dest.host, timeoutMs }, 'remote shell did not answer in time'); finish({ ok: false, reason: 'timeout' }); this.close(); }, timeoutMs);
+      const onAbort = () => { finish({ ok: false, reason: 'aborted' }); this.close(); };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (a: ShellAnswer) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.waiting = undefined;
         this.armIdle();
         resolve(a);
