@@ -23,6 +23,7 @@ import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
 import { SshConnections } from './ssh/connections.js';
 import { Launcher } from './util/launcher.js';
+import { failingUnits } from './db/unit-failures.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
 
@@ -82,6 +83,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
+  for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
 

@@ -13,6 +13,7 @@ export interface Metrics {
   shellWrites: Counter<'result'>;
   sshOpenDuration: Histogram<string>;
   unitDrift: Gauge<'unit' | 'state'>;
+  unitFailing: Gauge<'unit'>;
 }
 
 export function createMetrics(withDefaults = true): Metrics {
@@ -30,6 +31,7 @@ export function createMetrics(withDefaults = true): Metrics {
     probes: new Counter({ name: 'gitfleet_probes_total', help: 'Probes of hosts before rsync: in_sync (no rsync), differs (rsync on those paths), unknown (full rsync), timeout, failed (connection)', labelNames: ['result'], registers }),
     shellWrites: new Counter({ name: 'gitfleet_shell_writes_total', help: 'Probed differences written through the host shell instead of rsync: done, partial (rsync finished), unknown (rsync did it all), timeout, failed (connection)', labelNames: ['result'], registers }),
     unitDrift: new Gauge({ name: 'gitfleet_unit_hosts', help: 'Hosts of a unit by drift state at the last drift check', labelNames: ['unit', 'state'], registers }),
+    unitFailing: new Gauge({ name: 'gitfleet_unit_failing_runs', help: 'Runs in a row a unit has failed (0 once it succeeds again)', labelNames: ['unit'], registers }),
     sshOpenDuration: new Histogram({ name: 'gitfleet_ssh_connection_open_seconds', help: 'Time to open an SSH master connection', buckets: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10], registers }),
   };
 }

@@ -95,4 +95,24 @@ describe('notifications from real deployments', () => {
       await fleet.startHost(ip);
     }
   });
+
+  it('a unit failing push after push is notified once; its streak shows in /api/v1/units and the metrics until it succeeds', async () => {
+    await fleet.stopHost(ip);
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await s.api('/sync?env=prod&app=shop')).body.status, 'failed');
+      await sleep(500);
+      assert.equal(failures.requests.length, 1, 'only the first failure in a row was announced');
+      const units = await s.api('/api/v1/units');
+      const shop = units.body.items.find((u: { unit: string }) => u.unit === 'nginx/prod/shop');
+      assert.equal(shop.failing.failures, 3, JSON.stringify(shop));
+      assert.match(shop.failing.lastReason, /1 of 1 hosts not deployed/);
+      assert.match(await (await fetch(`${s.url}/metrics`)).text(), /gitfleet_unit_failing_runs\{unit="nginx\/prod\/shop"\} 3/);
+    } finally {
+      await fleet.startHost(ip);
+    }
+    assert.equal((await s.api('/sync?env=prod&app=shop')).body.status, 'succeeded');
+    const units = await s.api('/api/v1/units');
+    assert.equal(units.body.items.find((u: { unit: string }) => u.unit === 'nginx/prod/shop').failing, null);
+    assert.match(await (await fetch(`${s.url}/metrics`)).text(), /gitfleet_unit_failing_runs\{unit="nginx\/prod\/shop"\} 0/);
+  });
 });

@@ -171,6 +171,7 @@ export class Deployer {
     const log = this.deps.log.child({ deploymentId: q.id });
     let status: DeploymentStatus = 'failed';
     let error: string | null = null;
+    let repeatFailure = false; // every unit that failed had failed before: its streak was reported already
     try {
       if (this.stopping) return;
       await rec.markDeploymentRunning(db, q.id, this.now());
@@ -188,6 +189,8 @@ export class Deployer {
       })));
       if (q.req.kind === 'push' && !outcomes.some((o) => o.interrupted)) await rec.setLastSeen(db, this.branch, commit, this.now());
       status = aggregate(outcomes);
+      const bad = outcomes.filter((o) => o.status === 'failed' || o.status === 'partial');
+      repeatFailure = bad.length > 0 && bad.every((o) => o.repeatFailure) && !this.stopping;
       if (status !== 'succeeded') error = summarize(outcomes, units);
     } catch (err) {
       error = (err as Error).message;
@@ -203,7 +206,7 @@ export class Deployer {
       this.waiters.delete(q.id);
       if (d) {
         try {
-          this.events.emit('finished', { ...d, unitResults: await rec.unitResults(db, q.id), hosts: await rec.hostPushes(db, q.id) });
+          this.events.emit('finished', { ...d, unitResults: await rec.unitResults(db, q.id), hosts: await rec.hostPushes(db, q.id), repeatFailure });
         } catch (err) {
           log.error({ err }, 'deployment finished listener failed');
         }

@@ -50,6 +50,8 @@ export interface DeploymentView {
   request: DeployRequest; units: string[]; status: DeploymentStatus; error: string | null;
   createdAt: string; startedAt: string | null; finishedAt: string | null;
   unitResults?: UnitView[]; hosts?: HostPushView[];
+  /** On the 'finished' event: every unit that failed had failed in its previous run too (notified already). */
+  repeatFailure?: boolean;
 }
 
 export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set(['succeeded', 'partial', 'failed', 'interrupted']);

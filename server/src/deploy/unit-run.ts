@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import * as rec from '../db/deployments.js';
 import { hostRsyncByIp, setHostRsync } from '../db/host-rsync.js';
+import { clearUnitFailure, recordUnitFailure } from '../db/unit-failures.js';
 import type { CmdbProvider, TargetHost } from '../cmdb/provider.js';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
@@ -47,7 +48,11 @@ export interface UnitRunInput {
   log: Logger;
 }
 
-export interface UnitOutcome { status: UnitStatus; hosts: Array<{ ip: string; status: HostPushStatus }>; interrupted: boolean }
+export interface UnitOutcome {
+  status: UnitStatus; hosts: Array<{ ip: string; status: HostPushStatus }>; interrupted: boolean;
+  /** The unit failed in its previous run too (its streak was already reported): notify once, not on every push. */
+  repeatFailure?: boolean;
+}
 
 const CMDB_TIMEOUT_MS = 30_000;
 const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
@@ -67,13 +72,37 @@ export function unitOwnership(config: Config, key: string, stage: Pick<Stage, 'm
   return { owner: stage.meta.owner ?? o.owner ?? config.deploy.owner, group: stage.meta.group ?? o.group ?? config.deploy.group };
 }
 
+/**
+ * Run the unit and keep its failure streak: a failed or partial run extends it, a full success ends it
+ * (`gitfleet_unit_failing_runs`, `/api/v1/units`). Dry runs, held units and units with no hosts leave it alone.
+ */
 export async function runUnit(deps: UnitRunDeps, input: UnitRunInput): Promise<UnitOutcome> {
+  let reason: string | null = null;
+  const out = await runUnitOnce(deps, input, (r) => { reason = r; });
+  const key = unitKey(input.unit);
+  if (input.dryRun || out.interrupted) return out;
+  try {
+    if (out.status === 'failed' || out.status === 'partial') {
+      const streak = await recordUnitFailure(deps.db, key, input.deploymentId, reason, deps.clock().toISOString());
+      deps.metrics.unitFailing.set({ unit: key }, streak);
+      return { ...out, repeatFailure: streak > 1 };
+    }
+    if (out.status === 'succeeded' && !input.onlyHosts && (await clearUnitFailure(deps.db, key))) deps.metrics.unitFailing.set({ unit: key }, 0);
+  } catch (err) {
+    input.log.warn({ err, unit: key }, 'could not record the unit failure streak');
+  }
+  return out;
+}
+
+async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (r: string | null) => void): Promise<UnitOutcome> {
   const { db, clock, config } = deps;
   const key = unitKey(input.unit);
   const log = input.log.child({ unit: key });
   const now = () => clock().toISOString();
-  const record = (status: UnitStatus, reason: string | null, hostCount = 0) =>
-    rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now());
+  const record = (status: UnitStatus, reason: string | null, hostCount = 0) => {
+    lastReason(reason);
+    return rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now());
+  };
   await record('running', null);
 
   let targets: TargetHost[];

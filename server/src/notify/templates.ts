@@ -12,7 +12,8 @@ const MAX_LISTED = 10;
 
 /** Does a target with this filter announce this deployment? (A succeeded deployment that touched no unit never is.) */
 export function wants(on: NotifyOn, d: DeploymentView): boolean {
-  if (FAILURE_STATUSES.has(d.status)) return true;
+  // A unit failing push after push is reported when it starts failing, not again on every push.
+  if (FAILURE_STATUSES.has(d.status)) return !d.repeatFailure;
   return on === 'all' && d.status === 'succeeded' && d.units.length > 0;
 }
 

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import { ValidationError } from '../../errors.js';
 import * as rec from '../../db/deployments.js';
 import { unitDrift } from '../../db/drift.js';
+import { failingUnits } from '../../db/unit-failures.js';
 import { checkUnitDrift, type DriftDeps } from '../../deploy/drift.js';
 import { parseUnitKey, unitKey } from '../../gitops/targets.js';
 import { requireSegment } from '../../util/validate.js';
@@ -17,6 +18,7 @@ export function createUnitRoutes(ctx: AppContext): Router {
     const inRepo = head ? (await ctx.repo.listUnits(head)).map(unitKey) : [];
     const states = new Map((await rec.listUnitStates(ctx.db)).map((s) => [s.unit, s]));
     const drift = await unitDrift(ctx.db);
+    const failing = await failingUnits(ctx.db);
     const keys = [...new Set([...inRepo, ...states.keys()])].sort();
     res.json({
       head,
@@ -26,6 +28,8 @@ export function createUnitRoutes(ctx: AppContext): Router {
         const st = states.get(unit);
         return {
           unit, inRepo: inRepo.includes(unit), lastCommit: st?.lastCommit ?? null, lastDeployedAt: st?.lastDeployedAt ?? null, upToDate: !!st && st.lastCommit === head,
+          // Failing since its first failed run in a row (null: its last run succeeded).
+          failing: failing.has(unit) ? (({ unit: _, ...f }) => f)(failing.get(unit)!) : null,
           drift: rows.length ? { in_sync: count('in_sync'), drifted: count('drifted'), unreachable: count('unreachable'), error: count('error'), checkedAt: rows.map((d) => d.checkedAt).sort().at(-1) } : null,
         };
       }),

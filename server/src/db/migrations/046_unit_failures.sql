@@ -1,0 +1,8 @@
+-- Units failing push after push: since when, how many runs in a row, why last, and whether anyone was told.
+CREATE TABLE unit_failures (
+  unit TEXT PRIMARY KEY,
+  since TEXT NOT NULL,
+  failures INTEGER NOT NULL,
+  last_deployment_id INTEGER NOT NULL,
+  last_reason TEXT
+);
