@@ -17,15 +17,19 @@ export const apps = [
       // The process sends 'ready' once it listens; give start-up (git fetch, migrations) time.
       wait_ready: true,
       listen_timeout: 30000,
-      // SIGINT, then SIGKILL after kill_timeout: keep it above server.shutdownGrace (default 30 s).
+      // SIGINT, then SIGKILL after kill_timeout: keep it above server.shutdownGrace (default 30 s) plus the few
+      // seconds closing takes (ssh masters, the database).
       kill_timeout: 40000,
-      treekill: true,
+      // Signal the server alone: it drains (running host pushes finish within shutdownGrace) and ends its own
+      // children. pm2's tree-kill sent SIGINT to every rsync and ssh too, so a push in its hooks died at once.
+      treekill: false,
       autorestart: true,
       min_uptime: '10s',
       max_restarts: 10,
       exp_backoff_restart_delay: 200,
       max_memory_restart: '1G',
-      time: true,
+      // pino writes JSON lines with their own time: a pm2 timestamp prefix would break them.
+      time: false,
       env: { NODE_ENV: 'production' },
     },
 ];

@@ -1,4 +1,5 @@
 // startServer(config): open the store, the repo and SSH, build the context, listen, start schedulers; stop() drains and closes.
+import { accessSync, constants as fsc, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -13,6 +14,7 @@ import { migrate } from './db/migrate.js';
 import { createProvider } from './cmdb/registry.js';
 import { Deployer } from './deploy/deployer.js';
 import { startDriftSchedule } from './deploy/drift.js';
+import { startReaper } from './deploy/reaper.js';
 import { ensureLocalRepo } from './gitops/local-repo.js';
 import { ensureBaseline, startPoller, type Poller } from './gitops/poller.js';
 import { ConfigRepo } from './gitops/repo.js';
@@ -44,6 +46,21 @@ function controlDir(dataDir: string): string {
   return preferred.length + 22 <= 100 ? preferred : join(tmpdir(), `gitfleet-cm-${createHash('sha1').update(dataDir).digest('hex').slice(0, 12)}`);
 }
 
+/**
+ * The launcher's job files (every git read's output, rsync's file lists, FIFOs) live off the data dir, in RAM when
+ * /dev/shm is there: a full data disk must not break git reads, and they are scratch files anyway.
+ */
+function runDir(dataDir: string): string {
+  const hash = createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  const shm = '/dev/shm';
+  const base = existsSync(shm) && accessible(shm) ? shm : tmpdir();
+  return join(base, `gitfleet-run-${hash}`);
+}
+
+function accessible(dir: string): boolean {
+  try { accessSync(dir, fsc.W_OK | fsc.X_OK); return true; } catch { return false; }
+}
+
 export async function startServer(config: Config, log: Logger, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDb(join(config.dataDir, 'gitfleet.db'));
@@ -60,7 +77,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
   // Starts every rsync and ssh, and local git commands: cheaper than forking the server (util/launcher.ts).
-  const launcher = new Launcher({ dir: join(config.dataDir, 'run'), log });
+  const launcher = new Launcher({ dir: runDir(config.dataDir), log });
   // The server's own transport programs, for reading logs of a push (the hosts' rsync is recorded per host).
   void Promise.all([launcher.run('rsync', ['--version']), launcher.run('ssh', ['-V'])]).then(([r, s]) => {
     log.info({ rsync: r.stdout.split('\n')[0]?.trim() || `not found (exit ${r.exitCode})`, openssh: s.stderr.trim() || `not found (exit ${s.exitCode})` }, 'transport programs');
@@ -104,6 +121,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   await ensureBaseline(ctx);
   await deployer.recover();
+  const reaper = startReaper({ db, deployer, log, clock });
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
   const warm = sshCfg.reuse && sshCfg.keepWarm
@@ -118,6 +136,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       shutdown.abort();
       poller.stop();
       drift.stop();
+      reaper.stop();
       warm?.stop();
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();

@@ -47,6 +47,12 @@ export class UpstreamDataError extends AppError {
     super('upstream_bad_data', 502, message, options);
   }
 }
+/** The data dir's disk is full: the server is read-only until space is freed (mapped from SQLITE_FULL / ENOSPC). */
+export class StorageFullError extends AppError {
+  constructor(message = 'the data disk is full: gitfleet is read-only until space is freed', options?: { cause?: unknown }) {
+    super('insufficient_storage', 507, message, options);
+  }
+}
 /** A bad configuration: start-up stops with every problem listed. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -159,7 +159,7 @@ describe('probe of warm hosts before rsync', () => {
     const ours = async () => (await run('ps', ['-eo', 'pid,args'])).stdout.split('\n').filter((l) => l.includes(controlDir) && !l.includes(' ps '));
     const shells = (await ours()).filter((l) => l.includes('exec /bin/sh'));
     assert.equal(shells.length, 2, `a shell per host before shutdown: ${shells.join('; ')}`);
-    const runDir = join(tmp.path, 'data', 'run');
+    const runDir = s.ctx.launcher['o' as never]['dir' as never] as string; // off the data dir (boot.ts runDir)
     assert.ok((await readdir(runDir)).some((f) => f.endsWith('.i')), 'the shells talk through FIFOs in the run directory');
     await s.stop();
     assert.deepEqual(await ours(), []);

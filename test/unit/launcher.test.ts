@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Launcher } from '../../server/src/util/launcher.js';
+import { zombiesUnder } from '../helpers/procs.js';
 
 describe('process launcher', () => {
   const l = new Launcher();
@@ -42,6 +43,18 @@ describe('process launcher', () => {
     } finally {
       await fresh.close();
       await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no zombie behind once jobs have ended (reaped within a second, without a next job)', async () => {
+    const z = new Launcher();
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await z.run('true', [])).exitCode, 0);
+      await Promise.all(Array.from({ length: 12 }, () => z.run('sh', ['-c', 'exit 0'])));
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual((await zombiesUnder(process.pid)).map((p) => p.cmdline.join(' ') || `pid ${p.pid}`), []);
+    } finally {
+      await z.close();
     }
   });
 

@@ -173,3 +173,25 @@ export async function findDelivery(q: Queryable, key: string): Promise<{ deploym
 export async function recordDelivery(q: Queryable, key: string, source: string, deploymentId: number | null, now: string): Promise<void> {
   await q.run('INSERT OR IGNORE INTO webhook_deliveries (key, source, deployment_id, received_at) VALUES (?, ?, ?, ?)', [key, source, deploymentId, now]);
 }
+
+// --- records nobody works on any more (reaper.ts) ---------------------------------------------
+
+/** Does the deployment have a row still open (itself, a unit or a host push not final)? */
+export async function hasOpenRecords(q: Queryable, id: number): Promise<boolean> {
+  const r = await q.get<{ open: number }>(
+    `SELECT (SELECT COUNT(*) FROM deployments WHERE id = ? AND status IN ('queued','running'))
+          + (SELECT COUNT(*) FROM deployment_units WHERE deployment_id = ? AND status IN ('pending','running'))
+          + (SELECT COUNT(*) FROM host_pushes WHERE deployment_id = ? AND status IN ('pending','running')) AS open`, [id, id, id]);
+  return (r?.open ?? 0) > 0;
+}
+
+/**
+ * Close what a finished deployment left open (its end could not be written): host pushes aborted, units failed,
+ * the deployment interrupted; rows already final keep their result. True when the deployment itself was open.
+ */
+export async function closeOrphan(q: Queryable, id: number, reason: string, now: string): Promise<boolean> {
+  await q.run("UPDATE host_pushes SET status = 'aborted', reason = COALESCE(reason, ?), finished_at = ? WHERE deployment_id = ? AND status IN ('pending','running')", [reason, now, id]);
+  await q.run("UPDATE deployment_units SET status = 'failed', reason = COALESCE(reason, ?), finished_at = ? WHERE deployment_id = ? AND status IN ('pending','running')", [reason, now, id]);
+  const r = await q.run("UPDATE deployments SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status IN ('queued','running')", [reason, now, id]);
+  return r.changes > 0;
+}

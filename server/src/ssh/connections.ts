@@ -72,12 +72,26 @@ export class SshConnections {
 
   async init(): Promise<void> {
     await mkdir(this.o.controlDir, { recursive: true, mode: 0o700 });
-    // Sockets left by a previous run that died: their masters are gone or will expire; start clean.
-    for (const f of await readdir(this.o.controlDir)) await rm(join(this.o.controlDir, f), { force: true });
+    await this.closeLeftovers();
     if (this.o.reuse) {
       this.pruneTimer = setInterval(() => void this.prune(), 30_000);
       this.pruneTimer.unref();
     }
+  }
+
+  /**
+   * Sockets left by a previous process (killed, or crashed): a master still listening on one holds its host
+   * sessions open, and nothing else would ever close it (it is no child of ours and only ends when idle long
+   * enough). End each live one (`-O exit`, then a kill if it lingers) before its socket goes; dead ones are removed.
+   */
+  private async closeLeftovers(): Promise<void> {
+    const paths = (await readdir(this.o.controlDir)).map((f) => join(this.o.controlDir, f));
+    const live = await Promise.all(paths.map((p) => this.alive(p, 'left by a previous process')));
+    const masters = paths.filter((_, i) => live[i]);
+    await Promise.all(paths.filter((_, i) => !live[i]).map((p) => rm(p, { force: true })));
+    if (masters.length === 0) return;
+    this.o.log.info({ count: masters.length }, 'closing ssh masters left by a previous process');
+    await Promise.all(masters.map((p) => this.stopMaster(p).catch((err: unknown) => this.o.log.warn({ err, socket: p }, 'closing a leftover ssh master failed'))));
   }
 
   /**

@@ -1,6 +1,8 @@
-// Registered last: AppError → its status and {error:{code,message}}; anything else → logged 500 without internals.
+// Registered last: AppError → its status and {error:{code,message}}; a full disk → 507 with the reason; anything else →
+// logged 500 without internals.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError } from '../../errors.js';
+import { AppError, StorageFullError } from '../../errors.js';
+import { isStorageFull } from '../../util/storage-full.js';
 
 export const notFound: RequestHandler = (req, res) => {
   res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
@@ -22,6 +24,13 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   }
   if (e.type === 'entity.parse.failed') {
     res.status(400).json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
+    return;
+  }
+  if (isStorageFull(err)) {
+    // SQLITE_FULL from a write, ENOSPC from a file: reads still work, so say what is wrong rather than "internal".
+    req.log?.error({ err }, 'data disk full');
+    const full = new StorageFullError();
+    res.status(full.status).json({ error: { code: full.code, message: full.message } });
     return;
   }
   req.log?.error({ err }, 'unhandled error');
