@@ -159,6 +159,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
     const rows = new Map(targets.map((t, i) => [t.ip, ids[i]!]));
     let interrupted = false;
 
+    const finals = new Map<string, { status: HostPushStatus; seconds: number }>();
     const pushOne = async (t: TargetHost): Promise<{ ip: string; status: HostPushStatus; transient: boolean }> => {
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
@@ -169,6 +170,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
+          const started = Date.now();
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
@@ -196,11 +198,11 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
           }
+          res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
           if (res.status === 'aborted') interrupted = true;
-          deps.metrics.hostPushes.inc({ status: res.status });
-          deps.metrics.pushDuration.observe({ status: res.status }, res.durationMs / 1000);
+          finals.set(t.ip, { status: res.status, seconds: res.durationMs / 1000 }); // a deferred host's retry replaces its first try
           hlog.info({ status: res.status, reason: res.reason, changes: res.changes.length, attempts: res.attempts, ms: res.durationMs }, 'host push finished');
           return { ip: t.ip, status: res.status, transient: res.status === 'failed' && TRANSIENT.has(res.failureKind ?? '') };
         }, input.drain);
@@ -245,6 +247,10 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       for (const r of again) results.set(r.ip, r.status);
     }
 
+    for (const f of finals.values()) {
+      deps.metrics.hostPushes.inc({ status: f.status });
+      deps.metrics.pushDuration.observe({ status: f.status }, f.seconds);
+    }
     const statuses = targets.map((t) => results.get(t.ip) ?? 'failed');
     const ok = statuses.filter((x) => x === 'succeeded').length;
     const status: UnitStatus = ok === statuses.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
