@@ -7,7 +7,6 @@ import { mkdir } from 'node:fs/promises';
 import { parseConfig } from '../../server/src/config.js';
 import { openDb } from '../../server/src/db/connection.js';
 import { startTestServer } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
 import { TOKEN, startEsHarness, waitFor, type EsHarness } from './harness.js';
 
 let h: EsHarness;
