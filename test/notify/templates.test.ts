@@ -33,6 +33,12 @@ describe('renderPayload', () => {
     assert.match(p.summary.text, /Hosts \(2\): 1 succeeded, 1 failed/);
   });
 
+  it('host counts add up to the total: skipped hosts (a stopped rollout) are counted', () => {
+    const d = deployment('partial', { hosts: [host('10.0.0.1', 'succeeded'), host('10.0.0.2', 'failed', 'boom'), host('10.0.0.3', 'skipped'), host('10.0.0.4', 'skipped'), host('10.0.0.5', 'aborted')] });
+    const text = (renderPayload('json', d) as any).summary.text as string;
+    assert.match(text, /Hosts \(5\): 1 succeeded, 1 failed, 1 aborted, 2 skipped$/m);
+  });
+
   it('slack: {text} in mrkdwn with <url|label> links', () => {
     const p = renderPayload('slack', failed, url) as any;
     assert.deepEqual(Object.keys(p), ['text']);

@@ -25,6 +25,18 @@ describe('unit metadata', () => {
     assert.throws(() => parseMetadata('owner: [\n'), /not valid YAML/);
     assert.deepEqual(parseMetadata(undefined).files, []);
   });
+  it('rejects rollouts that could never finish or exceed the unit, naming the key', () => {
+    assert.throws(() => parseMetadata('rollout: { batchSize: 0 }\n'), /rollout\.batchSize: must be at least 1/);
+    assert.throws(() => parseMetadata('rollout: { batchSize: "0%" }\n'), /rollout\.batchSize: must be more than 0%/);
+    assert.throws(() => parseMetadata('rollout: { canary: "150%" }\n'), /rollout\.canary: a percentage must be at most 100%/);
+    assert.throws(() => parseMetadata('rollout: { maxFailures: "101%" }\n'), /rollout\.maxFailures: a percentage must be at most 100%/);
+    assert.throws(() => parseMetadata('rollout: { batchSize: "x" }\n'), /rollout\.batchSize: must be a count or a percentage/);
+    const ok = parseMetadata('rollout: { canary: 0, batchSize: "100%", maxFailures: "100%" }\n').rollout!;
+    assert.deepEqual([ok.canary, ok.batchSize, ok.maxFailures], [0, '100%', '100%']);
+  });
+  it('the reserved .gitfleet/ folder is metadata too: never deployed', () => {
+    assert.deepEqual(deployableFiles(parseMetadata(undefined), ['.gitfleet/notes', '.gitfleet', '.gitfleetrc', 'etc/.gitfleet/x']), ['.gitfleetrc', 'etc/.gitfleet/x']);
+  });
   it('globs: * within a segment, ** across, ? one character', () => {
     const t: Array<[string, string, boolean]> = [
       ['etc/*.conf', 'etc/a.conf', true], ['etc/*.conf', 'etc/sub/a.conf', false], ['**/*.conf', 'etc/sub/a.conf', true],

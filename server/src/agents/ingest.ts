@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.js';
 import * as hosts from '../db/hosts.js';
 import { setHostFacts } from '../db/agents.js';
 import type { InventoryEvents } from '../inventory/events.js';
-import { createHost, updateHost } from '../inventory/hosts-service.js';
+import { createHost, isSourceOwned, updateHost } from '../inventory/hosts-service.js';
 import type { AgentsConfig } from './config-schema.js';
 import { inventoryHostname, mergeFacts, planMatch, type FactsVia } from './facts.js';
 import { failedPlugins, type AgentReport } from './report-schema.js';
@@ -62,7 +62,10 @@ export async function ingestReport(deps: IngestDeps, report: AgentReport, o: Ing
     if (plan.setIdentity && current.identity && current.identity !== plan.setIdentity) {
       deps.log.warn({ hostId, ip: o.ip, previous: current.identity, identity: plan.setIdentity }, 'agent: host re-pinned to a new identity');
     }
-    if (hostname && hostname !== current.hostname) {
+    if (hostname && hostname !== current.hostname && isSourceOwned(current)) {
+      // A host-sync source is the truth for its hosts' inventory fields: the reported name stays in facts.hostname.
+      deps.log.info({ hostId, source: current.source, inventory: current.hostname, reported: hostname }, 'agent: reported hostname differs from the source\'s; the source\'s is kept');
+    } else if (hostname && hostname !== current.hostname) {
       hostnameChanged = true;
       await updateHost(deps, hostId, { ip: current.ip, hostname, env: current.env, apps: current.apps, port: current.port, user: current.user, labels: current.labels }, 'agent');
       deps.log.info({ hostId, previous: current.hostname, hostname }, 'agent: hostname changed');

@@ -93,15 +93,24 @@ export async function listEnabledTasks(q: Queryable): Promise<EsSyncTask[]> {
   return (await q.all<TaskRow>('SELECT * FROM es_sync_tasks WHERE enabled = 1 AND deleted_at IS NULL ORDER BY id')).map(toTask);
 }
 
-export interface NewRun { taskId: number; taskName: string; trigger: RunTrigger; timeRange: string; esEndpoint: string; indexPattern: string; startedAt: string }
+export interface NewRun {
+  taskId: number; taskName: string; trigger: RunTrigger; timeRange: string; esEndpoint: string; indexPattern: string; startedAt: string;
+  /** Hosts requested (a manual run's IPs), recorded at once so that a run cut off by a crash still shows them. */
+  totalHosts?: number;
+}
 
 export async function insertRun(q: Queryable, r: NewRun): Promise<number> {
   const res = await q.run(
-    `INSERT INTO es_sync_runs (task_id, task_name, trigger, status, time_range, es_endpoint, index_pattern, started_at)
-     VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
-    [r.taskId, r.taskName, r.trigger, r.timeRange, r.esEndpoint, r.indexPattern, r.startedAt],
+    `INSERT INTO es_sync_runs (task_id, task_name, trigger, status, time_range, es_endpoint, index_pattern, started_at, total_hosts)
+     VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
+    [r.taskId, r.taskName, r.trigger, r.timeRange, r.esEndpoint, r.indexPattern, r.startedAt, r.totalHosts ?? 0],
   );
   return res.lastID;
+}
+
+/** The hosts a run covers, once planned (a scheduled run learns them from the inventory). */
+export async function setRunTotal(q: Queryable, id: number, totalHosts: number): Promise<void> {
+  await q.run("UPDATE es_sync_runs SET total_hosts = ? WHERE id = ? AND status = 'running'", [totalHosts, id]);
 }
 
 export interface RunEnd extends RunCounts { status: Exclude<RunStatus, 'running'>; error: string | null; requests: number; finishedAt: string; durationMs: number }
@@ -114,10 +123,20 @@ export async function finishRun(q: Queryable, id: number, e: RunEnd): Promise<vo
   );
 }
 
-/** Runs left `running` by a crash are failed, except the ones this process is executing now. */
+/**
+ * Runs left `running` by a crash are failed, except the ones this process is executing now. Their counts come from
+ * the host rows written before the crash; every requested host without a row counts as failed.
+ */
 export async function failInterruptedRuns(q: Queryable, activeIds: number[], now: string, reason: string): Promise<number> {
   const keep = activeIds.length ? ` AND id NOT IN (${activeIds.map(() => '?').join(', ')})` : '';
-  const r = await q.run(`UPDATE es_sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE status = 'running'${keep}`, [reason, now, ...activeIds]);
+  const n = (status: string) => `(SELECT count(*) FROM es_sync_run_hosts h WHERE h.run_id = es_sync_runs.id AND h.status = '${status}')`;
+  const r = await q.run(
+    `UPDATE es_sync_runs SET status = 'failed', error = ?, finished_at = ?,
+       success_count = ${n('success')}, not_in_pool_count = ${n('not_in_pool')}, no_data_count = ${n('no_data')},
+       failed_count = max(total_hosts - ${n('success')} - ${n('not_in_pool')} - ${n('no_data')}, ${n('failed')})
+     WHERE status = 'running'${keep}`,
+    [reason, now, ...activeIds],
+  );
   return r.changes;
 }
 

@@ -28,10 +28,23 @@ export async function migrate(db: Db, migrations = listMigrations()): Promise<st
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.name)) continue;
-    await db.tx(async (q) => {
-      await q.exec(m.sql);
-      await q.run('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)', [m.name, new Date().toISOString()]);
-    });
+    // A table rebuild (e.g. to add AUTOINCREMENT) must not cascade the old table's drop into its children: such a
+    // migration says so on its first line; foreign keys are off around its transaction (a pragma a transaction
+    // ignores) and checked before its commit.
+    const fkOff = m.sql.startsWith('-- migrate: foreign-keys off');
+    if (fkOff) await db.exec('PRAGMA foreign_keys = OFF');
+    try {
+      await db.tx(async (q) => {
+        await q.exec(m.sql);
+        if (fkOff) {
+          const broken = await q.all<{ table: string }>('PRAGMA foreign_key_check');
+          if (broken.length) throw new Error(`migration ${m.name} leaves ${broken.length} broken foreign key(s), first in ${broken[0]!.table}`);
+        }
+        await q.run('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)', [m.name, new Date().toISOString()]);
+      });
+    } finally {
+      if (fkOff) await db.exec('PRAGMA foreign_keys = ON');
+    }
     applied.push(m.name);
   }
   return applied;

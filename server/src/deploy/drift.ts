@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import * as rec from '../db/deployments.js';
 import { replaceUnitDrift, type DriftRow } from '../db/drift.js';
+import { deployedUnits } from '../db/units.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import { pushHost } from './host-push.js';
 import { ownerPasses } from './owner-passes.js';
@@ -21,17 +22,19 @@ export interface UnitDriftResult { unit: string; commit: string | null; rows: Dr
 export async function checkUnitDrift(deps: DriftDeps, key: string, signal: AbortSignal): Promise<UnitDriftResult> {
   const unit = parseUnitKey(key);
   if (!unit) throw new Error(`not a unit: ${key}`);
+  // A unit that only ever reached some hosts (new-host converge, a deployment limited to hosts) has no unit-wide
+  // commit, but each of those hosts has its own: they are checked against it.
   const state = await rec.getUnitState(deps.db, key);
-  if (!state) return { unit: key, commit: null, rows: [], skipped: 'never deployed' };
+  if (!state && (await rec.hostCommits(deps.db, key)).size === 0) return { unit: key, commit: null, rows: [], skipped: 'never deployed' };
   return deps.deployer.withUnitLock(key, async () => {
-    const targets = await resolveTargets(deps, unit);
     const known = await rec.hostCommits(deps.db, key);
+    const targets = (await resolveTargets(deps, unit)).filter((t) => state || known.has(t.ip));
     const stages = new Map<string, Promise<Stage>>();
     const now = () => deps.clock().toISOString();
     const root = join(deps.config.dataDir, 'staging', `drift-${key.replaceAll('/', '~')}`);
     try {
       const rows = await Promise.all(targets.map((t) => deps.deployer.slots.run(async (): Promise<DriftRow> => {
-        const commit = known.get(t.ip) ?? state.lastCommit;
+        const commit = known.get(t.ip) ?? state!.lastCommit;
         if (!stages.has(commit)) stages.set(commit, stageUnit(deps.repo, `${root}-${stages.size}`, unit, commit));
         const stage = await stages.get(commit)!;
         const { owner, group } = unitOwnership(deps.config, key, stage);
@@ -53,13 +56,19 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
       for (const s of ['in_sync', 'drifted', 'unreachable', 'error'] as const) {
         deps.metrics.unitDrift.set({ unit: key, state: s }, rows.filter((r) => r.state === s).length);
       }
-      const result: UnitDriftResult = { unit: key, commit: state.lastCommit, rows };
+      const result: UnitDriftResult = { unit: key, commit: state?.lastCommit ?? null, rows };
       const drifted = rows.filter((r) => r.state === 'drifted');
-      const first = stages.get(state.lastCommit) ?? [...stages.values()][0];
+      const first = (state && stages.get(state.lastCommit)) ?? [...stages.values()][0];
       const heal = (first ? (await first).meta.selfHeal : undefined) ?? deps.config.drift.selfHeal;
       if (heal && drifted.length) {
-        // Heal to what the unit last deployed (not the branch head): drift repair is not a release.
-        await deps.deployer.submit({ kind: 'sync', trigger: 'self-heal', actor: 'drift', units: [key], hosts: drifted.map((r) => r.ip), commit: state.lastCommit });
+        // Heal to what the unit last deployed (not the branch head): drift repair is not a release. Without a
+        // unit-wide commit, each host goes back to the commit it last received.
+        const byCommit = new Map<string, string[]>();
+        for (const r of drifted) {
+          const c = state?.lastCommit ?? r.commit!;
+          byCommit.set(c, [...(byCommit.get(c) ?? []), r.ip]);
+        }
+        for (const [commit, hosts] of byCommit) await deps.deployer.submit({ kind: 'sync', trigger: 'self-heal', actor: 'drift', units: [key], hosts, commit });
         result.healed = drifted.length;
       }
       return result;
@@ -69,10 +78,10 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
   });
 }
 
-/** Check every deployed unit, one unit at a time (hosts in parallel under the server-wide cap). */
+/** Check every deployed unit (also those only converged to some hosts), one unit at a time (hosts in parallel under the server-wide cap). */
 export async function checkAllDrift(deps: DriftDeps, signal: AbortSignal): Promise<UnitDriftResult[]> {
   const out: UnitDriftResult[] = [];
-  for (const s of await rec.listUnitStates(deps.db)) {
+  for (const s of await deployedUnits(deps.db)) {
     if (signal.aborted) break;
     try {
       out.push(await checkUnitDrift(deps, s.unit, signal));

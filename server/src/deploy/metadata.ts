@@ -5,10 +5,28 @@ import { z } from 'zod';
 import { POSIX_NAME_RE } from '../util/validate.js';
 
 export const METADATA_FILE = '.gitfleet.yaml';
+/** A folder of the unit reserved for gitfleet's own metadata (like the file above: never a host path). */
+export const METADATA_DIR = '.gitfleet';
+
+/** Is this unit-relative path gitfleet metadata rather than a file for the hosts? */
+export function isMetadataPath(path: string): boolean {
+  return path === METADATA_FILE || path === METADATA_DIR || path.startsWith(`${METADATA_DIR}/`);
+}
 
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
 const mode = z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0644"');
-const countOrShare = z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}(\.\d+)?%$/, 'must be a count or a percentage like "10%"')]);
+const SHARE_RE = /^\d{1,3}(\.\d+)?%$/;
+const share = (min: 'zero' | 'positive') => z.string().superRefine((v, ctx) => {
+  const pct = SHARE_RE.test(v) ? Number(v.slice(0, -1)) : NaN;
+  const why = Number.isNaN(pct) ? 'must be a count or a percentage like "10%"'
+    : pct > 100 ? 'a percentage must be at most 100%'
+    : min === 'positive' && pct === 0 ? 'must be more than 0%' : null;
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
+/** A host count or a share of the unit's hosts (0 allowed: no canary, no failures tolerated). */
+const countOrShare = z.union([z.number().int().min(0), share('zero')]);
+/** A batch holds at least one host: 0 or "0%" would never finish a rollout. */
+const positiveCountOrShare = z.union([z.number().int().min(1, 'must be at least 1'), share('positive')]);
 const glob = z.string().min(1).max(512).refine((g) => !g.startsWith('/') && !g.split('/').includes('..'), 'must be relative, without ".."');
 const command = z.string().min(1).max(4096).refine((c) => !c.includes('\0'), 'must not contain NUL');
 
@@ -25,7 +43,7 @@ export const metadataSchema = z.strictObject({
   }).prefault({}),
   rollout: z.strictObject({
     canary: countOrShare.optional(),
-    batchSize: countOrShare.optional(),
+    batchSize: positiveCountOrShare.optional(),
     bakeSeconds: z.number().min(0).max(86_400).default(0),
     maxFailures: countOrShare.default(0),
     skipUnreachable: z.boolean().default(false),
@@ -74,10 +92,10 @@ export function attributesFor(meta: UnitMetadata, path: string): FileAttrs {
   return { owner: rule?.owner ?? meta.owner, group: rule?.group ?? meta.group, mode: rule?.mode ?? meta.mode };
 }
 
-/** The unit's deployable files: the metadata file and excluded paths are never pushed. */
+/** The unit's deployable files: metadata (the file and the reserved folder) and excluded paths are never pushed. */
 export function deployableFiles(meta: UnitMetadata, files: string[]): string[] {
   const ex = meta.exclude.map(globToRegExp);
-  return files.filter((f) => f !== METADATA_FILE && !ex.some((re) => re.test(f)));
+  return files.filter((f) => !isMetadataPath(f) && !ex.some((re) => re.test(f)));
 }
 
 /** Resolve a count-or-share against a total ("10%" of 30 → 3, at least 1 when the share is > 0). */

@@ -78,6 +78,8 @@ export async function executeRun(deps: JobDeps, req: RunRequest, signal: AbortSi
   try {
     const { targets, notInPool } = planTargets(req.ips, await store.inventoryHosts(deps.db));
     planned = targets;
+    // Recorded before any search, so a run cut off by a crash still says how many hosts it covered.
+    await store.setRunTotal(deps.db, req.runId, targets.length + notInPool.length);
     for (const t of targets) storedIp.set(t.ip, t.storedIp);
     results.push(...notInPool.map(notInPoolResult));
     // Zero IPs: nothing to ask (a terms aggregation of size 0 is a 400 anyway).

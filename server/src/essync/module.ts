@@ -1,7 +1,7 @@
 // The ES metrics sync as an AppModule: its API under /api/v1/es-sync and its scheduler's lifecycle.
 import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
-import { createEsSyncRoutes } from './routes.js';
+import { createEsSyncRoutes, executeBodyLimit } from './routes.js';
 import { EsSyncService } from './service.js';
 
 export function createEsSyncModule(): AppModule {
@@ -11,6 +11,7 @@ export function createEsSyncModule(): AppModule {
   return {
     name: 'es-sync',
     apiRoutes: (ctx) => createEsSyncRoutes(get(ctx), ctx.db, ctx.config.esSync),
+    apiJsonLimits: (ctx) => [{ path: '/es-sync/tasks/:id/execute', ...executeBodyLimit(ctx.config.esSync.maxManualIps) }],
     start: (ctx) => get(ctx).start(),
     stop: async () => { await service?.stop(); },
   };

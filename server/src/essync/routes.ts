@@ -5,6 +5,7 @@ import * as store from '../db/es-sync.js';
 import type { Db } from '../db/connection.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { paging } from '../http/paging.js';
+import type { JsonBodyLimit } from '../http/middleware/json-body.js';
 import type { EsSyncConfig } from './config-schema.js';
 import { parseIpFile, parseIpList } from './ip-list.js';
 import type { EsSyncService } from './service.js';
@@ -46,6 +47,14 @@ function uploadOne(maxBytes: number): RequestHandler {
     }
     next(new ValidationError(`upload is not valid multipart/form-data: ${(err as Error).message}`, 'file'));
   });
+}
+
+/** Bytes a JSON IP list may take per IP: the longest text form ("0000:…:ffff:255.255.255.255", 45) quoted, a comma, spacing. */
+const BYTES_PER_IP = 64;
+
+/** The JSON body limit of /execute: room for esSync.maxManualIps IPs (the API's general 1 MiB holds ~25,000). */
+export function executeBodyLimit(maxManualIps: number): JsonBodyLimit {
+  return { limitBytes: maxManualIps * BYTES_PER_IP + 64 * 1024, what: `${BYTES_PER_IP} bytes per IP of esSync.maxManualIps = ${maxManualIps}, plus 64 KiB`, field: 'ips' };
 }
 
 export function createEsSyncRoutes(service: EsSyncService, db: Db, cfg: EsSyncConfig): Router {

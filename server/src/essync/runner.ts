@@ -37,7 +37,7 @@ export class EsRunner {
     try {
       entry.runId = await store.insertRun(this.deps.db, {
         taskId: task.id, taskName: task.name, trigger, timeRange: task.timeRange, esEndpoint: endpoint,
-        indexPattern: task.indexPattern, startedAt: this.deps.clock().toISOString(),
+        indexPattern: task.indexPattern, startedAt: this.deps.clock().toISOString(), totalHosts: ips?.length ?? 0,
       });
     } catch (err) {
       this.active.delete(task.id);

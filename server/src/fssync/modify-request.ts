@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { isSafeRelativePath, isSegment, SEGMENT_RE } from '../util/validate.js';
 import { keyProblem, valueProblem } from './properties.js';
+import { METADATA_DIR, METADATA_FILE, isMetadataPath } from '../deploy/metadata.js';
 
 export interface ModifyAuthor { name: string; email: string }
 
@@ -48,6 +49,7 @@ export function relativePathProblem(p: unknown): string | null {
   if (p.startsWith('/')) return 'must be relative to the unit (the path on the host without the leading "/")';
   if (/[\u0000-\u001f\u007f]/.test(p)) return 'must not contain control characters';
   if (!isSafeRelativePath(p)) return 'must not contain "..", "." or empty segments, or segments starting with "-"';
+  if (isMetadataPath(p)) return `is the unit's gitfleet metadata (${METADATA_FILE} or ${METADATA_DIR}/), not a path on the host`;
   return null;
 }
 

@@ -1,10 +1,11 @@
 // fssync parity over HTTP: GET /getfile (listing or one file), POST /modify, and their /api/v1/units/:mod/:env/:app forms.
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../context.js';
 import * as rec from '../db/deployments.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { selectUnits, unitKey, type Unit } from '../gitops/targets.js';
 import { bearerAuth } from '../http/middleware/auth.js';
+import { jsonBody as namedJsonBody } from '../http/middleware/json-body.js';
 import { requireSegment } from '../util/validate.js';
 import type { ModifyResult, ModifyService } from './modify-service.js';
 import { parseModifyRequest, requireUnitPath } from './modify-request.js';
@@ -14,7 +15,7 @@ export interface FssyncServices { files: UnitFiles; modify: ModifyService | null
 
 const optionalSegment = (v: unknown, field: string) => (v === undefined || v === '' ? undefined : requireSegment(v, field));
 const unitOfParams = (req: Request): Unit => ({ mod: requireSegment(req.params.mod, 'mod'), env: requireSegment(req.params.env, 'env'), app: requireSegment(req.params.app, 'app') });
-const jsonBody = express.json({ limit: '1mb' });
+const jsonBody = namedJsonBody({ limitBytes: 1024 * 1024, what: 'the JSON body limit of /modify' });
 
 /** Units a fssync-style request covers: the given mod, or every mod of env/app; 404 when none. */
 async function unitsOf(ctx: AppContext, commit: string, sel: { env: string; app: string; mod?: string }): Promise<Unit[]> {

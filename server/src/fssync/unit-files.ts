@@ -1,7 +1,8 @@
 // Reading a unit's files from the config repo: listings with size, mode and sha256, and single files by path.
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { METADATA_FILE, deployableFiles, parseMetadata, type UnitMetadata } from '../deploy/metadata.js';
+import { AppError, NotFoundError, ValidationError } from '../errors.js';
 import type { TreeEntry } from '../gitops/repo.js';
 import { unitKey, type Unit } from '../gitops/targets.js';
 
@@ -23,11 +24,21 @@ export interface UnitFile {
 const HEAD_MAX_AGE_MS = 2000;
 /** sha256 by blob id (content-addressed, so never stale); bounded, oldest dropped first. */
 const CHECKSUM_CACHE_SIZE = 50_000;
+/** Parsed .gitfleet.yaml by blob id, likewise. */
+const METADATA_CACHE_SIZE = 500;
+
+/** The unit's .gitfleet.yaml cannot be parsed: which of its files are host paths is unknown, so none is served. */
+export class InvalidMetadataError extends AppError {
+  constructor(message: string) {
+    super('invalid_unit_metadata', 409, message);
+  }
+}
 
 const typeOf = (e: TreeEntry): UnitFile['type'] | null => (e.type !== 'blob' ? null : e.mode === '120000' ? 'symlink' : 'file');
 
 export class UnitFiles {
   private readonly checksums = new Map<string, string>();
+  private readonly metadata = new Map<string, UnitMetadata>();
   private fetchedAt = 0;
 
   constructor(private readonly ctx: AppContext) {}
@@ -56,11 +67,14 @@ export class UnitFiles {
     }
   }
 
-  /** Every file of a unit at a commit, sorted by path; 404 when the unit has none. */
+  /** Every host file of a unit at a commit (what a deployment pushes: no metadata, no excluded path), sorted by path; 404 when the unit has none. */
   async list(commit: string, unit: Unit): Promise<UnitFile[]> {
     const prefix = `${unitKey(unit)}/`;
-    const entries = (await this.ctx.repo.listTreeEntries(commit, [prefix])).filter((e) => typeOf(e) !== null);
-    if (entries.length === 0) throw new NotFoundError(`no unit ${unitKey(unit)} in the repo at ${commit.slice(0, 12)}`);
+    const all = (await this.ctx.repo.listTreeEntries(commit, [prefix])).filter((e) => typeOf(e) !== null);
+    if (all.length === 0) throw new NotFoundError(`no unit ${unitKey(unit)} in the repo at ${commit.slice(0, 12)}`);
+    const meta = await this.metadataOf(unit, all.find((e) => e.path === `${prefix}${METADATA_FILE}`)?.oid);
+    const hostPaths = new Set(deployableFiles(meta, all.map((e) => e.path.slice(prefix.length))));
+    const entries = all.filter((e) => hostPaths.has(e.path.slice(prefix.length)));
     await this.checksumsOf(entries.map((e) => e.oid));
     return entries.map((e) => this.toFile(e, prefix));
   }
@@ -69,11 +83,21 @@ export class UnitFiles {
   async find(commit: string, units: Unit[], path: string): Promise<{ unit: Unit; file: UnitFile }> {
     const wanted = new Map(units.map((u) => [`${unitKey(u)}/${path}`, u]));
     const entries = (await this.ctx.repo.listTreeEntries(commit, [...wanted.keys()], { recursive: false })).filter((e) => wanted.has(e.path));
-    const files = entries.filter((e) => typeOf(e) === 'file');
+    // A path the unit's .gitfleet.yaml excludes is never on the hosts: not served, as if it were not there.
+    const excludedIn: Unit[] = [];
+    const served: typeof entries = [];
+    for (const e of entries) {
+      const u = wanted.get(e.path)!;
+      if (typeOf(e) === 'file' && (await this.excluded(commit, u, path))) excludedIn.push(u); else served.push(e);
+    }
+    const files = served.filter((e) => typeOf(e) === 'file');
     if (files.length > 1) {
       throw new ValidationError(`${path} exists in several units (${files.map((e) => e.path.split('/')[0]).join(', ')}): give mod`, 'mod');
     }
     const entry = files[0];
+    if (!entry && excludedIn.length && !served.length) {
+      throw new NotFoundError(`${path} is excluded by the ${METADATA_FILE} of ${excludedIn.map(unitKey).join(', ')} (never pushed to hosts) at ${commit.slice(0, 12)}`);
+    }
     if (!entry) {
       const what = entries[0] ? `is not a regular file in ${unitKey(wanted.get(entries[0].path)!)}` : `is in no unit ${units.map(unitKey).join(', ')}`;
       throw new NotFoundError(`${path} ${what} at ${commit.slice(0, 12)}`);
@@ -81,6 +105,29 @@ export class UnitFiles {
     const unit = wanted.get(entry.path)!;
     await this.checksumsOf([entry.oid]);
     return { unit, file: this.toFile(entry, `${unitKey(unit)}/`) };
+  }
+
+  /** Is this host path excluded by the unit's metadata at the commit? */
+  private async excluded(commit: string, unit: Unit, path: string): Promise<boolean> {
+    const [m] = await this.ctx.repo.listTreeEntries(commit, [`${unitKey(unit)}/${METADATA_FILE}`], { recursive: false });
+    return deployableFiles(await this.metadataOf(unit, m?.type === 'blob' ? m.oid : undefined), [path]).length === 0;
+  }
+
+  /** A unit's parsed .gitfleet.yaml (its blob id; none = empty); 409 when it is invalid. */
+  private async metadataOf(unit: Unit, oid: string | undefined): Promise<UnitMetadata> {
+    if (!oid) return parseMetadata(undefined);
+    const known = this.metadata.get(oid);
+    if (known) return known;
+    let meta: UnitMetadata;
+    try {
+      meta = parseMetadata((await this.content(oid)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new InvalidMetadataError(`${unitKey(unit)}: ${(err as Error).message}; its host files cannot be told apart until it is fixed`);
+    }
+    if (this.metadata.size >= METADATA_CACHE_SIZE) this.metadata.delete(this.metadata.keys().next().value!);
+    this.metadata.set(oid, meta);
+    return meta;
   }
 
   /** Content of a blob (files are small config files; the listing caps nothing, downloads read one). */

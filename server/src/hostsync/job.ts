@@ -45,7 +45,7 @@ export async function executeRun(deps: JobDeps, src: JobSource, runId: number, o
   const finish = async (status: store.RunStatus, error: string | null, details: Array<{ uid: string; error: string }>) => {
     await store.finishRun(db, runId, status, counts, error, details.slice(0, src.maxRecordedErrors), clock().toISOString(), Date.now() - t0);
     await store.pruneRuns(db, src.name, src.keepRuns);
-    const level = status === 'error' || status === 'refused' ? 'warn' : 'info';
+    const level = status === 'error' || status === 'refused' || status === 'interrupted' ? 'warn' : 'info';
     log[level]({ status, error, ...counts, ms: Date.now() - t0 }, 'host sync run finished');
     return (await store.getRun(db, runId))!;
   };
@@ -57,6 +57,8 @@ export async function executeRun(deps: JobDeps, src: JobSource, runId: number, o
   try {
     records = await src.source.list(AbortSignal.any([timeout.signal, deps.shutdown]));
   } catch (err) {
+    // A stop (SIGINT/SIGTERM) cut the listing off: that is an interrupted run, as a crash is, not a source error.
+    if (deps.shutdown.aborted && !timeout.signal.aborted) return finish('interrupted', 'server stopped during the run', []);
     const why = timeout.signal.aborted ? `listing did not finish within ${src.timeoutSeconds} s` : (err as Error).message;
     if (!(err instanceof AppError)) log.error({ err }, 'host sync source failed unexpectedly');
     return finish('error', why, []);

@@ -71,7 +71,9 @@ export class HostSyncService {
     const out: SourceView[] = [];
     for (const [name, e] of this.entries) {
       out.push({
-        name, type: e.cfg.type, enabled: e.cfg.enabled, schedule: e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
+        // A disabled source has no schedule (nothing will run it), whatever its interval or cron says.
+        name, type: e.cfg.type, enabled: e.cfg.enabled,
+        schedule: !e.cfg.enabled ? null : e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
         nextRunAt: e.schedule?.nextRunAt()?.toISOString() ?? null, watching: !!e.job.source.follow && e.cfg.enabled,
         running: e.running?.id ?? null, hosts: await store.countSourceHosts(this.ctx.db, name), lastRun: (await store.lastRun(this.ctx.db, name)) ?? null,
       });

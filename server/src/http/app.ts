@@ -6,6 +6,7 @@ import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { bearerAuth } from './middleware/auth.js';
 import { errorHandler, notFound } from './middleware/error.js';
+import { jsonBody } from './middleware/json-body.js';
 import { createDeploymentRoutes } from './routes/deployments.js';
 import { createHealthRoutes } from './routes/health.js';
 import { createHostRoutes } from './routes/hosts.js';
@@ -13,6 +14,8 @@ import { createSyncRoutes } from './routes/sync.js';
 import { createUnitRoutes } from './routes/units.js';
 import { createWebhookRoutes } from './routes/webhooks.js';
 
+/** JSON bodies of the API at most (routes may ask for more: AppModule.apiJsonLimits). */
+const API_JSON_LIMIT = 1024 * 1024;
 const REQ_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
@@ -39,7 +42,10 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   app.use('/sync', auth);
   app.use(createSyncRoutes(ctx));
   const api = express.Router();
-  api.use(auth, express.json({ limit: '1mb' }));
+  api.use(auth);
+  // Routes with a larger limit parse first (the general parser then skips a parsed body); both name their limit.
+  for (const m of modules) for (const l of m.apiJsonLimits?.(ctx) ?? []) api.post(l.path, jsonBody(l));
+  api.use(jsonBody({ limitBytes: API_JSON_LIMIT, what: "the API's JSON body limit" }));
   api.use(createHostRoutes(ctx));
   api.use(createDeploymentRoutes(ctx));
   api.use(createUnitRoutes(ctx));

@@ -10,6 +10,14 @@ function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed/.test(err.message);
 }
 
+/** The writers that are not host-sync sources (hostSync's RESERVED_SOURCE_NAMES; not imported: that pulls in every source type). */
+const NOT_SOURCES: ReadonlySet<string> = new Set(['manual', 'api', 'agent', 'agents']);
+
+/** Is this host owned by a host-sync source (which then is the truth for its inventory fields)? */
+export function isSourceOwned(host: { source: string }): boolean {
+  return !NOT_SOURCES.has(host.source);
+}
+
 export async function createHost(deps: InventoryDeps, input: hosts.HostInput, meta: hosts.HostMeta, origin: string): Promise<hosts.Host> {
   let id: number;
   try {

@@ -49,7 +49,8 @@ export function summarize(d: DeploymentView, publicUrl?: string): Summary {
   if (hosts.length) {
     const count = (st: string) => hosts.filter((h) => h.status === st).length;
     const parts = [`${count('succeeded')} succeeded`, `${count('failed')} failed`];
-    if (count('aborted')) parts.push(`${count('aborted')} aborted`);
+    // Every host of the total is in some count: skipped (a rollout stopped) and any not yet final are named too.
+    for (const st of ['aborted', 'skipped', 'pending', 'running'] as const) if (count(st)) parts.push(`${count(st)} ${st}`);
     facts.push(`Hosts (${hosts.length}): ${parts.join(', ')}`);
   }
   if (d.error) facts.push(`Error: ${clean(d.error, 300)}`);

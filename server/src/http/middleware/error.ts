@@ -19,7 +19,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   // body-parser errors carry a status and a type
   const e = err as { status?: number; type?: string; message?: string };
   if (e.type === 'entity.too.large') {
-    res.status(413).json({ error: { code: 'payload_too_large', message: 'request body is larger than allowed' } });
+    const limit = (err as { limit?: unknown }).limit;
+    res.status(413).json({ error: { code: 'payload_too_large', message: `request body is larger than allowed${typeof limit === 'number' ? ` (${limit} bytes)` : ''}` } });
     return;
   }
   if (e.type === 'entity.parse.failed') {

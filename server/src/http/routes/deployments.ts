@@ -6,6 +6,7 @@ import * as rec from '../../db/deployments.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
 import type { SyncRequest } from '../../deploy/types.js';
 import type { Response } from 'express';
+import { requireDeployTargets } from '../known-targets.js';
 import { paging } from '../paging.js';
 
 const STATUSES = new Set(['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted']);
@@ -102,7 +103,9 @@ export async function parseSyncBody(ctx: AppContext, body: unknown, trigger: Syn
 }
 
 async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: boolean): Promise<void> {
-  await ctx.repo.fetch(); // "deploy now" means the branch as it is now (the deployment reuses this fetch)
+  const head = await ctx.repo.fetch(); // "deploy now" means the branch as it is now (the deployment reuses this fetch)
+  // Unknown units or hosts are a 404 here, as on /sync, not a recorded deployment that can only fail.
+  await requireDeployTargets(ctx, req, head);
   const { id, coalesced } = await ctx.deployer.submit(req);
   if (!wait) {
     res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced });

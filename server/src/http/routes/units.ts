@@ -5,9 +5,11 @@ import { ValidationError } from '../../errors.js';
 import * as rec from '../../db/deployments.js';
 import { unitDrift } from '../../db/drift.js';
 import { failingUnits } from '../../db/unit-failures.js';
+import { deployedUnits } from '../../db/units.js';
 import { checkUnitDrift, type DriftDeps } from '../../deploy/drift.js';
 import { parseUnitKey, unitKey } from '../../gitops/targets.js';
 import { requireSegment } from '../../util/validate.js';
+import { requireKnownUnit } from '../known-targets.js';
 
 export const driftDeps = (ctx: AppContext): DriftDeps => ({ ...ctx });
 
@@ -16,7 +18,7 @@ export function createUnitRoutes(ctx: AppContext): Router {
   r.get('/units', async (_req, res) => {
     const head = ctx.repo.lastKnownHead();
     const inRepo = head ? (await ctx.repo.listUnits(head)).map(unitKey) : [];
-    const states = new Map((await rec.listUnitStates(ctx.db)).map((s) => [s.unit, s]));
+    const states = new Map((await deployedUnits(ctx.db)).map((s) => [s.unit, s]));
     const drift = await unitDrift(ctx.db);
     const failing = await failingUnits(ctx.db);
     const keys = [...new Set([...inRepo, ...states.keys()])].sort();
@@ -27,7 +29,8 @@ export function createUnitRoutes(ctx: AppContext): Router {
         const count = (s: string) => rows.filter((d) => d.state === s).length;
         const st = states.get(unit);
         return {
-          unit, inRepo: inRepo.includes(unit), lastCommit: st?.lastCommit ?? null, lastDeployedAt: st?.lastDeployedAt ?? null, upToDate: !!st && st.lastCommit === head,
+          unit, inRepo: inRepo.includes(unit), lastCommit: st?.lastCommit ?? null, lastDeployedAt: st?.lastDeployedAt ?? null, deployedHosts: st?.hosts ?? 0,
+          upToDate: !!st && st.lastCommit === head,
           // Failing since its first failed run in a row (null: its last run succeeded).
           failing: failing.has(unit) ? (({ unit: _, ...f }) => f)(failing.get(unit)!) : null,
           drift: rows.length ? { in_sync: count('in_sync'), drifted: count('drifted'), unreachable: count('unreachable'), error: count('error'), checkedAt: rows.map((d) => d.checkedAt).sort().at(-1) } : null,
@@ -38,11 +41,13 @@ export function createUnitRoutes(ctx: AppContext): Router {
   // Which commit is on which host of a unit, and since when.
   r.get('/units/:mod/:env/:app/hosts', async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
+    await requireKnownUnit(ctx, unit);
     const state = await rec.getUnitState(ctx.db, unit);
     res.json({ unit, lastCommit: state?.lastCommit ?? null, lastDeployedAt: state?.lastDeployedAt ?? null, hosts: await rec.unitHosts(ctx.db, unit) });
   });
   r.get('/units/:mod/:env/:app/drift', async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
+    await requireKnownUnit(ctx, unit);
     res.json({ unit, hosts: await unitDrift(ctx.db, unit) });
   });
   // Check now: one unit ({unit}) or every deployed unit; waits for the result.
@@ -51,9 +56,10 @@ export function createUnitRoutes(ctx: AppContext): Router {
     let units: string[];
     if (body.unit !== undefined) {
       if (typeof body.unit !== 'string' || !parseUnitKey(body.unit)) throw new ValidationError('unit must be "<mod>/<env>/<app>"', 'unit');
+      await requireKnownUnit(ctx, body.unit);
       units = [body.unit];
     } else {
-      units = (await rec.listUnitStates(ctx.db)).map((s) => s.unit);
+      units = (await deployedUnits(ctx.db)).map((s) => s.unit);
     }
     const results = [];
     for (const u of units) results.push(await checkUnitDrift(driftDeps(ctx), u, ctx.shutdown));
