@@ -2,7 +2,8 @@
 // leaves a deployment that the next start marks interrupted and runs again to the end.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
@@ -140,6 +141,39 @@ describe('shutdown and crash recovery (server as a separate process)', () => {
     assert.match(old.error, /server stopped/);
     assert.equal(old.hosts.find((h: { ip: string }) => h.ip === a).status, 'succeeded');
     for (const ip of [a, b]) assert.equal(await readFile(fleet.path(ip, '/etc/shop.conf'), 'utf8'), 'v2\n');
+  });
+
+  it('kill -9 between a host\'s transfer and its hooks: the resumed deployment runs validate and reload there', async () => {
+    // The validate hook marks that it started, then waits: the files are on the host, the hooks not done.
+    await fx.commit({ 'nginx/prod/shop/.gitfleet.yaml': 'hooks:\n  validate: "touch /tmp/validate-started; sleep 4; touch /tmp/validated"\n  reload: "touch /tmp/reloaded"\n' });
+    await api('/sync?env=prod&app=shop');
+    for (const ip of [a, b]) for (const f of ['validate-started', 'validated', 'reloaded']) await rm(fleet.path(ip, `/tmp/${f}`), { force: true });
+    const prev = await fx.head();
+    const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v3\n' });
+    const r = await deliver(`${url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
+    const id = r.body.queued[0] as number;
+    await until('validate running on both hosts', async () => ([a, b].every((ip) => existsSync(fleet.path(ip, '/tmp/validate-started'))) ? true : undefined));
+    child!.kill('SIGKILL');
+    await exited(child!);
+    for (const ip of [a, b]) {
+      assert.equal(await readFile(fleet.path(ip, '/etc/shop.conf'), 'utf8'), 'v3\n', 'the file landed before the crash');
+      assert.equal(existsSync(fleet.path(ip, '/tmp/reloaded')), false, 'no reload before the crash');
+    }
+    await start();
+    const resumed = await until('the resumed deployment', async () => {
+      const list = await api('/api/v1/deployments?limit=10');
+      const x = list.body.items.find((d: { request: { resumeOf?: number } }) => d.request.resumeOf === id);
+      return x && ['succeeded', 'partial', 'failed'].includes(x.status) ? x : undefined;
+    });
+    assert.equal(resumed.status, 'succeeded');
+    for (const ip of [a, b]) {
+      assert.ok(existsSync(fleet.path(ip, '/tmp/validated')), `${ip}: validate ran to the end`);
+      assert.ok(existsSync(fleet.path(ip, '/tmp/reloaded')), `${ip}: reload ran`);
+    }
+    // Owed once: a later resync with nothing to change runs no hooks.
+    for (const ip of [a, b]) await rm(fleet.path(ip, '/tmp/reloaded'));
+    await api('/sync?env=prod&app=shop');
+    for (const ip of [a, b]) assert.equal(existsSync(fleet.path(ip, '/tmp/reloaded')), false);
     child!.kill('SIGTERM');
     assert.equal((await exited(child!)).code, 0);
   });

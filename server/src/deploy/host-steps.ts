@@ -13,6 +13,8 @@ export interface StepContext {
   target: SshTarget;
   meta: UnitMetadata;
   backupDir?: string;
+  /** An earlier push to this host (cut off by a crash or a failure) may have changed files without its hooks. */
+  owed?: { deploymentId: number; backupDir?: string };
   signal: AbortSignal;
   log: Logger;
 }
@@ -87,14 +89,17 @@ async function restore(c: StepContext, written: string[], removed: string[]): Pr
 /** Run the steps; a StepFailure means the host failed (and, for validate, its previous files are back). */
 export async function afterTransfer(c: StepContext, changes: string[]): Promise<StepFailure | undefined> {
   const { written, removed } = touchedPaths(changes);
-  if (written.length + removed.length === 0) return undefined; // nothing changed: no hooks
+  if (written.length + removed.length === 0 && !c.owed) return undefined; // nothing changed, nothing owed: no hooks
   const hooks = c.meta.hooks;
   if (hooks.validate) {
     const v = await remote(c, shCommand(hooks.validate), hooks.timeout);
     if (!v.ok) {
       const output = tail(`${v.res?.stdout ?? ''}${v.res?.stderr ?? ''}`.trim());
       let restored = 'no backup to restore from (deploy.backups.enabled is false)';
-      if (c.backupDir) restored = await restore(c, written, removed);
+      if (c.backupDir && written.length + removed.length) restored = await restore(c, written, removed);
+      else if (c.backupDir) restored = 'nothing changed by this push';
+      // What the cut-off push changed is not known path by path: its backup stays for a hand restore.
+      if (c.owed) restored += `; the files of interrupted deployment #${c.owed.deploymentId} stay in place${c.owed.backupDir ? ` (what they replaced is in ${c.owed.backupDir} on the host)` : ''}`;
       return { reason: `validate hook failed (${v.failure?.reason}); ${restored}`, output, exitCode: v.res?.exitCode ?? null };
     }
   }

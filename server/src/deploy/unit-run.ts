@@ -7,6 +7,7 @@ import type { Db } from '../db/connection.js';
 import * as rec from '../db/deployments.js';
 import { hostRsyncByIp, setHostRsync } from '../db/host-rsync.js';
 import { clearUnitFailure, recordUnitFailure } from '../db/unit-failures.js';
+import { clearPending, markPending, pendingHooks } from '../db/host-pending.js';
 import type { CmdbProvider, TargetHost } from '../cmdb/provider.js';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
@@ -120,6 +121,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
 
   const known = await rec.hostCommits(db, key);
   const rsyncs = await hostRsyncByIp(db, targets.map((t) => t.ip));
+  const owed = input.dryRun ? new Map<string, number>() : await pendingHooks(db, key);
   const rsyncPath = config.deploy.ssh.rsyncPath;
   let stage: Stage;
   try {
@@ -171,6 +173,9 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           const started = Date.now();
+          // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
+          const owedFrom = owed.get(t.ip);
+          if (!input.dryRun) await markPending(db, key, t.ip, input.deploymentId, now());
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
@@ -195,9 +200,13 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             const fail = await afterTransfer({
               ssh: deps.ssh, target: t, meta: stage.meta, signal: input.kill, log: hlog,
               backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
+              owed: owedFrom === undefined ? undefined : { deploymentId: owedFrom, backupDir: backups ? `${backupParent}/${owedFrom}` : undefined },
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
           }
+          // Hooks done (whatever they said), or nothing landed and nothing was owed: the host owes nothing.
+          const hooksRan = res.status === 'succeeded' || (res.reason ?? '').startsWith('validate hook failed') || (res.reason ?? '').startsWith('reload hook failed');
+          if (!input.dryRun && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
