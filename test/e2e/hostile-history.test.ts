@@ -223,6 +223,22 @@ function corpus(label: string, rsyncPath: string | undefined) {
       assert.equal(await readFile(u.onHost(B, 'd/a.conf'), 'utf8'), 'a2\n');
     });
 
+    it('a directory git never held, where git now adds a file, is refused with the path named and left whole', async () => {
+      const u = await unit('unmanaged');
+      await u.commit({ [`${u.dir}/a.conf`]: 'a\n' });
+      await u.sync(); await u.allMatch();
+      const [A] = fleet.ips as [string];
+      await mkdir(u.onHost(A, 'thing'), { recursive: true });
+      await writeFile(u.onHost(A, 'thing/theirs'), 'theirs\n');
+      const before = new Map(await Promise.all(fleet.ips.map(async (ip) => [ip, await u.snapshot(ip)] as const)));
+      await u.commit({ [`${u.dir}/thing`]: 'git\'s file\n' });
+      const r = await u.sync('', { expect: 'partial', before });
+      assert.equal(r.host(A).reason, `/${u.dir}/thing is a directory holding files not managed by git, where git has a file or link: refused`);
+      assert.equal(await readFile(u.onHost(A, 'thing/theirs'), 'utf8'), 'theirs\n');
+      await rm(u.onHost(A, 'thing'), { recursive: true }); // the operator moves it away
+      await u.ordinary();
+    });
+
     it('a dry run of removals reports them and changes nothing', async () => {
       const u = await unit('dryrun');
       await u.commit({ [`${u.dir}/keep.conf`]: 'k\n', [`${u.dir}/gone.conf`]: 'g\n' });

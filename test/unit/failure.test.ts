@@ -16,6 +16,8 @@ describe('exit code → reason', () => {
     ['no SSH banner (OpenSSH 9.2)', x(255, 'Connection timed out during banner exchange\r\nConnection to 192.0.2.1 port 22 timed out'), 'timeout', false],
     ['keepalive timeout', x(255, 'Timeout, server 192.0.2.1 not responding.'), 'connection_reset', true],
     ['rsync missing', x(127, 'bash: line 1: rsync: command not found'), 'rsync_missing', false],
+    ['an unmanaged directory where git has a file', x(23, 'cannot delete non-empty directory: etc/x/conf.d\nrsync error: some files/attrs were not transferred (code 23)'), 'refused', false],
+    ['… as seen through ssh', x(23, 'could not make way for new regular file: etc/x/conf.d\nrsync error: some files/attrs were not transferred (see previous errors) (code 23)'), 'refused', false],
     ['partial transfer', x(23, 'rsync: [receiver] mkstemp "/etc/x" failed: Read-only file system (30)'), 'partial_transfer', false],
     ['disk full', x(23, 'rsync: write failed on "/etc/x": No space left on device (28)'), 'disk_full', false],
     ['io timeout', x(30, 'rsync error: timeout in data send/receive (code 30)'), 'timeout', true],

@@ -43,6 +43,9 @@ export function classifyRsync(x: ExitInfo, timeoutSeconds?: number): Failure | u
   if (x.exitCode === 0) return undefined;
   const byText = fromStderr(x.stderr);
   if (byText) return byText;
+  // A directory git did not put there, where git now has a file: rsync will not empty it, and neither will we.
+  const dir = /(?:cannot delete non-empty directory|could not make way for new [a-z ]+): (.+)/.exec(x.stderr)?.[1]?.trim();
+  if (dir) return { kind: 'refused', reason: `/${dir} is a directory holding files not managed by git, where git has a file or link: refused`, transient: false };
   switch (x.exitCode) {
     case 23: return { kind: 'partial_transfer', reason: 'partial transfer: some files could not be written on the host (rsync exit 23)', transient: false };
     case 24: return { kind: 'vanished', reason: 'partial transfer: source files vanished during the push (rsync exit 24)', transient: true };
