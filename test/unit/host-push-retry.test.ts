@@ -1,7 +1,7 @@
 // A host push retried after a transient failure keeps what the failed attempt changed: the retry finds those
 // files in place and changes nothing, yet the hooks and the restore must know them. rsync cannot be made to
 // fail half-way on cue over a real connection, so a stand-in `rsync` (first in PATH, for this test process
-// only) plays one that itemized a file and then lost its connection (exit 30), then one with nothing to do.
+// only) plays one that itemized a file and then lost its connection (exit 12; a timeout, exit 30, is not retried), then one with nothing to do.
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ const push = (retries: number) => pushHost({
 
 test('the changes of a failed attempt stay in the result of the retried push', async () => {
   await writeFile(join(tmp.path, 'plan'), [
-    '30 >f.st...... etc/a.conf\\n.f...p..... etc/b.conf\\nrsync error: timeout in data send/receive\\n', // changed a, b; then lost
+    '12 >f.st...... etc/a.conf\\n.f...p..... etc/b.conf\\nrsync: connection unexpectedly closed\\n', // changed a, b; then lost
     '0 .f...p..... etc/c.conf\\n',                                                                     // a and b in place already
   ].join('\n'));
   const r = await push(2);
@@ -69,7 +69,7 @@ test('the changes of a failed attempt stay in the result of the retried push', a
 
 test('a write outranks a later attribute change of the same path; a push that fails for good keeps its changes too', async () => {
   await writeFile(join(tmp.path, 'calls'), '');
-  await writeFile(join(tmp.path, 'plan'), ['30 >f+++++++++ etc/a.conf\\n', '30 .f...p..... etc/a.conf\\n'].join('\n'));
+  await writeFile(join(tmp.path, 'plan'), ['12 >f+++++++++ etc/a.conf\\n', '12 .f...p..... etc/a.conf\\n'].join('\n'));
   const r = await push(1);
   assert.equal(r.status, 'failed');
   assert.equal(r.attempts, 2);
