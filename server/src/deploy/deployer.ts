@@ -2,11 +2,13 @@
 // recovers interrupted ones at start and drains on shutdown.
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import type { CmdbProvider } from '../cmdb/provider.js';
 import type { Queryable } from '../db/connection.js';
 import { QueueFullError, ValidationError } from '../errors.js';
 import * as rec from '../db/deployments.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
-import { KeyedLock, Semaphore } from '../util/semaphore.js';
+import { Semaphore } from '../util/semaphore.js';
+import { type Declare, UnitLocks } from './unit-locks.js';
 import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
 import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
@@ -34,7 +36,7 @@ export interface DeployerEvents {
 export class Deployer {
   readonly events = new EventEmitter<DeployerEvents>();
   private readonly hostSlots: Semaphore;
-  private readonly unitLocks = new KeyedLock();
+  private readonly unitLocks = new UnitLocks();
   /** Deployments inserted by a submit whose transaction has not yet been followed by its enqueue (queue bound). */
   private inserting = 0;
   private readonly pushQueue: Queued[] = [];
@@ -67,9 +69,12 @@ export class Deployer {
     return this.hostSlots;
   }
 
-  /** Run fn while no deployment of the unit runs (drift checks). */
+  /** Run fn while no deployment of the unit runs (drift checks: every host of the unit). */
   withUnitLock<T>(unit: string, fn: () => Promise<T>): Promise<T> {
-    return this.unitLocks.run(unit, fn);
+    return this.unitLocks.wholeUnit(unit, async (declare) => {
+      await declare('all');
+      return fn();
+    });
   }
 
   /** A push deployment is queued or running (the poller waits for it). */
@@ -192,6 +197,16 @@ export class Deployer {
     return q.running;
   }
 
+  /**
+   * Run fn under the unit's lock: a host-scoped run waits only for runs on its hosts; a whole-unit run for the
+   * previous whole-unit run, and then, as the inventory answers, for runs on the hosts it names.
+   */
+  private withUnit<T>(unit: Unit, onlyHosts: string[] | undefined, fn: (cmdb: CmdbProvider) => Promise<T>): Promise<T> {
+    const key = unitKey(unit);
+    if (onlyHosts) return this.unitLocks.hosts(key, onlyHosts, () => fn(this.deps.cmdb));
+    return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
+  }
+
   private track(p: Promise<unknown>): void {
     this.running.add(p);
     void p.finally(() => this.running.delete(p));
@@ -221,10 +236,10 @@ export class Deployer {
       const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap. A sync is running (no longer
       // joined by identical requests) from when its first unit gets the lock.
-      const outcomes = await Promise.all(units.map((unit) => this.unitLocks.run(unitKey(unit), async (): Promise<UnitOutcome> => {
+      const outcomes = await Promise.all(units.map((unit) => this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
         await this.markRunning(q);
         if (this.stopping) return { status: 'failed', hosts: [], interrupted: true };
-        return runUnit({ ...this.deps, hostSlots: this.hostSlots }, {
+        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots }, {
           deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions,
           drain: this.drain.signal, kill: this.kill.signal, log,
         });
@@ -253,6 +268,20 @@ export class Deployer {
       }
     }
   }
+}
+
+/** The inventory as a whole-unit run sees it: its answer also declares the hosts the run will push to. */
+function declaring(cmdb: CmdbProvider, declare: Declare): CmdbProvider {
+  return {
+    id: cmdb.id,
+    invalidate: cmdb.invalidate?.bind(cmdb),
+    async resolveHosts(query, signal) {
+      const found = await cmdb.resolveHosts(query, signal);
+      // runUnit asks once, before any host is touched (its only lookup); it then waits here for runs on those hosts.
+      await declare(found.map((h) => h.ip));
+      return found;
+    },
+  };
 }
 
 function aggregate(outcomes: UnitOutcome[]): DeploymentStatus {
