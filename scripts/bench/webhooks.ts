@@ -4,7 +4,7 @@
 // (request sent → answer received), RSS before and after, deployments made and the most waiting at once.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,32 +32,32 @@ const cpuS = (pid: number): number => {
 const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-/** Start the server as `npm start` does, on a port it picks; resolves with its port once it listens. */
-function startChild(configFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'], cwd: resolve(import.meta.dirname, '..', '..') });
-  return new Promise((resolvePort, reject) => {
-    let buf = '';
-    const onData = (c: Buffer) => {
-      buf += c.toString();
-      for (;;) {
-        const nl = buf.indexOf('\n');
-        if (nl < 0) break;
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const rec = JSON.parse(line) as { msg?: string; port?: number };
-          if (rec.msg === 'listening' && rec.port) {
-            child.stdout!.off('data', onData);
-            child.stdout!.resume(); // keep draining its log lines (to nowhere) so it never blocks on a full pipe
-            resolvePort({ child, port: rec.port });
-            return;
-          }
-        } catch { /* not JSON */ }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited ${code} before listening`)));
-  });
+/**
+ * Start the server as `npm start` does, on a port it picks; resolves with its port once it listens. Its log goes
+ * to a file, as under pm2 (a pipe read by this busy process would hold up the server's synchronous log writes).
+ */
+async function startChild(configFile: string, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configFile], { stdio: ['ignore', out, 'inherit'], cwd: resolve(import.meta.dirname, '..', '..') });
+  closeSync(out);
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode} before listening`);
+    const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"msg":"listening"'));
+    if (line) return { child, port: (JSON.parse(line) as { port: number }).port };
+    await sleep(100);
+  }
+  throw new Error('server did not listen within 60 s');
+}
+
+/** Server-side time of each webhook request logged after byte offset `from` (pino-http's responseTime). */
+function serverTimes(logFile: string, from: number): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync(logFile).subarray(from).toString('utf8').split('\n')) {
+    if (!line.includes('"responseTime"')) continue;
+    const rec = JSON.parse(line) as { responseTime?: number; req?: { url?: string } };
+    if (typeof rec.responseTime === 'number' && rec.req?.url === '/webhooks/gitlab') out.push(rec.responseTime);
+  }
+  return out;
 }
 
 interface Sent { key: string; status: number; ms: number }
@@ -92,12 +92,14 @@ async function runBench(print: Print): Promise<void> {
       log: { level: 'info' },
     };
     await writeFile(join(dir, 'gitfleet.json'), JSON.stringify(config));
-    const started = await startChild(join(dir, 'gitfleet.json'));
+    const logFile = join(dir, 'server.log');
+    const started = await startChild(join(dir, 'gitfleet.json'), logFile);
     child = started.child;
     const url = `http://127.0.0.1:${started.port}/webhooks/gitlab`;
     // Warm-up: a few requests that deploy nothing (another branch), so the first measured ones pay no first-use costs.
     for (let i = 0; i < 20; i++) await send(url, gitlabPush({ before: commits[0]!, after: commits[0]!, token: TOKEN, branch: 'warm-up' }), 'warm-up');
     await sleep(500);
+    const logFrom = statSync(logFile).size;
     const rssBefore = rssMiB(child.pid!);
     const cpu0 = cpuS(child.pid!);
 
@@ -150,11 +152,13 @@ async function runBench(print: Print): Promise<void> {
     const acceptedPerKey = new Map<string, number>();
     for (const r of results) if (r.status === 202) acceptedPerKey.set(r.key, (acceptedPerKey.get(r.key) ?? 0) + 1);
     const twice = [...acceptedPerKey.values()].filter((n) => n > 1).length;
+    const sms = serverTimes(logFile, logFrom).sort((a, b) => a - b);
     const p50 = pct(ms, 50);
     const p99 = pct(ms, 99);
     const growth = rssAfter - rssBefore;
     print(`deliveries          ${results.length} in ${wallS.toFixed(1)} s (${(results.length / wallS).toFixed(0)}/s), ${COMMITS} commits, statuses ${[...byStatus].map(([s, n]) => `${s}×${n}`).join(' ')}`);
     print(`ack latency         p50 ${p50.toFixed(1)} ms · p95 ${pct(ms, 95).toFixed(1)} ms · p99 ${p99.toFixed(1)} ms · max ${ms.at(-1)!.toFixed(1)} ms   (target p99 < 50 ms: ${p99 < 50 ? 'met' : 'MISSED'})`);
+    if (sms.length) print(`  in the server      p50 ${pct(sms, 50).toFixed(1)} ms · p99 ${pct(sms, 99).toFixed(1)} ms · max ${sms.at(-1)!.toFixed(1)} ms (pino-http responseTime: request parsed → answer written, ${sms.length} requests)`);
     print(`server CPU          ${cpuStorm.toFixed(2)} s during the deliveries (${((cpuStorm / results.length) * 1000).toFixed(2)} ms per delivery, deployments included); load average at the end ${loadAvg()}`);
     print(`server RSS          ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MiB (growth ${growth.toFixed(1)} MiB, peak ${peakRss.toFixed(1)})   (target growth < 20 MB: ${growth < 20 ? 'met' : 'MISSED'})`);
     print(`deployments         ${deployments} for ${COMMITS} commits, ${empty} with nothing to do, at most ${maxWaiting} waiting at once; deliveries accepted twice: ${twice}; branch deployed to the last commit: ${head === commits.at(-1) ? 'yes' : 'NO'}`);

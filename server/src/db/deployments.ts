@@ -165,6 +165,12 @@ export async function setLastSeen(q: Queryable, branch: string, sha: string, now
     ON CONFLICT (branch) DO UPDATE SET last_seen = excluded.last_seen, updated_at = excluded.updated_at`, [branch, sha, now]);
 }
 
+/** A delivery key already claimed, and the deployment it led to (a read: the claim below decides). */
+export async function findDelivery(q: Queryable, key: string): Promise<{ deploymentId: number | null } | undefined> {
+  const r = await q.get<{ deployment_id: number | null }>('SELECT deployment_id FROM webhook_deliveries WHERE key = ?', [key]);
+  return r && { deploymentId: r.deployment_id };
+}
+
 /**
  * Claim a delivery key: one statement decides (the key is the primary key), so of any number of concurrent copies
  * exactly one claims it. Returns null when claimed, else the deployment the earlier claim led to (or null).

@@ -14,10 +14,13 @@ export async function acceptPush(ctx: AppContext, source: 'gitlab' | 'github', e
   const branch = ctx.config.repo.branch;
   if (e.ref !== `refs/heads/${branch}`) return { status: 200, body: { queued: [], ignored: `ref ${e.ref} is not the deployed branch ${branch}` } };
   if (isBranchDeletion(e)) return { status: 200, body: { queued: [], ignored: 'branch deletion: nothing to deploy' } };
+  // Most redeliveries come later: one read answers them without a transaction (the claim below still decides).
+  const seen = await rec.findDelivery(ctx.db, key);
+  if (seen) return { status: 200, body: { queued: [], ignored: duplicate(seen.deploymentId) } };
   const out = await ctx.deployer.submitIf({ kind: 'push', trigger: source, actor: e.actor ?? undefined, before: e.before, after: e.after }, {
     admit: async (q) => {
       const prior = await rec.claimDelivery(q, key, source, ctx.clock().toISOString());
-      if (prior) return `duplicate delivery (deployment ${prior.deploymentId ?? 'none'})`;
+      if (prior) return duplicate(prior.deploymentId);
       // The claim stays (no deployment): a redelivery of this key is a duplicate too.
       if ((await rec.getLastSeen(q, branch)) === e.after) return `commit ${e.after} is already deployed`;
       return null;
@@ -27,3 +30,5 @@ export async function acceptPush(ctx: AppContext, source: 'gitlab' | 'github', e
   if ('refused' in out) return { status: 200, body: { queued: [], ignored: out.refused } };
   return { status: 202, body: { queued: [out.id], coalesced: out.coalesced } };
 }
+
+const duplicate = (deploymentId: number | null) => `duplicate delivery (deployment ${deploymentId ?? 'none'})`;
