@@ -165,13 +165,38 @@ export async function setLastSeen(q: Queryable, branch: string, sha: string, now
     ON CONFLICT (branch) DO UPDATE SET last_seen = excluded.last_seen, updated_at = excluded.updated_at`, [branch, sha, now]);
 }
 
+/** A delivery key already claimed, and the deployment it led to (a read: the claim below decides). */
 export async function findDelivery(q: Queryable, key: string): Promise<{ deploymentId: number | null } | undefined> {
   const r = await q.get<{ deployment_id: number | null }>('SELECT deployment_id FROM webhook_deliveries WHERE key = ?', [key]);
   return r && { deploymentId: r.deployment_id };
 }
 
-export async function recordDelivery(q: Queryable, key: string, source: string, deploymentId: number | null, now: string): Promise<void> {
-  await q.run('INSERT OR IGNORE INTO webhook_deliveries (key, source, deployment_id, received_at) VALUES (?, ?, ?, ?)', [key, source, deploymentId, now]);
+/**
+ * Claim a delivery key: one statement decides (the key is the primary key), so of any number of concurrent copies
+ * exactly one claims it. Returns null when claimed, else the deployment the earlier claim led to (or null).
+ */
+export async function claimDelivery(q: Queryable, key: string, source: string, now: string): Promise<{ deploymentId: number | null } | null> {
+  const r = await q.run('INSERT INTO webhook_deliveries (key, source, deployment_id, received_at) VALUES (?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING', [key, source, now]);
+  if (r.changes === 1) return null;
+  const prior = await q.get<{ deployment_id: number | null }>('SELECT deployment_id FROM webhook_deliveries WHERE key = ?', [key]);
+  return { deploymentId: prior?.deployment_id ?? null };
+}
+
+export async function linkDelivery(q: Queryable, key: string, deploymentId: number): Promise<void> {
+  await q.run('UPDATE webhook_deliveries SET deployment_id = ? WHERE key = ?', [deploymentId, key]);
+}
+
+// --- coalescing: what a new request may join (read inside the submitting transaction) ----------
+
+/** The push deployment of the branch still waiting to start (at most one exists). */
+export async function waitingPush(q: Queryable, branch: string): Promise<number | undefined> {
+  return (await q.get<{ id: number }>(
+    "SELECT id FROM deployments WHERE status = 'queued' AND branch = ? AND json_extract(request, '$.kind') = 'push' ORDER BY id DESC LIMIT 1", [branch]))?.id;
+}
+
+/** A deployment with exactly this request still waiting to start. */
+export async function waitingSame(q: Queryable, request: DeployRequest): Promise<number | undefined> {
+  return (await q.get<{ id: number }>("SELECT id FROM deployments WHERE status = 'queued' AND request = ? ORDER BY id DESC LIMIT 1", [JSON.stringify(request)]))?.id;
 }
 
 // --- records nobody works on any more (reaper.ts) ---------------------------------------------

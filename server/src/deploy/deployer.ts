@@ -2,10 +2,13 @@
 // recovers interrupted ones at start and drains on shutdown.
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import type { CmdbProvider } from '../cmdb/provider.js';
+import type { Queryable } from '../db/connection.js';
 import { QueueFullError, ValidationError } from '../errors.js';
 import * as rec from '../db/deployments.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
-import { KeyedLock, Semaphore } from '../util/semaphore.js';
+import { Semaphore } from '../util/semaphore.js';
+import { type Declare, UnitLocks } from './unit-locks.js';
 import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
 import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
@@ -14,8 +17,16 @@ export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger };
 
 export interface Submitted { id: number; coalesced: boolean }
 
-/** started: it took its first unit lock; from then on it no longer absorbs identical requests. */
-interface Queued { id: number; req: DeployRequest; started?: boolean }
+/** A caller's own check and record, run in the transaction that records (or joins) the deployment. */
+export interface SubmitGate {
+  /** First: a reason to refuse (then nothing is recorded), or null. */
+  admit?(q: Queryable): Promise<string | null>;
+  /** Last, with what was decided. */
+  link?(q: Queryable, s: Submitted): Promise<void>;
+}
+
+/** running: its status is (being) set to running, so it no longer absorbs new requests (set once, awaited by every unit). */
+interface Queued { id: number; req: DeployRequest; running?: Promise<void> }
 
 export interface DeployerEvents {
   /** A deployment reached its final status (listeners must not throw; notifications use this). */
@@ -25,7 +36,9 @@ export interface DeployerEvents {
 export class Deployer {
   readonly events = new EventEmitter<DeployerEvents>();
   private readonly hostSlots: Semaphore;
-  private readonly unitLocks = new KeyedLock();
+  private readonly unitLocks = new UnitLocks();
+  /** Deployments inserted by a submit whose transaction has not yet been followed by its enqueue (queue bound). */
+  private inserting = 0;
   private readonly pushQueue: Queued[] = [];
   private readonly syncWaiting: Queued[] = [];
   private pushLoop: Promise<void> | null = null;
@@ -56,9 +69,12 @@ export class Deployer {
     return this.hostSlots;
   }
 
-  /** Run fn while no deployment of the unit runs (drift checks). */
+  /** Run fn while no deployment of the unit runs (drift checks: every host of the unit). */
   withUnitLock<T>(unit: string, fn: () => Promise<T>): Promise<T> {
-    return this.unitLocks.run(unit, fn);
+    return this.unitLocks.wholeUnit(unit, async (declare) => {
+      await declare('all');
+      return fn();
+    });
   }
 
   /** A push deployment is queued or running (the poller waits for it). */
@@ -70,23 +86,47 @@ export class Deployer {
     return this.drain.signal.aborted;
   }
 
-  /** Record a deployment and queue it; coalesces with an identical one still waiting. */
+  /** Record a deployment and queue it, or join one still waiting (see submitIf). */
   async submit(req: DeployRequest): Promise<Submitted> {
+    return (await this.submitIf(req, {})) as Submitted;
+  }
+
+  /**
+   * Record a deployment and queue it, or join one still waiting to start: a push joins the branch's waiting push
+   * (at most one follow-up), a sync an identical waiting sync. The decision and the insert are one transaction, so
+   * simultaneous requests never each find the queue empty. gate.admit runs first in it and may refuse (nothing is
+   * recorded), gate.link last; a throw anywhere (queue full, shutting down) rolls all of it back.
+   */
+  async submitIf(req: DeployRequest, gate: SubmitGate): Promise<Submitted | { refused: string }> {
     if (this.stopping) throw new QueueFullError('server is shutting down, not taking deployments');
-    if (req.kind === 'push') {
-      const waiting = this.pushQueue[this.pushQueue.length - 1];
-      if (waiting) return { id: waiting.id, coalesced: true };
-    } else {
-      const same = this.syncWaiting.find((q) => !q.started && JSON.stringify(q.req) === JSON.stringify(req));
-      if (same) return { id: same.id, coalesced: true };
+    let inserted: Queued | undefined;
+    try {
+      const out = await this.deps.db.tx(async (q): Promise<Submitted | { refused: string }> => {
+        const refused = gate.admit ? await gate.admit(q) : null;
+        if (refused) return { refused };
+        const waiting = req.kind === 'push' ? await rec.waitingPush(q, this.branch) : await rec.waitingSame(q, req);
+        let s: Submitted;
+        if (waiting !== undefined) {
+          s = { id: waiting, coalesced: true };
+        } else {
+          if (this.stopping) throw new QueueFullError('server is shutting down, not taking deployments');
+          if (this.queueDepth() + this.inserting >= this.deps.config.deploy.queueSize) throw new QueueFullError();
+          const id = await rec.insertDeployment(q, {
+            trigger: req.trigger, actor: req.actor ?? null, branch: this.branch,
+            before: req.kind === 'push' ? req.before ?? null : null, after: req.kind === 'push' ? req.after ?? null : req.commit ?? null, request: req,
+          }, this.now());
+          inserted = { id, req };
+          this.inserting++;
+          s = { id, coalesced: false };
+        }
+        await gate.link?.(q, s);
+        return s;
+      });
+      if (inserted) this.enqueue(inserted);
+      return out;
+    } finally {
+      if (inserted) this.inserting--;
     }
-    if (this.queueDepth() >= this.deps.config.deploy.queueSize) throw new QueueFullError();
-    const id = await rec.insertDeployment(this.deps.db, {
-      trigger: req.trigger, actor: req.actor ?? null, branch: this.branch,
-      before: req.kind === 'push' ? req.before ?? null : null, after: req.kind === 'push' ? req.after ?? null : req.commit ?? null, request: req,
-    }, this.now());
-    this.enqueue({ id, req });
-    return { id, coalesced: false };
   }
 
   /** Resolves with the deployment once it has finished. */
@@ -141,14 +181,30 @@ export class Deployer {
       if (!this.pushLoop) this.pushLoop = this.runPushLoop().finally(() => { this.pushLoop = null; });
     } else {
       this.syncWaiting.push(q);
-      this.track(this.execute(q).finally(() => this.markStarted(q)));
+      this.track(this.execute(q).finally(() => this.leaveWaiting(q)));
     }
   }
 
-  private markStarted(q: Queued): void {
-    q.started = true;
+  private leaveWaiting(q: Queued): void {
     const i = this.syncWaiting.indexOf(q);
     if (i >= 0) this.syncWaiting.splice(i, 1);
+  }
+
+  /** Status → running, once: from then on (in the database's order) new requests no longer join it. */
+  private markRunning(q: Queued): Promise<void> {
+    this.leaveWaiting(q);
+    q.running ??= rec.markDeploymentRunning(this.deps.db, q.id, this.now());
+    return q.running;
+  }
+
+  /**
+   * Run fn under the unit's lock: a host-scoped run waits only for runs on its hosts; a whole-unit run for the
+   * previous whole-unit run, and then, as the inventory answers, for runs on the hosts it names.
+   */
+  private withUnit<T>(unit: Unit, onlyHosts: string[] | undefined, fn: (cmdb: CmdbProvider) => Promise<T>): Promise<T> {
+    const key = unitKey(unit);
+    if (onlyHosts) return this.unitLocks.hosts(key, onlyHosts, () => fn(this.deps.cmdb));
+    return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
   }
 
   private track(p: Promise<unknown>): void {
@@ -174,15 +230,17 @@ export class Deployer {
     let repeatFailure = false; // every unit that failed had failed before: its streak was reported already
     try {
       if (this.stopping) return;
-      await rec.markDeploymentRunning(db, q.id, this.now());
+      // A push is running before it fetches: a push arriving from now on makes a follow-up, one arriving before is seen.
+      if (q.req.kind === 'push') await this.markRunning(q);
       const { units, commit, before } = q.req.kind === 'push' ? await planPush(this.deps, this.branch, q.req, log) : await planSync(this.deps, q.req);
       await rec.setDeploymentUnits(db, q.id, units.map(unitKey), { before, after: commit });
       const sync = q.req.kind === 'sync' ? q.req : undefined;
-      // Units run side by side, each under its own lock; hosts share the server-wide cap.
-      const outcomes = await Promise.all(units.map((unit) => this.unitLocks.run(unitKey(unit), (): Promise<UnitOutcome> => {
-        this.markStarted(q);
-        if (this.stopping) return Promise.resolve({ status: 'failed', hosts: [], interrupted: true });
-        return runUnit({ ...this.deps, hostSlots: this.hostSlots }, {
+      // Units run side by side, each under its own lock; hosts share the server-wide cap. A sync is running (no longer
+      // joined by identical requests) from when its first unit gets the lock.
+      const outcomes = await Promise.all(units.map((unit) => this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
+        await this.markRunning(q);
+        if (this.stopping) return { status: 'failed', hosts: [], interrupted: true };
+        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots }, {
           deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions, force: sync?.force,
           drain: this.drain.signal, kill: this.kill.signal, log,
         });
@@ -213,6 +271,20 @@ export class Deployer {
       }
     }
   }
+}
+
+/** The inventory as a whole-unit run sees it: its answer also declares the hosts the run will push to. */
+function declaring(cmdb: CmdbProvider, declare: Declare): CmdbProvider {
+  return {
+    id: cmdb.id,
+    invalidate: cmdb.invalidate?.bind(cmdb),
+    async resolveHosts(query, signal) {
+      const found = await cmdb.resolveHosts(query, signal);
+      // runUnit asks once, before any host is touched (its only lookup); it then waits here for runs on those hosts.
+      await declare(found.map((h) => h.ip));
+      return found;
+    },
+  };
 }
 
 function aggregate(outcomes: UnitOutcome[]): DeploymentStatus {
