@@ -282,8 +282,16 @@ function corpus(label: string, rsyncPath: string | undefined) {
       assert.equal(r.body.unitResults[0].status, 'held', JSON.stringify(r.body.unitResults));
       for (const ip of fleet.ips) assert.equal(existsSync(u.onHost(ip, 'f0')), true);
       const ok = await s.api(`/api/v1/deployments/${r.body.id}/confirm`, { method: 'POST' });
-      assert.ok(ok.status < 300, JSON.stringify(ok.body));
-      await s.api(`/api/v1/deployments/${ok.body.id ?? r.body.id}`);
+      assert.equal(ok.status, 202, JSON.stringify(ok.body));
+      const id = ok.body.queued[0] as number;
+      for (let i = 0; i < 200; i++) {
+        const d = await s.api(`/api/v1/deployments/${id}`);
+        if (['succeeded', 'partial', 'failed'].includes(d.body.status)) { assert.equal(d.body.status, 'succeeded', JSON.stringify(d.body)); break; }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      await u.allMatch();
+      for (const ip of fleet.ips) assert.deepEqual([0, 1, 2, 3].map((i) => existsSync(u.onHost(ip, `f${i}`))), [false, false, false, true], 'confirmed: removed');
+      await u.ordinary();
     });
 
     it('records each host\'s rsync version in its API record', async () => {
