@@ -11,20 +11,9 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 const FINAL = ['succeeded', 'partial', 'failed', 'interrupted'];
 
 describe('a full data disk (tmpfs data dir filled during a deployment)', () => {

@@ -10,20 +10,9 @@ import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { freePort } from '../helpers/net.js';
 import { processTable, zombiesUnder } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('processes left behind (server as a separate process)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let fleet: Fleet;

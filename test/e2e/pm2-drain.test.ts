@@ -13,22 +13,11 @@ import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { freePort } from '../helpers/net.js';
 import { tempDir } from '../helpers/tmp.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const PM2 = join(ROOT, 'node_modules', '.bin', 'pm2');
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('pm2 stop drains a running push (real pm2, shipped ecosystem.config.js)', { skip: !existsSync(PM2) && 'pm2 is not installed (npm ci)' }, () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let fleet: Fleet;
