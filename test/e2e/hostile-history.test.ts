@@ -116,15 +116,16 @@ function corpus(label: string, rsyncPath: string | undefined) {
         }
         return r;
       };
-      /** The host holds exactly git's files and links (dirs: git's, plus empty ones git's removals left). */
+      /** Directories that were on the hosts before gitfleet (not its own: never removed). */
+      const preexisting = new Set<string>();
+      /** The host holds exactly git's files, links and directories (plus directories that were there before gitfleet). */
       const matches = async (ip: string) => {
         const want = await walk(join(fx.work, base, dir));
         const got = await walk(fleet.path(ip, `/${dir}`));
         for (const [p, e] of want) if (e.type !== 'dir') assert.deepEqual(got.get(p), { ...e, mode: e.type === 'file' ? e.mode & 0o755 : 0 }, `${ip}: /${dir}/${p}`);
         for (const [p, e] of got) {
           if (want.has(p)) { assert.equal(e.type, want.get(p)!.type, `${ip}: /${dir}/${p} type`); continue; }
-          assert.equal(e.type, 'dir', `${ip}: /${dir}/${p} is not in git`);
-          assert.ok(![...got].some(([q, x]) => q.startsWith(`${p}/`) && x.type !== 'dir'), `${ip}: /${dir}/${p} left by a removal holds no file`);
+          assert.ok(e.type === 'dir' && preexisting.has(p), `${ip}: /${dir}/${p} (${e.type}) is not in git`);
         }
       };
       const allMatch = async () => { for (const ip of fleet.ips) await matches(ip); };
@@ -134,22 +135,29 @@ function corpus(label: string, rsyncPath: string | undefined) {
         await sync();
         await allMatch();
       };
-      return { dir, commit, sync, allMatch, ordinary, snapshot, onHost: (ip: string, p: string) => fleet.path(ip, `/${dir}/${p}`) };
+      return { dir, commit, sync, allMatch, ordinary, snapshot, preexisting, onHost: (ip: string, p: string) => fleet.path(ip, `/${dir}/${p}`) };
     }
 
     it('removals: one file, more than 8 files, a whole directory', async () => {
       const u = await unit('removals');
+      // A directory the host had before gitfleet: git's files come and go in it, it stays.
+      for (const ip of fleet.ips) await mkdir(u.onHost(ip, 'keep.d'), { recursive: true });
+      u.preexisting.add('keep.d');
       const many = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`${u.dir}/many/m${i}.conf`, `m${i}\n`]));
-      await u.commit({ [`${u.dir}/a.conf`]: 'a\n', [`${u.dir}/b.conf`]: 'b\n', [`${u.dir}/d/x.conf`]: 'x\n', [`${u.dir}/d/sub/y.conf`]: 'y\n', ...many });
+      await u.commit({ [`${u.dir}/a.conf`]: 'a\n', [`${u.dir}/b.conf`]: 'b\n', [`${u.dir}/d/x.conf`]: 'x\n', [`${u.dir}/d/sub/y.conf`]: 'y\n', [`${u.dir}/keep.d/k.conf`]: 'k\n', ...many });
       await u.sync(); await u.allMatch();
       await u.commit({ [`${u.dir}/b.conf`]: null });
       const one = await u.sync(); await u.allMatch();
       for (const ip of fleet.ips) assert.deepEqual(one.changes(ip), [`-${u.dir}/b.conf`]);
       await u.commit(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`${u.dir}/many/m${i}.conf`, null])));
       await u.sync(); await u.allMatch();
-      await u.commit({ [`${u.dir}/d`]: null });
-      const whole = await u.sync(); await u.allMatch();
-      for (const ip of fleet.ips) assert.deepEqual(whole.changes(ip), [`-${u.dir}/d/sub/y.conf`, `-${u.dir}/d/x.conf`]);
+      await u.commit({ [`${u.dir}/d`]: null, [`${u.dir}/keep.d`]: null });
+      const whole = await u.sync(); await u.allMatch(); // d/ and d/sub/ (gitfleet's) are gone, keep.d/ stays
+      for (const ip of fleet.ips) {
+        assert.deepEqual(whole.changes(ip), [`-${u.dir}/d/sub/y.conf`, `-${u.dir}/d/x.conf`, `-${u.dir}/keep.d/k.conf`]);
+        assert.equal(existsSync(u.onHost(ip, 'd')), false, 'a directory gitfleet created, emptied by git, is removed');
+        assert.ok((await lstat(u.onHost(ip, 'keep.d'))).isDirectory(), 'a directory the host had before stays');
+      }
       assert.equal(existsSync(fleet.path(fleet.ips[0]!, `${BACKUPS}/corpus~prod~removals/${whole.body.id}/${u.dir}/d/x.conf`)), true, 'a removed file is kept in the backup');
       await u.ordinary();
     });

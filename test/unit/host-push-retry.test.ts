@@ -51,7 +51,7 @@ const push = (retries: number) => pushHost({
   ssh, launcher, target: { ip: '127.0.0.1' }, timeoutSeconds: 10, retries, backoffSeconds: 0, signal: new AbortController().signal, log: pino({ level: 'silent' }),
   plan: { sourceDir: tmp.path, ioTimeoutSeconds: 10, passes: [{ entries: ['etc/a.conf', 'etc/b.conf', 'etc/c.conf'] }] },
   // Nothing to check or remove on the host and no version asked: the stand-in rsync is all this push runs.
-  transfer: { entries: ['etc/a.conf', 'etc/b.conf', 'etc/c.conf'], removals: [], replace: [], clear: [], checkDirs: [] },
+  transfer: { entries: ['etc/a.conf', 'etc/b.conf', 'etc/c.conf'], removals: [], replace: [], clear: [], checkDirs: [], dirs: [] },
   rsync: { path: 'rsync', askVersion: false },
 });
 

@@ -39,12 +39,15 @@ describe('planTransfer', () => {
 });
 
 describe('the host check (host-prepare) arguments and answers', () => {
-  it('tags each path; a replaceable path is looked at as R, not D, in component order', () => {
-    const args = prepareArgs(planTransfer(['etc/conf.d/a', 'etc/conf.d.bak/b'], ['etc/conf.d', 'etc/gone']), { backupDir: '/b/1', rsyncVersionOf: 'rsync' });
-    assert.deepEqual(args, ['/b/1', '', 'rsync', 'D', 'etc', 'R', 'etc/conf.d', 'D', 'etc/conf.d.bak', 'X', 'etc/gone', 'M', 'etc/conf.d']);
+  it('tags each path; a replaceable path is looked at as R, not N, in component order; only dirs git dropped are pruned', () => {
+    const plan = planTransfer(['etc/conf.d/a', 'etc/conf.d.bak/b'], ['etc/conf.d', 'etc/gone', 'old/x/y']);
+    const args = prepareArgs(plan, { backupDir: '/b/1', rsyncVersionOf: 'rsync', prune: ['old', 'old/x', 'etc'] });
+    assert.deepEqual(args, ['/b/1', '', 'rsync', 'N', 'etc', 'R', 'etc/conf.d', 'N', 'etc/conf.d.bak', 'D', 'old', 'D', 'old/x',
+      'X', 'old/x/y', 'X', 'etc/gone', 'M', 'etc/conf.d', 'P', 'old/x', 'P', 'old']);
   });
   it('parses versions, changes and refusals; names the path and what is there', () => {
-    const a = parsePrepare(Buffer.from('Vrsync  version 3.2.7  protocol version 31\nCopyright\0!etc/x/conf.d\0a symlink to /tmp/y\0-etc/gone\0'));
+    const a = parsePrepare(Buffer.from('Vrsync  version 3.2.7  protocol version 31\nCopyright\0!etc/x/conf.d\0a symlink to /tmp/y\0-etc/gone\0/etc/new\0_old/x\0'));
+    assert.deepEqual([a.created, a.pruned], [['etc/new'], ['old/x']]);
     assert.equal(a.rsyncVersion, 'rsync  version 3.2.7  protocol version 31');
     assert.deepEqual(a.changes, ['-etc/gone']);
     assert.equal(refusalReason(a.refused, true), '/etc/x/conf.d is a symlink to /tmp/y (not managed by git): refused; nothing was written on this host');

@@ -10,6 +10,10 @@
 //   X path  git removed this file or link: removed (kept in the backup dir first)
 //   E path  git turned this directory into a file or link: removed once empty, refused if it holds other files
 //   M path  the replacement of an R path (after the removals)
+//   N path  a directory the new files go into: checked like D, created when absent (last: never under a link)
+//   P path  a directory gitfleet created that git no longer holds: removed if empty and its parents are real
+// Records (NUL-terminated): Vversion, !path + why (refused), -path (removed or replaced), /path (a directory
+// created), _path (a directory pruned).
 import { KEEP_FN } from './shell-write.js';
 import { byComponents, type TransferPlan } from './transfer-plan.js';
 
@@ -20,6 +24,8 @@ export const PREPARE_SCRIPT = [
   'cd / || exit 3',
   ...KEEP_FN,
   'odd() { [ -L "$1" ] || { [ -e "$1" ] && [ ! -d "$1" ]; }; }',
+  // Every parent of $1 is a real directory (P paths are not among the checked ones).
+  'inside() { q=$1; while :; do case $q in */*) q=${q%/*}; { [ -d "$q" ] && [ ! -L "$q" ]; } || return 1 ;; *) return 0 ;; esac; done; }',
   'what() { if [ -L "$1" ]; then printf "a symlink to %s" "$(readlink -- "$1")"; else printf "a file, not a directory"; fi; }',
   'if [ -n "$rv" ]; then v=$($rv --version </dev/null 2>/dev/null); printf "V%s\\0" "$v"; [ -n "$v" ] || exit 22; fi',
   'bad=; skip=; k=',
@@ -28,7 +34,7 @@ export const PREPARE_SCRIPT = [
   '  p=$a; t=$k; k=',
   '  if [ -n "$skip" ]; then case $p in "$skip"/*) continue ;; esac; fi',
   '  case $t in',
-  '    D) if odd "$p"; then printf "!%s\\0%s\\0" "$p" "$(what "$p")"; bad=1; skip=$p; fi ;;',
+  '    D|N) if odd "$p"; then printf "!%s\\0%s\\0" "$p" "$(what "$p")"; bad=1; skip=$p; fi ;;',
   '    R) if odd "$p"; then skip=$p; fi ;;',
   '  esac',
   'done',
@@ -45,17 +51,29 @@ export const PREPARE_SCRIPT = [
   '         rmdir -- "$p" 2>/dev/null || { printf "!%s\\0%s\\0" "$p" "a directory holding files git does not manage"; exit 21; }; fi ;;',
   '    M) if odd "$p"; then',
   '         [ -n "$dry" ] || { keep "$p" && rm -f -- "$p" && mkdir -- "$p"; } || { printf "!%s\\0%s\\0" "$p" "could not be replaced by a directory"; exit 21; }',
-  '         printf "%s\\0" "-$p"; fi ;;',
+  '         printf "%s\\0" "-$p"; [ -n "$dry" ] || printf "/%s\\0" "$p"; fi ;;',
+  // Gone already, or no longer a directory (not ours any more): forgotten; a real one goes once empty.
+  '    P) [ -z "$dry" ] || continue',
+  '       if odd "$p" || [ ! -e "$p" ] || { inside "$p" && rmdir -- "$p" 2>/dev/null; }; then printf "_%s\\0" "$p"; fi ;;',
   '  esac',
+  'done',
+  '[ -z "$dry" ] || exit 0',
+  // Last, once every link in the way is gone: the directories the new files go into.
+  'k=',
+  'for a; do',
+  '  if [ -z "$k" ]; then k=$a; continue; fi',
+  '  p=$a; t=$k; k=',
+  '  if [ "$t" = N ] && [ ! -d "$p" ]; then mkdir -- "$p" || { printf "!%s\\0%s\\0" "$p" "could not be created"; exit 21; }; printf "/%s\\0" "$p"; fi',
   'done',
   'exit 0',
 ].join('\n');
 
 /** PURE: the script's arguments for one host push. rsyncVersionOf: the host's rsync command, when its version is asked. */
-export function prepareArgs(plan: TransferPlan, o: { backupDir?: string; dryRun?: boolean; rsyncVersionOf?: string }): string[] {
+export function prepareArgs(plan: TransferPlan, o: { backupDir?: string; dryRun?: boolean; rsyncVersionOf?: string; prune?: string[] }): string[] {
   const replace = new Set(plan.replace);
+  const dirs = new Set(plan.dirs);
   const looks: Array<[string, string]> = [
-    ...plan.checkDirs.filter((d) => !replace.has(d)).map((d): [string, string] => ['D', d]),
+    ...plan.checkDirs.filter((d) => !replace.has(d)).map((d): [string, string] => [dirs.has(d) ? 'N' : 'D', d]),
     ...plan.replace.map((d): [string, string] => ['R', d]),
   ].sort((a, b) => byComponents(a[1], b[1]));
   const args = [o.backupDir ?? '', o.dryRun ? '1' : '', o.rsyncVersionOf ?? ''];
@@ -63,11 +81,13 @@ export function prepareArgs(plan: TransferPlan, o: { backupDir?: string; dryRun?
   for (const p of plan.removals) args.push('X', p);
   for (const p of plan.clear) args.push('E', p);
   for (const p of plan.replace) args.push('M', p);
+  const deepestFirst = [...(o.prune ?? [])].filter((d) => !dirs.has(d)).sort((x, y) => y.split('/').length - x.split('/').length);
+  for (const p of deepestFirst) args.push('P', p);
   return args;
 }
 
 /** Does this plan need the script at all (anything to look at or change)? */
-export const prepareNeeded = (plan: TransferPlan): boolean => plan.checkDirs.length + plan.removals.length + plan.replace.length + plan.clear.length > 0;
+export const prepareNeeded = (plan: TransferPlan, prune: string[] = []): boolean => plan.checkDirs.length + plan.removals.length + plan.replace.length + plan.clear.length + prune.length > 0;
 
 export interface PrepareAnswer {
   /** The first line of `rsync --version` on the host ('' = it did not run: not installed); undefined = not asked. */
@@ -76,18 +96,24 @@ export interface PrepareAnswer {
   changes: string[];
   /** Paths refused, and why: nothing was written (exit 20) or the script stopped there (exit 21). */
   refused: Array<{ path: string; why: string }>;
+  /** Directories this push created on the host (gitfleet's to remove once git no longer holds them). */
+  created: string[];
+  /** Directories of gitfleet's removed because git no longer holds them and they were empty. */
+  pruned: string[];
 }
 
 /** PURE: the script's NUL-separated records. */
 export function parsePrepare(stdout: Buffer): PrepareAnswer {
   const recs = stdout.toString('utf8').split('\0');
   recs.pop();
-  const out: PrepareAnswer = { changes: [], refused: [] };
+  const out: PrepareAnswer = { changes: [], refused: [], created: [], pruned: [] };
   for (let i = 0; i < recs.length; i++) {
     const r = recs[i]!;
     if (r.startsWith('V')) out.rsyncVersion = r.slice(1).split('\n')[0]!.trim();
     else if (r.startsWith('!')) out.refused.push({ path: r.slice(1), why: recs[++i] ?? '' });
     else if (r.startsWith('-') && r.length > 1) out.changes.push(r);
+    else if (r.startsWith('/') && r.length > 1) out.created.push(r.slice(1));
+    else if (r.startsWith('_') && r.length > 1) out.pruned.push(r.slice(1));
   }
   return out;
 }

@@ -28,6 +28,11 @@ export interface HostPushOptions {
   /** Removals, type changes and directory checks done through the host's shell before anything is written (host-prepare.ts). */
   transfer: TransferPlan;
   /**
+   * Directories gitfleet created on this host that git no longer holds (removed when empty), and where to report
+   * the directories a push creates or removes (unit-run.ts records them per unit and host).
+   */
+  dirs?: { prune: string[]; onCreated(paths: string[]): void; onPruned(paths: string[]): void };
+  /**
    * The host's rsync command (deploy.ssh.rsyncPath). Its version is asked when `askVersion` (not known yet) and on
    * every new connection (it may have changed); `onVersion` records the answer.
    */
@@ -50,7 +55,7 @@ interface Attempt { failure?: Failure; res?: RunResult; changes?: string[]; stde
 
 type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[]; differing: Differing[]; expected: Map<string, Expected>; observed: Map<string, Observed> }
   | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string }
-  | { kind: 'unsafe' }; // a directory the push goes through is not a real directory: the host check says why
+  | { kind: 'unsafe' }; // a directory is not a real one (the host check says why) or is missing (it creates it)
 
 /** What a request to the host's shell that did not answer means: the connection's failure, a timeout, or "use rsync". */
 function shellTrouble(shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large' | 'aborted'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
@@ -84,6 +89,8 @@ async function probeHost(o: HostPushOptions, lease: Lease, deadline: number, dir
   if (!observed) return dirs.length ? { kind: 'unsafe' } : { kind: 'unknown' };
   // stat does not follow the last component: a link or a file where a directory must be shows as such.
   if (dirs.some((d) => observed.has(d) && observed.get(d)!.type !== 'directory')) return { kind: 'unsafe' };
+  const needed = new Set(o.transfer.dirs);
+  if (dirs.some((d) => needed.has(d) && !observed.has(d))) return { kind: 'unsafe' };
   for (const d of dirs) if (!entries.includes(d)) observed.delete(d);
   const regular = regularFiles(observed);
   if (regular.length) {
@@ -147,9 +154,10 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
  */
 async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, always = false): Promise<{ changes: string[] } | { done: Attempt }> {
   const ask = asksVersion(o, lease);
-  if (!ask && !always && !prepareNeeded(o.transfer)) return { changes: [] };
+  const prune = o.dirs?.prune ?? [];
+  if (!ask && !always && !prepareNeeded(o.transfer, prune)) return { changes: [] };
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined });
+  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune });
   const a = await shell.run(PREPARE_SCRIPT, args, left(deadline), o.signal);
   if (!a.ok) {
     const t = shellTrouble(shell, a.reason);
@@ -159,6 +167,8 @@ async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, a
   }
   const answer = parsePrepare(a.stdout);
   if (answer.rsyncVersion !== undefined) o.rsync.onVersion?.(answer.rsyncVersion);
+  if (answer.created.length) o.dirs?.onCreated(answer.created);
+  if (answer.pruned.length) o.dirs?.onPruned(answer.pruned);
   const refused = (complete: boolean): Failure => ({ kind: 'refused', reason: refusalReason(answer.refused, complete), transient: false });
   if (a.exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
     return { done: { failure: { kind: 'rsync_missing', reason: rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path)!, transient: false }, changes: answer.changes, stderr: '' } };
@@ -186,7 +196,7 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
     // those in its own question (one round trip less for a warm host).
     const probing = o.probe && (lease.warm || o.probe.cold);
     const t = o.transfer;
-    const checkFirst = !probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length > 0;
+    const checkFirst = !probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0;
     const prep = checkFirst ? await prepareHost(o, lease, deadline) : { changes: [] };
     if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };

@@ -15,6 +15,8 @@ export interface TransferPlan {
   clear: string[];
   /** Directories a write or removal goes through, parents first: each must be a real directory (or absent) on the host. */
   checkDirs: string[];
+  /** The directories the unit's entries sit in, parents first: created on the host when absent (and remembered as gitfleet's). */
+  dirs: string[];
 }
 
 /** Every proper ancestor directory of a relative path ("a/b/c" → "a", "a/b"). */
@@ -46,7 +48,8 @@ export function planTransfer(current: string[], previous: string[] | undefined):
   const entries = [...new Set(current)].sort();
   const now = new Set(entries);
   const curDirs = dirsOf(entries);
-  if (!previous) return { entries, removals: [], replace: [], clear: [], checkDirs: [...curDirs].sort(byComponents) };
+  const dirs = [...curDirs].sort(byComponents);
+  if (!previous) return { entries, removals: [], replace: [], clear: [], checkDirs: dirs, dirs };
   const prev = new Set(previous);
   const prevDirs = dirsOf(prev);
   const gone = [...prev].filter((p) => !now.has(p));
@@ -58,7 +61,7 @@ export function planTransfer(current: string[], previous: string[] | undefined):
   const checkDirs = new Set(curDirs);
   for (const p of [...removals, ...clear, ...replace]) for (const d of ancestors(p)) checkDirs.add(d);
   for (const d of clear) checkDirs.add(d); // its files are removed through it
-  return { entries, removals, replace, clear, checkDirs: [...checkDirs].sort(byComponents) };
+  return { entries, removals, replace, clear, checkDirs: [...checkDirs].sort(byComponents), dirs };
 }
 
 /** How many paths git removed or replaced (what the deletion breaker counts). */

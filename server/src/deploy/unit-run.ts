@@ -8,6 +8,7 @@ import * as rec from '../db/deployments.js';
 import { hostRsyncByIp, setHostRsync } from '../db/host-rsync.js';
 import { clearUnitFailure, recordUnitFailure } from '../db/unit-failures.js';
 import { clearPending, markPending, pendingHooks } from '../db/host-pending.js';
+import { addCreatedDirs, createdDirs, forgetCreatedDirs } from '../db/host-dirs.js';
 import type { CmdbProvider, TargetHost } from '../cmdb/provider.js';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
@@ -122,6 +123,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
   const known = await rec.hostCommits(db, key);
   const rsyncs = await hostRsyncByIp(db, targets.map((t) => t.ip));
   const owed = input.dryRun ? new Map<string, number>() : await pendingHooks(db, key);
+  const made = await createdDirs(db, key);
   const rsyncPath = config.deploy.ssh.rsyncPath;
   let stage: Stage;
   try {
@@ -187,6 +189,12 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             timeoutSeconds: config.deploy.hostTimeout, retries: config.deploy.retries, backoffSeconds: config.deploy.retryBackoff,
             probe,
             transfer: list.plan,
+            dirs: {
+              // gitfleet's own directories that git no longer holds: removed when empty.
+              prune: (made.get(t.ip) ?? []).filter((d) => !list.plan.dirs.includes(d)),
+              onCreated: (paths) => void addCreatedDirs(db, key, t.ip, paths, now()).catch((err: unknown) => hlog.warn({ err }, 'could not record created directories')),
+              onPruned: (paths) => void forgetCreatedDirs(db, key, t.ip, paths).catch((err: unknown) => hlog.warn({ err }, 'could not forget pruned directories')),
+            },
             rsync: {
               path: rsyncPath, askVersion: !rsyncs.has(t.ip),
               onVersion: (line) => {
