@@ -69,7 +69,10 @@ apt_packages() {
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 setup_node() {
   if command -v node >/dev/null 2>&1 && [ "$(node_major node)" -ge "$MIN_NODE_MAJOR" ]; then
-    [ -f /usr/include/node/node_api.h ] && export npm_config_nodedir=/usr
+    # Debian/NodeSource packages ship the headers of that very Node: build against them, no download.
+    if [ -f /usr/include/node/common.gypi ] && grep -q "define NODE_MAJOR_VERSION $(node_major node)\$" /usr/include/node/node_version.h 2>/dev/null; then
+      export npm_config_nodedir=/usr
+    fi
     return 0
   fi
   local dir="$RUNTIME/node" bin="$RUNTIME/node/node_modules/.bin"
