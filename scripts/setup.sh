@@ -38,13 +38,15 @@ apt_packages() {
   if ! command -v apt-get >/dev/null 2>&1; then
     say "no apt-get: install ${pkgs[*]} yourself"; return 0
   fi
-  local lists=/var/lib/apt/lists stale=1
-  if [ "$APT_MAX_AGE" != 0 ] && [ -n "$(find "$lists" -maxdepth 1 -name '*InRelease' -mmin "-$((APT_MAX_AGE * 60))" -print -quit 2>/dev/null)" ]; then
+  # Fresh: a list file or our stamp younger than the limit (apt leaves an unchanged list file's time alone).
+  local stamp="$RUNTIME/apt-updated" stale=1
+  if [ "$APT_MAX_AGE" != 0 ] && [ -n "$(find /var/lib/apt/lists "$stamp" -maxdepth 1 \( -name '*InRelease' -o -path "$stamp" \) -mmin "-$((APT_MAX_AGE * 60))" -print -quit 2>/dev/null)" ]; then
     stale=0
   fi
   if [ "$stale" = 1 ]; then
     say "apt-get update (lists older than ${APT_MAX_AGE} h)"
     $SUDO apt-get update -qq
+    mkdir -p "$RUNTIME" && touch "$stamp"
   fi
   # One dpkg-query and one apt-cache call for all packages (a call per package costs seconds).
   local -A installed=() candidate=()
