@@ -1,16 +1,21 @@
 // pm2 definition of gitfleet: `pm2 start ecosystem.config.js` (add `--env production` for env_production).
 // One fork-mode instance: the poller and schedulers must not run twice.
 // The package is ESM; Node >= 20.19 lets pm2 require() this file, so `apps` is a named export.
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+// The Node that scripts/setup.sh installed when the system one is older than 24; else the system's.
+const setupNode = join(root, '.runtime', 'node', 'node_modules', '.bin', 'node');
 
 export const apps = [
   {
       name: 'gitfleet',
-      cwd: dirname(fileURLToPath(import.meta.url)),
-      script: 'server/main.js',
-      interpreter: 'node',
-      node_args: '--import tsx',
+      cwd: root,
+      // Compiled output (`bash scripts/setup.sh install` or `npm run build`): no TypeScript loader in production.
+      script: 'server/dist/main.js',
+      interpreter: existsSync(setupNode) ? setupNode : 'node',
       args: process.env.GITFLEET_CONFIG ? ['--config', process.env.GITFLEET_CONFIG] : [],
       exec_mode: 'fork',
       instances: 1,

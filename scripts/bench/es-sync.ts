@@ -14,7 +14,7 @@ import { EsClients } from '../../server/src/essync/es-client.js';
 import { executeRun } from '../../server/src/essync/job.js';
 import { createLogger } from '../../server/src/log.js';
 import { startFakeEs, type FakeEs, type FakeHost } from '../../test/essync/fake-es.js';
-import type { Bench } from './index.js';
+import type { Bench } from './bench.js';
 
 const N = Number(process.env.ESSYNC_BENCH_HOSTS ?? 10_000);
 const BATCH = 1000;

@@ -18,7 +18,7 @@ import type { Candidate } from '../../server/src/hostsync/reconcile.js';
 import type { SourceRecord } from '../../server/src/hostsync/source.js';
 import { InventoryEvents } from '../../server/src/inventory/events.js';
 import { createLogger } from '../../server/src/log.js';
-import type { Bench } from './index.js';
+import type { Bench } from './bench.js';
 
 const N = Number(process.env.HOSTSYNC_BENCH_HOSTS ?? 100_000);
 const SOURCE = 'bench';

@@ -1,7 +1,6 @@
 // npm run bench [-- name ...]: every benchmark, or the named ones, each printing its own table.
 // Figures are ratios against a baseline measured in the same run (absolute times vary by machine).
-export type Print = (line: string) => void;
-export interface Bench { name: string; description: string; run(print: Print): Promise<void> }
+import type { Bench } from './bench.js';
 
 const benches: Array<() => Promise<Bench>> = [
   async () => (await import('./push.js')).default,

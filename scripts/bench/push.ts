@@ -12,7 +12,7 @@ import { createHost } from '../../server/src/inventory/hosts-service.js';
 import { startFleet, type Fleet } from '../../test/helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../../test/helpers/git-fixture.js';
 import { deliver, gitlabPush } from '../../test/helpers/webhooks.js';
-import type { Bench, Print } from './index.js';
+import type { Bench, Print } from './bench.js';
 import { fmt, measure, medianOf, stopSampler, type Measurement } from './measure.js';
 
 const FILES = 200;

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import sqlite3 from 'sqlite3';
 import { createGitFixture } from '../../test/helpers/git-fixture.js';
 import { gitlabPush, type Delivery } from '../../test/helpers/webhooks.js';
-import type { Bench, Print } from './index.js';
+import type { Bench, Print } from './bench.js';
 
 const run = promisify(execFile);
 const DELIVERIES = Number(process.env.BENCH_WEBHOOKS ?? 1000);

@@ -149,6 +149,15 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_NOTIFY_SECRET', ['notifications', 'targets', 'default', 'secret'], String],
 ];
 
+/**
+ * Conventional variables that process managers and PaaS set: used only where the file says nothing,
+ * and below their GITFLEET_* forms (which win over the file).
+ */
+const ENV_FALLBACKS: Array<[string, string[], (v: string) => unknown]> = [
+  ['PORT', ['server', 'port'], Number],
+  ['HOST', ['server', 'host'], String],
+];
+
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj;
   for (const key of path.slice(0, -1)) {
@@ -209,7 +218,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`config file ${file}: top level must be a mapping`]);
   }
   const problems: string[] = [];
-  for (const [name, path, conv] of ENV_OVERRIDES) {
+  const fromEnv = ENV_FALLBACKS.filter(([, path]) => getPath(raw, path) === undefined).concat(ENV_OVERRIDES);
+  for (const [name, path, conv] of fromEnv) {
     const v = env[name];
     if (v === undefined || v === '') continue;
     const converted = conv(v);

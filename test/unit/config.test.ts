@@ -57,4 +57,29 @@ describe('config', () => {
     assert.ok(problems(() => loadConfig([], { GITFLEET_PORT: 'abc' }))[0]!.startsWith('GITFLEET_PORT'));
     rmSync(dir, { recursive: true, force: true });
   });
+  it('takes PORT and HOST where neither the file nor GITFLEET_PORT/GITFLEET_HOST say otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gf-cfg-'));
+    const withPort = join(dir, 'port.yaml');
+    writeFileSync(withPort, 'server:\n  port: 9000\n  host: 10.0.0.1\n');
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, 'repo:\n  branch: main\n');
+    const cases: Array<[string[], NodeJS.ProcessEnv, number, string]> = [
+      [[], {}, 8080, '127.0.0.1'],
+      [[], { PORT: '3000', HOST: '0.0.0.0' }, 3000, '0.0.0.0'],
+      [['--config', empty], { PORT: '3000', HOST: '::' }, 3000, '::'],
+      [['--config', withPort], { PORT: '3000', HOST: '0.0.0.0' }, 9000, '10.0.0.1'],
+      [[], { PORT: '3000', GITFLEET_PORT: '4000', HOST: '0.0.0.0', GITFLEET_HOST: '127.0.0.2' }, 4000, '127.0.0.2'],
+      [['--config', withPort], { PORT: '3000', GITFLEET_PORT: '4000', GITFLEET_HOST: '127.0.0.2' }, 4000, '127.0.0.2'],
+      [[], { PORT: '' }, 8080, '127.0.0.1'],
+    ];
+    for (const [argv, env, port, host] of cases) {
+      const c = loadConfig(argv, env);
+      assert.deepEqual([c.server.port, c.server.host], [port, host], JSON.stringify({ argv, env }));
+    }
+    assert.ok(problems(() => loadConfig([], { PORT: 'http' }))[0]!.startsWith('PORT: not a number'));
+    assert.ok(problems(() => loadConfig([], { PORT: '70000' })).some((m) => m.startsWith('server.port') && m.includes('70000')));
+    // A bad PORT is irrelevant when the file sets the port.
+    assert.equal(loadConfig(['--config', withPort], { PORT: 'http' }).server.port, 9000);
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -5,13 +5,13 @@ import { ConflictError } from '../errors.js';
 import * as rec from '../db/deployments.js';
 import { changedUnits, parseUnitKey, selectUnits, type Unit, unitKey } from '../gitops/targets.js';
 import { ZERO_SHA_RE } from '../util/validate.js';
-import type { DeployerDeps } from './deployer.js';
+import type { UnitRunDeps } from './unit-run.js';
 import type { PushRequest, SyncRequest } from './types.js';
 
 export interface Plan { units: Unit[]; commit: string; before: string | null }
 
 /** Units changed between the last processed commit and the fetched head (the server's own diff decides). */
-export async function planPush(deps: Pick<DeployerDeps, 'repo' | 'db'>, branch: string, req: PushRequest, log: Logger): Promise<Plan> {
+export async function planPush(deps: Pick<UnitRunDeps, 'repo' | 'db'>, branch: string, req: PushRequest, log: Logger): Promise<Plan> {
   const { repo, db } = deps;
   const head = await repo.fetch();
   const lastSeen = await rec.getLastSeen(db, branch);
@@ -28,7 +28,7 @@ export async function planPush(deps: Pick<DeployerDeps, 'repo' | 'db'>, branch: 
   return { units: changedUnits(changes), commit: head, before: base };
 }
 
-export async function planSync(deps: Pick<DeployerDeps, 'repo'>, req: SyncRequest): Promise<Plan> {
+export async function planSync(deps: Pick<UnitRunDeps, 'repo'>, req: SyncRequest): Promise<Plan> {
   // A sync names what to deploy; a head fetched in the last seconds (e.g. by /sync validating it) will do.
   const head = await deps.repo.fetch(5000);
   const commit = req.commit ?? head;

@@ -1,8 +1,8 @@
 // The inventory-source plugin interface: a source lists records (uid + fields); mapping turns them into hosts.
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { MapConfig } from './mapping.js';
+import type { BkConnectionConfig } from '../cmdb/config-schema.js';
+import type { MapConfig } from './map-config.js';
 
 /** One entry of a source's listing, normalised by the source plugin. `fields` are flat strings (nested keys joined with "."). */
 export interface SourceRecord {
@@ -37,10 +37,20 @@ export interface FollowOptions {
   changed(reason: string): Promise<boolean>;
 }
 
+/**
+ * What sources read of the server config: credentials shared by every aliyun source, and the inventory's
+ * BlueKing connection as the default of bkcmdb sources. Only these sections (not the whole Config), so that
+ * config.ts can import the host-sync schema, which lists the sources, without a circle back to it.
+ */
+export interface SourceSharedConfig {
+  hostSync: { aliyun: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string } };
+  inventory: { bkcmdb: BkConnectionConfig & { bizId?: number } };
+}
+
 export interface SourceDeps {
   /** The source's name (its hosts carry it in hosts.source). */
   name: string;
-  config: Config;
+  config: SourceSharedConfig;
   log: Logger;
 }
 

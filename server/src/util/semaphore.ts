@@ -1,4 +1,10 @@
-// A counting semaphore: the server-wide cap on concurrent host pushes.
+// A counting semaphore (the server-wide cap on concurrent host pushes, SSH touches, agent collections) and a
+// keyed lock (one run per unit at a time).
+// Why not p-limit (already a dependency) or the runtime: p-limit can only drop its whole queue (clearQueue);
+// here a task waiting for a slot leaves the queue when *its own* AbortSignal fires (one deployment aborted,
+// the others keep their places) and rejects with that signal's reason, which the deployer records. p-limit has
+// no per-key serialisation either, and Node 26 has no async semaphore or lock (Atomics work on shared memory,
+// not on promises). Both classes are ~60 lines with their own tests (test/unit/semaphore.test.ts).
 export class Semaphore {
   private active = 0;
   private readonly waiters: Array<() => void> = [];
