@@ -4,7 +4,7 @@
 // (request sent → answer received), RSS before and after, deployments made and the most waiting at once.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +19,8 @@ const DELIVERIES = Number(process.env.BENCH_WEBHOOKS ?? 1000);
 const COMMITS = Number(process.env.BENCH_WEBHOOK_COMMITS ?? 200);
 const SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 10);
 const TOKEN = 'bench-webhook-token';
-const MAIN = resolve(import.meta.dirname, '..', '..', 'server', 'main.js');
+// The compiled server, as `npm start` runs it (`npm run build` first; setup.sh does).
+const MAIN = resolve(import.meta.dirname, '..', '..', 'server', 'dist', 'main.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -38,7 +39,8 @@ const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.leng
  */
 async function startChild(configFile: string, logFile: string): Promise<{ child: ChildProcess; port: number }> {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configFile], { stdio: ['ignore', out, 'inherit'], cwd: resolve(import.meta.dirname, '..', '..') });
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (or bash scripts/setup.sh install)`);
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', MAIN, '--config', configFile], { stdio: ['ignore', out, 'inherit'], cwd: resolve(import.meta.dirname, '..', '..') });
   closeSync(out);
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode} before listening`);
