@@ -29,7 +29,7 @@ describe('buildRsyncArgs', () => {
     const rp = args.find((a) => a.startsWith('--rsync-path='))!;
     assert.equal(rp, `--rsync-path=${prefix} rsync`);
     assert.match(rp, /'\/var\/lib\/gitfleet\/backups\/app~prod~x' 4 <\/dev\/null >\/dev\/null 2>&1; rsync$/);
-    assert.throws(() => buildRsyncArgs({ ...plan, remotePrefix: 'rm -rf /\n' }), /one command line/);
+    assert.throws(() => buildRsyncArgs({ ...plan, remotePrefix: 'rm -rf /\n' }), /must be a command ending with ";"/);
     assert.ok(!buildRsyncArgs(plan).some((a) => a.startsWith('--rsync-path')));
   });
   it('runs the host rsync named by deploy.ssh.rsyncPath, after the prefix when there is one', () => {

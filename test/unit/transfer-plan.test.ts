@@ -1,9 +1,10 @@
 // The transfer plan as a table: (git before, git after) → what the host must be checked for, what goes, what
 // changes type. The fleet tests (test/e2e/hostile-history.test.ts) prove that each transport carries it out.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ancestors, byComponents, planTransfer, removedCount } from '../../server/src/deploy/transfer-plan.js';
-import { parsePrepare, prepareArgs, refusalReason, rsyncProblem } from '../../server/src/deploy/host-prepare.js';
+import { checkPrefix, parsePrepare, prepareArgs, refusalReason, rsyncProblem, splitCheck } from '../../server/src/deploy/host-prepare.js';
 
 describe('planTransfer', () => {
   const cases: Array<{ name: string; before: string[] | undefined; after: string[]; removals?: string[]; replace?: string[]; clear?: string[]; checkDirs?: string[] }> = [
@@ -57,5 +58,32 @@ describe('the host check (host-prepare) arguments and answers', () => {
     assert.equal(rsyncProblem('rsync  version v3.4.1  protocol version 32', 'rsync'), undefined);
     assert.match(rsyncProblem('rsync  version 3.0.9  protocol version 30', 'rsync')!, /3\.0\.9 is too old/);
     assert.match(rsyncProblem('', 'sudo rsync')!, /not installed.*sudo rsync/);
+  });
+});
+
+describe('the host check riding on rsync\'s command line', () => {
+  // As the remote login shell runs it: the prefix, then the command rsync appends (here a stand-in).
+  const run = (prefix: string) => spawnSync('dash', ['-c', `${prefix} echo rsync-ran`], { encoding: 'utf8' });
+  it('lets rsync start when the check passes, with its records kept apart from the rest of stderr', () => {
+    const args = prepareArgs(planTransfer(['gitfleet-test-absent/x.conf'], undefined), { dryRun: true, rsyncVersionOf: 'echo rsync  version 3.2.7' });
+    const r = run(checkPrefix(args));
+    assert.equal(r.stdout, 'rsync-ran\n', 'the protocol stream (stdout) carries nothing of the check');
+    const c = splitCheck(`before\n${r.stderr}after\n`);
+    assert.equal(c.exitCode, 0);
+    assert.equal(c.answer!.rsyncVersion, 'rsync version 3.2.7 --version', 'what the stand-in printed');
+    assert.equal(c.rest, 'before\nafter\n');
+  });
+  it('stops rsync from starting when the check refuses, and says why', () => {
+    // /bin is a link to usr/bin on Debian (merged /usr): a unit writing under it is refused.
+    const args = prepareArgs(planTransfer(['bin/gitfleet-test-x'], undefined), { dryRun: true });
+    const r = run(checkPrefix(args));
+    assert.equal(r.stdout, '');
+    assert.equal(r.status, 20);
+    const c = splitCheck(r.stderr);
+    assert.equal(c.exitCode, 20);
+    assert.deepEqual(c.answer!.refused, [{ path: 'bin', why: 'a symlink to usr/bin' }]);
+  });
+  it('finds no answer when the connection failed before the check ran', () => {
+    assert.deepEqual(splitCheck('ssh: connect to host 192.0.2.1 port 22: Connection refused\n'), { exitCode: -1, rest: 'ssh: connect to host 192.0.2.1 port 22: Connection refused\n' });
   });
 });

@@ -14,6 +14,7 @@
 //   P path  a directory gitfleet created that git no longer holds: removed if empty and its parents are real
 // Records (NUL-terminated): Vversion, !path + why (refused), -path (removed or replaced), /path (a directory
 // created), _path (a directory pruned).
+import { shCommand } from '../util/shell-quote.js';
 import { KEEP_FN } from './shell-write.js';
 import { byComponents, type TransferPlan } from './transfer-plan.js';
 
@@ -67,6 +68,27 @@ export const PREPARE_SCRIPT = [
   'done',
   'exit 0',
 ].join('\n');
+
+const RIDE_START = '@gitfleet-check@';
+const RIDE_END = /\n@gitfleet-check-end (\d+)@\n/;
+
+/**
+ * PURE: the check as a prefix of rsync's remote command (rsync --rsync-path): its records go to stderr between
+ * two marker lines (stdout is rsync's protocol stream), and rsync starts only when it passed.
+ */
+export function checkPrefix(args: string[]): string {
+  return `{ printf '${RIDE_START}\\n'; ${shCommand(PREPARE_SCRIPT, args)}; c=$?; printf '\\n@gitfleet-check-end %s@\\n' "$c"; } 1>&2; [ "$c" = 0 ] || exit "$c";`;
+}
+
+/** PURE: the check's answer out of rsync's stderr (undefined: it never ran), and the rest of stderr. */
+export function splitCheck(stderr: string): { answer?: PrepareAnswer; exitCode: number; rest: string } {
+  const at = stderr.indexOf(`${RIDE_START}\n`);
+  const end = at < 0 ? null : RIDE_END.exec(stderr.slice(at));
+  if (at < 0 || !end) return { exitCode: -1, rest: stderr };
+  const body = stderr.slice(at + RIDE_START.length + 1, at + end.index);
+  const rest = stderr.slice(0, at) + stderr.slice(at + end.index + end[0].length);
+  return { answer: parsePrepare(Buffer.from(body, 'utf8')), exitCode: Number(end[1]), rest };
+}
 
 /** PURE: the script's arguments for one host push. rsyncVersionOf: the host's rsync command, when its version is asked. */
 export function prepareArgs(plan: TransferPlan, o: { backupDir?: string; dryRun?: boolean; rsyncVersionOf?: string; prune?: string[] }): string[] {

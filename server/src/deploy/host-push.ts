@@ -15,7 +15,12 @@ import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type
 import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
 import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
-import { PREPARE_SCRIPT, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem } from './host-prepare.js';
+import { PREPARE_SCRIPT, checkPrefix, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem, splitCheck, type PrepareAnswer } from './host-prepare.js';
+
+/** The check riding on rsync's command line stays well under Linux's 128 KiB limit for one argument. */
+const RIDE_MAX_BYTES = 96 * 1024;
+/** rsync's itemized output of a big unit (tens of bytes a file) must not be cut: it is the record of the push. */
+const RSYNC_MAX_OUTPUT = 16 * 1024 * 1024;
 import type { TransferPlan } from './transfer-plan.js';
 
 export interface HostPushOptions {
@@ -165,19 +170,35 @@ async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, a
     if (t.kind === 'failed') return { done: { failure: t.failure, stderr: t.stderr } };
     return { done: { failure: { kind: 'connection_reset', reason: 'the host\'s shell closed before the push could check its directories', transient: true }, stderr: shell.ended.stderr } };
   }
-  const answer = parsePrepare(a.stdout);
+  return checkOutcome(o, parsePrepare(a.stdout), a.exitCode);
+}
+
+/** What the host check's answer means for the attempt: go on (with its changes), or stop with a failure. */
+function checkOutcome(o: HostPushOptions, answer: PrepareAnswer, exitCode: number): { changes: string[] } | { done: Attempt } {
   if (answer.rsyncVersion !== undefined) o.rsync.onVersion?.(answer.rsyncVersion);
   if (answer.created.length) o.dirs?.onCreated(answer.created);
   if (answer.pruned.length) o.dirs?.onPruned(answer.pruned);
   const refused = (complete: boolean): Failure => ({ kind: 'refused', reason: refusalReason(answer.refused, complete), transient: false });
-  if (a.exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
+  if (exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
     return { done: { failure: { kind: 'rsync_missing', reason: rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path)!, transient: false }, changes: answer.changes, stderr: '' } };
   }
-  if (a.exitCode === 20) return { done: { failure: refused(true), stderr: '' } };
-  if (a.exitCode === 21) return { done: { failure: refused(false), changes: answer.changes, stderr: '' } };
-  if (a.exitCode !== 0) return { done: { failure: { kind: 'unknown', reason: `the check of the host's directories failed (exit ${a.exitCode})`, transient: false }, stderr: '' } };
+  if (exitCode === 20) return { done: { failure: refused(true), stderr: '' } };
+  if (exitCode === 21) return { done: { failure: refused(false), changes: answer.changes, stderr: '' } };
+  if (exitCode !== 0) return { done: { failure: { kind: 'unknown', reason: `the check of the host's directories failed (exit ${exitCode})`, transient: false }, stderr: '' } };
   return { changes: answer.changes };
 }
+
+/**
+ * The host check as a prefix of rsync's own remote command (a cold host: no extra session and no extra round
+ * trip); undefined when it would make the command line too long (the shell's request is used instead).
+ */
+function checkRide(o: HostPushOptions, lease: Lease): string | undefined {
+  const ask = asksVersion(o, lease);
+  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune: o.dirs?.prune ?? [] });
+  const ride = checkPrefix(args);
+  return ride.length <= RIDE_MAX_BYTES ? ride : undefined;
+}
+
 
 /** The host's rsync version is asked when not known yet, and on each new connection (it may have changed). */
 const asksVersion = (o: HostPushOptions, lease: Lease) => o.rsync.onVersion !== undefined && (o.rsync.askVersion || !lease.warm);
@@ -194,9 +215,11 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
     // deploy.hostTimeout covers the whole host push: every attempt, its connection, check, probe, shell writes and rsync passes.
     // The host check runs first, unless all it would do is look at directories and the probe can ask for
     // those in its own question (one round trip less for a warm host).
+    // Not probed (a cold host): the check rides on rsync's first pass, in its session (checkRide).
     const probing = o.probe && (lease.warm || o.probe.cold);
     const t = o.transfer;
-    const checkFirst = !probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0;
+    const ride = probing ? undefined : checkRide(o, lease);
+    const checkFirst = ride === undefined && (!probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0);
     const prep = checkFirst ? await prepareHost(o, lease, deadline) : { changes: [] };
     if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };
@@ -209,9 +232,20 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
     let last: RunResult = nothingToDo();
     for (const [i, p] of passes.entries()) {
       if (p.entries.length === 0 && (i > 0 || passes !== o.plan.passes)) continue;
-      const remotePrefix = i === 0 && !prefixRan ? o.plan.remotePrefix : undefined;
+      const prefixes = [i === 0 && !prefixRan ? o.plan.remotePrefix : undefined, i === 0 ? ride : undefined].filter(Boolean);
+      const remotePrefix = prefixes.length ? prefixes.join(' ') : undefined;
       const args = buildRsyncArgs({ ...o.plan, remotePrefix, rsyncPath: o.rsync.path, owner: p.owner, group: p.group, fileList: '-', sshArgs: lease.sshArgs, user: lease.dest.user, host: lease.dest.host });
-      last = await o.launcher.run('rsync', args, { timeoutMs: left(deadline), signal: o.signal, log: o.log, stdin: toNulList(p.entries) });
+      last = await o.launcher.run('rsync', args, { timeoutMs: left(deadline), signal: o.signal, log: o.log, stdin: toNulList(p.entries), maxOutputBytes: RSYNC_MAX_OUTPUT });
+      if (i === 0 && ride !== undefined) {
+        // The check's records come first on stderr; without them the connection failed before it ran.
+        const checked = splitCheck(last.stderr);
+        last = { ...last, stderr: checked.rest };
+        if (checked.answer) {
+          const outcome = checkOutcome(o, checked.answer, checked.exitCode);
+          if ('done' in outcome) return { ...outcome.done, changes: [...changes, ...(outcome.done.changes ?? [])] };
+          changes.unshift(...outcome.changes);
+        }
+      }
       out += last.stdout;
       const failure = classifyRsync(last, o.timeoutSeconds);
       if (failure) return { res: { ...last, stdout: out }, changes, failure, stderr: last.stderr };

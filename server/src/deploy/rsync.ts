@@ -58,7 +58,8 @@ export function buildRsyncArgs(p: RsyncPlan): string[] {
   const rsyncPath = p.rsyncPath ?? 'rsync';
   if (!RSYNC_PATH_RE.test(rsyncPath)) throw new Error(`refusing rsync path ${JSON.stringify(rsyncPath)}`);
   if (p.remotePrefix) {
-    if (/[\n\r\0]/.test(p.remotePrefix) || !p.remotePrefix.trimEnd().endsWith(';')) throw new Error('remotePrefix must be one command line ending with ";"');
+    // Newlines only inside the quoted scripts our own code puts there (host-prepare.ts checkPrefix).
+    if (/[\r\0]/.test(p.remotePrefix) || !p.remotePrefix.trimEnd().endsWith(';')) throw new Error('remotePrefix must be a command ending with ";"');
     args.push(`--rsync-path=${p.remotePrefix} ${rsyncPath}`);
   } else if (rsyncPath !== 'rsync') {
     args.push(`--rsync-path=${rsyncPath}`);
