@@ -106,8 +106,7 @@ describe('probe of warm hosts before rsync', () => {
     try {
       const r = await sync();
       assert.equal(r.body.status, 'partial');
-      // A new connection: the host check (which also asks the rsync version) goes first, and fails with it.
-      assert.deepEqual(r.probe(B), []);
+      assert.deepEqual(r.probe(B), ['failed']);
       assert.equal(r.rsyncs(B), 0);
       const b = r.body.hosts.find((h: { ip: string }) => h.ip === B);
       assert.match(b.reason, /connection refused/);

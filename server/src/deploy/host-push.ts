@@ -38,8 +38,8 @@ export interface HostPushOptions {
    */
   dirs?: { prune: string[]; onCreated(paths: string[]): void; onPruned(paths: string[]): void };
   /**
-   * The host's rsync command (deploy.ssh.rsyncPath). Its version is asked when `askVersion` (not known yet) and on
-   * every new connection (it may have changed); `onVersion` records the answer.
+   * The host's rsync command (deploy.ssh.rsyncPath). Its version is asked when `askVersion` (not known yet, or
+   * last asked more than a day ago: an upgrade shows within a day); `onVersion` records the answer.
    */
   rsync: { path: string; askVersion: boolean; onVersion?: (line: string) => void };
   timeoutSeconds: number;
@@ -158,7 +158,7 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
  * (host-prepare.ts). Nothing is written on a host that this did not clear: when it cannot run, the attempt fails.
  */
 async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, always = false): Promise<{ changes: string[] } | { done: Attempt }> {
-  const ask = asksVersion(o, lease);
+  const ask = asksVersion(o);
   const prune = o.dirs?.prune ?? [];
   if (!ask && !always && !prepareNeeded(o.transfer, prune)) return { changes: [] };
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
@@ -193,15 +193,15 @@ function checkOutcome(o: HostPushOptions, answer: PrepareAnswer, exitCode: numbe
  * trip); undefined when it would make the command line too long (the shell's request is used instead).
  */
 function checkRide(o: HostPushOptions, lease: Lease): string | undefined {
-  const ask = asksVersion(o, lease);
+  const ask = asksVersion(o);
   const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune: o.dirs?.prune ?? [] });
   const ride = checkPrefix(args);
   return ride.length <= RIDE_MAX_BYTES ? ride : undefined;
 }
 
 
-/** The host's rsync version is asked when not known yet, and on each new connection (it may have changed). */
-const asksVersion = (o: HostPushOptions, lease: Lease) => o.rsync.onVersion !== undefined && (o.rsync.askVersion || !lease.warm);
+/** The host's rsync version is asked when unit-run says so (not known yet, or not checked for a day). */
+const asksVersion = (o: HostPushOptions) => o.rsync.onVersion !== undefined && o.rsync.askVersion;
 
 async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
   let lease;
@@ -219,7 +219,7 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
     const probing = o.probe && (lease.warm || o.probe.cold);
     const t = o.transfer;
     const ride = probing ? undefined : checkRide(o, lease);
-    const checkFirst = ride === undefined && (!probing || asksVersion(o, lease) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0);
+    const checkFirst = ride === undefined && (!probing || asksVersion(o) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0);
     const prep = checkFirst ? await prepareHost(o, lease, deadline) : { changes: [] };
     if ('done' in prep) return prep.done;
     let ahead: Ahead = { passes: o.plan.passes, changes: [], prefixRan: false };

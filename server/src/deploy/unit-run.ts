@@ -57,6 +57,7 @@ export interface UnitOutcome {
 }
 
 const CMDB_TIMEOUT_MS = 30_000;
+const RSYNC_RECHECK_MS = 24 * 3600 * 1000;
 const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
 
 /** The inventory env for a repo env (env aliases apply to the lookup, not to the source path). */
@@ -196,7 +197,8 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
               onPruned: (paths) => void forgetCreatedDirs(db, key, t.ip, paths).catch((err: unknown) => hlog.warn({ err }, 'could not forget pruned directories')),
             },
             rsync: {
-              path: rsyncPath, askVersion: !rsyncs.has(t.ip),
+              // Asked on first contact and again daily: an exec of rsync on every cold host cost ~3% of a cold push.
+              path: rsyncPath, askVersion: !rsyncs.has(t.ip) || Date.now() - Date.parse(rsyncs.get(t.ip)!.checkedAt) > RSYNC_RECHECK_MS,
               onVersion: (line) => {
                 const problem = rsyncProblem(line, rsyncPath);
                 if (rsyncs.get(t.ip)?.versionLine !== line) hlog.info({ rsync: line, problem }, 'host rsync');

@@ -1,4 +1,4 @@
--- The rsync each host runs (first line of `rsync --version`), asked on first contact and on each new connection.
+-- The rsync each host runs (first line of `rsync --version`), asked on first contact and again daily.
 CREATE TABLE host_rsync (
   ip TEXT PRIMARY KEY,
   version_line TEXT NOT NULL,
