@@ -177,8 +177,10 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           await rec.startHostPush(db, rowId, now());
           const started = Date.now();
           // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
+          // A unit without hooks owes nothing (two database writes a host saved).
           const owedFrom = owed.get(t.ip);
-          if (!input.dryRun) await markPending(db, key, t.ip, input.deploymentId, now());
+          const hooked = !input.dryRun && !!(stage.meta.hooks.validate || stage.meta.hooks.reload);
+          if (hooked) await markPending(db, key, t.ip, input.deploymentId, now());
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
@@ -216,7 +218,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           }
           // Hooks done (whatever they said), or nothing landed and nothing was owed: the host owes nothing.
           const hooksRan = res.status === 'succeeded' || (res.reason ?? '').startsWith('validate hook failed') || (res.reason ?? '').startsWith('reload hook failed');
-          if (!input.dryRun && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
+          if ((hooked || owedFrom !== undefined) && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
