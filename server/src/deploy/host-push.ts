@@ -1,81 +1,28 @@
 // One host push: lease an SSH connection, probe the host (when asked), write a few small differences through its
 // shell or run rsync (one pass per owner) with a timeout that kills the process group, retry transient failures.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
 import { tailText, type RunResult } from '../util/exec.js';
 import { sleep } from '../util/sleep.js';
-import { SshConnectionError, type Lease, type SshConnections } from '../ssh/connections.js';
-import { classifyRsync, classifySsh, type Failure } from '../ssh/failure.js';
-import type { Metrics } from '../metrics.js';
+import { SshConnectionError, type Lease } from '../ssh/connections.js';
+import { classifyRsync, type Failure } from '../ssh/failure.js';
 import { toNulList } from './file-list.js';
 import type { OwnerPass } from './owner-passes.js';
-import type { Launcher } from '../util/launcher.js';
 import { PROBE_STAT_SCRIPT, PROBE_SUM_SCRIPT, addSums, differingPaths, parseStat, probeable, regularFiles, statFormat, type Expected, type Observed } from './probe.js';
 import { parseShellWrite, planShellWrite, shellWriteScript, type Differing, type WriteOp } from './shell-write.js';
-import type { SshTarget } from '../ssh/options.js';
 import type { HostPushResult } from '../db/deployments.js';
-import { buildRsyncArgs, parseItemized, type RsyncPlan } from './rsync.js';
-import { PREPARE_SCRIPT, checkPrefix, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem, splitCheck, type PrepareAnswer } from './host-prepare.js';
+import { buildRsyncArgs, parseItemized } from './rsync.js';
+import { splitCheck } from './host-prepare.js';
+import { left, shellTrouble, timeoutFailure, type Attempt, type HostPushOptions } from './host-attempt.js';
+import { asksVersion, checkOutcome, checkRide, prepareHost } from './host-check.js';
 
-/** The check riding on rsync's command line stays well under Linux's 128 KiB limit for one argument. */
-const RIDE_MAX_BYTES = 96 * 1024;
+export type { HostPushOptions } from './host-attempt.js';
+
 /** rsync's itemized output of a big unit (tens of bytes a file) must not be cut: it is the record of the push. */
 const RSYNC_MAX_OUTPUT = 16 * 1024 * 1024;
-import type { TransferPlan } from './transfer-plan.js';
-
-export interface HostPushOptions {
-  ssh: SshConnections;
-  /** Starts rsync (see util/launcher.ts). */
-  launcher: Launcher;
-  target: SshTarget;
-  /** rsync settings, and the list split in passes by owner/group (owner-passes.ts). */
-  plan: Omit<RsyncPlan, 'sshArgs' | 'user' | 'host' | 'fileList' | 'owner' | 'group' | 'rsyncPath'> & { passes: OwnerPass[] };
-  /** Removals, type changes and directory checks done through the host's shell before anything is written (host-prepare.ts). */
-  transfer: TransferPlan;
-  /**
-   * Directories gitfleet created on this host that git no longer holds (removed when empty), and where to report
-   * the directories a push creates or removes (unit-run.ts records them per unit and host).
-   */
-  dirs?: { prune: string[]; onCreated(paths: string[]): void; onPruned(paths: string[]): void };
-  /**
-   * The host's rsync command (deploy.ssh.rsyncPath). Its version is asked when `askVersion` (not known yet, or
-   * last asked more than a day ago: an upgrade shows within a day); `onVersion` records the answer.
-   */
-  rsync: { path: string; askVersion: boolean; onVersion?: (line: string) => void };
-  timeoutSeconds: number;
-  retries: number;
-  backoffSeconds: number;
-  signal: AbortSignal;
-  log: Logger;
-  /**
-   * Probe the host first (see probe.ts): what each listed path must be. A host with an open connection is
-   * always probed; one without only when `cold` (a host that holds the commit: most likely nothing to do).
-   * `shellWrites`: a few small differing files are written through the probe shell (shell-write.ts).
-   */
-  probe?: { expected(): Promise<Map<string, Expected>>; cold: boolean; shellWrites: boolean; metrics?: Metrics };
-}
-
-/** changes: made through the probe shell (+path, ~path, -path), before any rsync of this attempt. */
-interface Attempt { failure?: Failure; res?: RunResult; changes?: string[]; stderr: string }
 
 type Verdict = { kind: 'in_sync' } | { kind: 'differs'; paths: string[]; differing: Differing[]; expected: Map<string, Expected>; observed: Map<string, Observed> }
   | { kind: 'unknown' } | { kind: 'timeout' } | { kind: 'failed'; failure: Failure; stderr: string }
   | { kind: 'unsafe' }; // a directory is not a real one (the host check says why) or is missing (it creates it)
-
-/** What a request to the host's shell that did not answer means: the connection's failure, a timeout, or "use rsync". */
-function shellTrouble(shell: { ended: { exitCode: number | null; stderr: string } }, reason: 'timeout' | 'closed' | 'too_large' | 'aborted'): Extract<Verdict, { kind: 'timeout' | 'failed' | 'unknown' }> {
-  if (reason === 'timeout') return { kind: 'timeout' };
-  if (reason === 'aborted') return { kind: 'failed', failure: { kind: 'aborted', reason: 'aborted: the server is shutting down', transient: false }, stderr: '' };
-  if (reason !== 'closed') return { kind: 'unknown' };
-  const { exitCode, stderr } = shell.ended;
-  const failure = exitCode === 255 ? classifySsh({ exitCode, stderr, timedOut: false }) : undefined;
-  return failure ? { kind: 'failed', failure, stderr } : { kind: 'unknown' };
-}
-
-/** Time left before a deadline, at least a second (a request is never sent with no time at all). */
-const left = (deadline: number) => Math.max(1000, deadline - Date.now());
-
-const timeoutFailure = (o: HostPushOptions): Failure => ({ kind: 'timeout', reason: `timeout: the host did not answer within ${o.timeoutSeconds} s`, transient: true });
 
 /**
  * Ask the host's shell which listed paths differ; anything unexpected means "unknown" (rsync everything).
@@ -153,56 +100,6 @@ async function probeAndWrite(o: HostPushOptions, probe: NonNullable<HostPushOpti
   return { passes: o.plan.passes.map((p) => ({ ...p, entries: p.entries.filter((e) => differs.has(e)) })), changes, prefixRan };
 }
 
-/**
- * Check the directories the push goes through, make the removals and type changes, and ask the rsync version
- * (host-prepare.ts). Nothing is written on a host that this did not clear: when it cannot run, the attempt fails.
- */
-async function prepareHost(o: HostPushOptions, lease: Lease, deadline: number, always = false): Promise<{ changes: string[] } | { done: Attempt }> {
-  const ask = asksVersion(o);
-  const prune = o.dirs?.prune ?? [];
-  if (!ask && !always && !prepareNeeded(o.transfer, prune)) return { changes: [] };
-  const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
-  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune });
-  const a = await shell.run(PREPARE_SCRIPT, args, left(deadline), o.signal);
-  if (!a.ok) {
-    const t = shellTrouble(shell, a.reason);
-    if (t.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
-    if (t.kind === 'failed') return { done: { failure: t.failure, stderr: t.stderr } };
-    return { done: { failure: { kind: 'connection_reset', reason: 'the host\'s shell closed before the push could check its directories', transient: true }, stderr: shell.ended.stderr } };
-  }
-  return checkOutcome(o, parsePrepare(a.stdout), a.exitCode);
-}
-
-/** What the host check's answer means for the attempt: go on (with its changes), or stop with a failure. */
-function checkOutcome(o: HostPushOptions, answer: PrepareAnswer, exitCode: number): { changes: string[] } | { done: Attempt } {
-  if (answer.rsyncVersion !== undefined) o.rsync.onVersion?.(answer.rsyncVersion);
-  if (answer.created.length) o.dirs?.onCreated(answer.created);
-  if (answer.pruned.length) o.dirs?.onPruned(answer.pruned);
-  const refused = (complete: boolean): Failure => ({ kind: 'refused', reason: refusalReason(answer.refused, complete), transient: false });
-  if (exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
-    return { done: { failure: { kind: 'rsync_missing', reason: rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path)!, transient: false }, changes: answer.changes, stderr: '' } };
-  }
-  if (exitCode === 20) return { done: { failure: refused(true), stderr: '' } };
-  if (exitCode === 21) return { done: { failure: refused(false), changes: answer.changes, stderr: '' } };
-  if (exitCode !== 0) return { done: { failure: { kind: 'unknown', reason: `the check of the host's directories failed (exit ${exitCode})`, transient: false }, stderr: '' } };
-  return { changes: answer.changes };
-}
-
-/**
- * The host check as a prefix of rsync's own remote command (a cold host: no extra session and no extra round
- * trip); undefined when it would make the command line too long (the shell's request is used instead).
- */
-function checkRide(o: HostPushOptions, lease: Lease): string | undefined {
-  const ask = asksVersion(o);
-  const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune: o.dirs?.prune ?? [] });
-  const ride = checkPrefix(args);
-  return ride.length <= RIDE_MAX_BYTES ? ride : undefined;
-}
-
-
-/** The host's rsync version is asked when unit-run says so (not known yet, or not checked for a day). */
-const asksVersion = (o: HostPushOptions) => o.rsync.onVersion !== undefined && o.rsync.askVersion;
-
 async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
   let lease;
   try {
@@ -218,7 +115,7 @@ async function attempt(o: HostPushOptions, deadline: number): Promise<Attempt> {
     // Not probed (a cold host): the check rides on rsync's first pass, in its session (checkRide).
     const probing = o.probe && (lease.warm || o.probe.cold);
     const t = o.transfer;
-    const ride = probing ? undefined : checkRide(o, lease);
+    const ride = probing ? undefined : checkRide(o);
     const checkFirst = ride === undefined && (!probing || asksVersion(o) || t.removals.length + t.replace.length + t.clear.length + (o.dirs?.prune.length ?? 0) > 0);
     const prep = checkFirst ? await prepareHost(o, lease, deadline) : { changes: [] };
     if ('done' in prep) return prep.done;
