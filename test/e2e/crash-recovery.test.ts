@@ -1,10 +1,10 @@
 // The server as pm2 runs it (a child process): SIGTERM drains within the grace period, kill -9 mid-deployment
 // leaves a deployment that the next start marks interrupted and runs again to the end.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
@@ -12,8 +12,8 @@ import { tempDir } from '../helpers/tmp.js';
 import { deliver, gitlabPush } from '../helpers/webhooks.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
+import { exited, startServerProcess } from '../helpers/server-process.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 
 
 describe('shutdown and crash recovery (server as a separate process)', () => {
@@ -25,17 +25,7 @@ describe('shutdown and crash recovery (server as a separate process)', () => {
   let child: ChildProcess | undefined;
   let a: string; let b: string;
 
-  const start = async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    await until('the server to listen', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 30_000).catch((e) => { throw new Error(`${e.message}: ${err}`); });
-    return child;
-  };
-  const exited = (c: ChildProcess) => new Promise<{ code: number | null; signal: string | null }>((res) => {
-    if (c.exitCode !== null || c.signalCode !== null) res({ code: c.exitCode, signal: c.signalCode });
-    else c.once('exit', (code, signal) => res({ code, signal }));
-  });
+  const start = async () => (child = await startServerProcess(configFile, url));
   const api = async (path: string, init?: RequestInit) => {
     const r = await fetch(url + path, init);
     return { status: r.status, body: await r.json() as any };

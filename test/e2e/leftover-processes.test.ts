@@ -1,9 +1,9 @@
 // Nothing left behind: the ssh masters of a server killed with -9 are closed by the next start (they would hold
 // their host sessions open until their idle timeout), and an idle server has no zombie child.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
@@ -11,8 +11,8 @@ import { freePort } from '../helpers/net.js';
 import { processTable, zombiesUnder } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { sleep, until } from '../helpers/wait.js';
+import { exited, startServerProcess } from '../helpers/server-process.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 describe('processes left behind (server as a separate process)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let fleet: Fleet;
@@ -22,16 +22,7 @@ describe('processes left behind (server as a separate process)', () => {
   let url: string;
   let child: ChildProcess | undefined;
 
-  const start = async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    await until('the server to listen', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 30_000).catch((e) => { throw new Error(`${e.message}: ${err}`); });
-    return child;
-  };
-  const exited = (c: ChildProcess) => new Promise<void>((res) => {
-    if (c.exitCode !== null || c.signalCode !== null) res(); else c.once('exit', () => res());
-  });
+  const start = async () => (child = await startServerProcess(configFile, url));
   /** The ssh masters on control sockets of this server's data dir (a master names itself "ssh: <socket> [mux]"). */
   const sshOfServer = async () => (await processTable()).filter((p) => p.state !== 'Z' && p.cmdline.join(' ').startsWith(`ssh: ${dataDir}/ssh/cm/`) && p.cmdline.join(' ').includes('[mux]'));
   const sync = async () => {
