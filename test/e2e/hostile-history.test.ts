@@ -321,6 +321,9 @@ function corpus(label: string, rsyncPath: string | undefined) {
       assert.deepEqual(r.body.hosts.map((h: { ip: string }) => h.ip), [A]);
       assert.deepEqual([r.probe(A), r.rsyncs(A) > 0], [[], true]);
       assert.equal(r.body.hosts.some((h: { ip: string }) => h.ip === B), false);
+      const unknown = await s.api('/sync?env=prod&app=force&force=true&host=192.0.2.99');
+      assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+      assert.match(unknown.body.error.message, /192\.0\.2\.99/);
     });
   });
 }

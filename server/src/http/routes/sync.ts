@@ -5,6 +5,7 @@ import { NotFoundError, ValidationError } from '../../errors.js';
 import { selectUnits, unitKey } from '../../gitops/targets.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
 import { hostPushes, unitResults } from '../../db/deployments.js';
+import { requireDeployTargets } from '../known-targets.js';
 
 export function createSyncRoutes(ctx: AppContext): Router {
   const r = Router();
@@ -22,6 +23,8 @@ export function createSyncRoutes(ctx: AppContext): Router {
     const head = await ctx.repo.fetch();
     const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
     if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
+    // An IP that is not a host of these units is a 404 naming it, as on the deployments API.
+    if (hosts) await requireDeployTargets(ctx, { kind: 'sync', trigger: 'manual', units: units.map(unitKey), hosts }, head);
     const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey), ...(dryRun ? { dryRun } : {}), ...(force ? { force } : {}), ...(hosts ? { hosts } : {}) });
     if (q.wait === 'false') {
       res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
