@@ -302,14 +302,26 @@ function corpus(label: string, rsyncPath: string | undefined) {
       await u.ordinary();
     });
 
-    it('records each host\'s rsync version in its API record', async () => {
+    it('records each host\'s rsync version in its API record, and asks again once the answer is a day old', async () => {
+      const check = async () => {
+        const list = await s.api('/api/v1/hosts');
+        for (const h of list.body.items) {
+          assert.ok(h.rsync, JSON.stringify(h));
+          assert.equal(h.rsync.supported, true);
+          if (rsyncPath) assert.equal(h.rsync.version, '3.2.7');
+          else assert.match(h.rsync.versionLine, /^rsync\s+version/);
+        }
+      };
+      await check();
+      // As if the hosts had been checked two days ago with another rsync: the next push asks again.
+      const old = new Date(Date.now() - 2 * 86_400_000).toISOString();
+      await s.ctx.db.run('UPDATE host_rsync SET version_line = ?, checked_at = ?', ['rsync  version 3.1.3  protocol version 31', old]);
+      const u = await unit('recheck');
+      await u.commit({ [`${u.dir}/a.conf`]: 'a\n' });
+      await u.sync();
+      await check();
       const list = await s.api('/api/v1/hosts');
-      for (const h of list.body.items) {
-        assert.ok(h.rsync, JSON.stringify(h));
-        assert.equal(h.rsync.supported, true);
-        if (rsyncPath) assert.equal(h.rsync.version, '3.2.7');
-        else assert.match(h.rsync.versionLine, /^rsync\s+version/);
-      }
+      for (const h of list.body.items) assert.ok(h.rsync.checkedAt > old);
     });
 
     it('a forced push of one host goes through rsync for every file', async () => {
