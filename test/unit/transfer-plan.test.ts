@@ -2,9 +2,13 @@
 // changes type. The fleet tests (test/e2e/hostile-history.test.ts) prove that each transport carries it out.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ancestors, byComponents, planTransfer, removedCount } from '../../server/src/deploy/transfer-plan.js';
-import { checkPrefix, parsePrepare, prepareArgs, refusalReason, rsyncProblem, splitCheck } from '../../server/src/deploy/host-prepare.js';
+import { checkPrefix, parsePrepare, prepareArgs, refusalReason, rsyncProblem, shellCheckScript, splitCheck, sudoOf } from '../../server/src/deploy/host-prepare.js';
+import { shellQuote } from '../../server/src/util/shell-quote.js';
 
 describe('planTransfer', () => {
   const cases: Array<{ name: string; before: string[] | undefined; after: string[]; removals?: string[]; replace?: string[]; clear?: string[]; checkDirs?: string[] }> = [
@@ -85,5 +89,33 @@ describe('the host check riding on rsync\'s command line', () => {
   });
   it('finds no answer when the connection failed before the check ran', () => {
     assert.deepEqual(splitCheck('ssh: connect to host 192.0.2.1 port 22: Connection refused\n'), { exitCode: -1, rest: 'ssh: connect to host 192.0.2.1 port 22: Connection refused\n' });
+  });
+});
+
+describe('the host check under sudo (deploy.ssh.rsyncPath "sudo rsync")', () => {
+  it('takes the sudo words of the rsync path', () => {
+    assert.equal(sudoOf('rsync'), undefined);
+    assert.equal(sudoOf('/opt/rsync/bin/rsync'), undefined);
+    assert.equal(sudoOf('sudo rsync'), 'sudo -n');
+    assert.equal(sudoOf('sudo -u deploy /usr/bin/rsync'), 'sudo -u deploy -n');
+  });
+  it('runs the check through sudo on both ways (riding on rsync, and in the host shell)', () => {
+    // A stand-in sudo (none is installed here): it logs its arguments and runs the command after its options.
+    const dir = mkdtempSync(join(tmpdir(), 'gf-sudo-'));
+    try {
+      writeFileSync(join(dir, 'sudo'), '#!/bin/sh\necho "$*" >> "$SUDO_LOG"\nwhile [ "${1#-}" != "$1" ]; do case $1 in -u) shift 2 ;; *) shift ;; esac; done\nexec "$@"\n', { mode: 0o755 });
+      const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, SUDO_LOG: join(dir, 'log') };
+      const args = prepareArgs(planTransfer(['bin/gitfleet-test-x'], undefined), { dryRun: true });
+      const ride = spawnSync('dash', ['-c', `${checkPrefix(args, 'sudo -n')} echo rsync-ran`], { encoding: 'utf8', env });
+      assert.equal(ride.status, 20);
+      assert.deepEqual(splitCheck(ride.stderr).answer!.refused, [{ path: 'bin', why: 'a symlink to usr/bin' }]);
+      // The host shell runs a request as ( set -- ARGS; SCRIPT ) (ssh/remote-shell.ts).
+      const inShell = spawnSync('dash', ['-c', `( set -- ${args.map(shellQuote).join(' ')}; ${shellCheckScript('sudo -n')}\n)`], { env });
+      assert.equal(inShell.status, 20);
+      assert.deepEqual(parsePrepare(inShell.stdout).refused, [{ path: 'bin', why: 'a symlink to usr/bin' }]);
+      assert.match(readFileSync(join(dir, 'log'), 'utf8'), /^-n sh -c .*\n-n sh -c /s, 'both ran under sudo -n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@
 // session for a cold host, and what its answer means for the attempt.
 import type { Lease } from '../ssh/connections.js';
 import type { Failure } from '../ssh/failure.js';
-import { PREPARE_SCRIPT, checkPrefix, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem, type PrepareAnswer } from './host-prepare.js';
+import { checkPrefix, shellCheckScript, sudoOf, parsePrepare, prepareArgs, prepareNeeded, refusalReason, rsyncProblem, type PrepareAnswer } from './host-prepare.js';
 import { left, shellTrouble, timeoutFailure, type Attempt, type HostPushOptions } from './host-attempt.js';
 
 /** The check riding on rsync's command line stays well under Linux's 128 KiB limit for one argument. */
@@ -18,7 +18,7 @@ export async function prepareHost(o: HostPushOptions, lease: Lease, deadline: nu
   if (!ask && !always && !prepareNeeded(o.transfer, prune)) return { changes: [] };
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune });
-  const a = await shell.run(PREPARE_SCRIPT, args, left(deadline), o.signal);
+  const a = await shell.run(shellCheckScript(sudoOf(o.rsync.path)), args, left(deadline), o.signal);
   if (!a.ok) {
     const t = shellTrouble(shell, a.reason);
     if (t.kind === 'timeout') return { done: { failure: timeoutFailure(o), stderr: '' } };
@@ -50,7 +50,7 @@ export function checkOutcome(o: HostPushOptions, answer: PrepareAnswer, exitCode
 export function checkRide(o: HostPushOptions): string | undefined {
   const ask = asksVersion(o);
   const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune: o.dirs?.prune ?? [] });
-  const ride = checkPrefix(args);
+  const ride = checkPrefix(args, sudoOf(o.rsync.path));
   return ride.length <= RIDE_MAX_BYTES ? ride : undefined;
 }
 

@@ -14,7 +14,7 @@
 //   P path  a directory gitfleet created that git no longer holds: removed if empty and its parents are real
 // Records (NUL-terminated): Vversion, !path + why (refused), -path (removed or replaced), /path (a directory
 // created), _path (a directory pruned).
-import { shCommand } from '../util/shell-quote.js';
+import { shCommand, shellQuote } from '../util/shell-quote.js';
 import { KEEP_FN } from './shell-write.js';
 import { byComponents, type TransferPlan } from './transfer-plan.js';
 
@@ -76,9 +76,22 @@ const RIDE_END = /\n@gitfleet-check-end (\d+)@\n/;
  * PURE: the check as a prefix of rsync's remote command (rsync --rsync-path): its records go to stderr between
  * two marker lines (stdout is rsync's protocol stream), and rsync starts only when it passed.
  */
-export function checkPrefix(args: string[]): string {
-  return `{ printf '${RIDE_START}\\n'; ${shCommand(PREPARE_SCRIPT, args)}; c=$?; printf '\\n@gitfleet-check-end %s@\\n' "$c"; } 1>&2; [ "$c" = 0 ] || exit "$c";`;
+export function checkPrefix(args: string[], sudo?: string): string {
+  return `{ printf '${RIDE_START}\\n'; ${sudo ? `${sudo} ` : ''}${shCommand(PREPARE_SCRIPT, args)}; c=$?; printf '\\n@gitfleet-check-end %s@\\n' "$c"; } 1>&2; [ "$c" = 0 ] || exit "$c";`;
 }
+
+/**
+ * PURE: the words that make the host's rsync run as another user (`sudo rsync`, `sudo -u deploy /usr/bin/rsync`
+ * → `sudo -n`, `sudo -u deploy -n`): the check, which removes and creates what rsync would, runs under them too.
+ * undefined when rsync runs as the SSH user.
+ */
+export function sudoOf(rsyncPath: string): string | undefined {
+  const words = rsyncPath.split(' ');
+  return words[0] === 'sudo' && words.length > 1 ? [...words.slice(0, -1), '-n'].join(' ') : undefined;
+}
+
+/** PURE: the script for the host's long-lived shell: as is, or handed to sudo with its arguments. */
+export const shellCheckScript = (sudo?: string): string => (sudo ? `exec ${sudo} sh -c ${shellQuote(PREPARE_SCRIPT)} sh "$@"` : PREPARE_SCRIPT);
 
 /** PURE: the check's answer out of rsync's stderr (undefined: it never ran), and the rest of stderr. */
 export function splitCheck(stderr: string): { answer?: PrepareAnswer; exitCode: number; rest: string } {

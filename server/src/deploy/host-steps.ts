@@ -13,6 +13,8 @@ export interface StepContext {
   target: SshTarget;
   meta: UnitMetadata;
   backupDir?: string;
+  /** The sudo words the host's rsync runs under (host-prepare.ts sudoOf): the restore puts back what rsync wrote. */
+  sudo?: string;
   /** An earlier push to this host (cut off by a crash or a failure) may have changed files without its hooks. */
   owed?: { deploymentId: number; backupDir?: string };
   signal: AbortSignal;
@@ -78,7 +80,7 @@ async function restore(c: StepContext, written: string[], removed: string[]): Pr
   const depth = (p: string) => p.split('/').length;
   const w = [...written].sort((a, b) => depth(b) - depth(a));
   const r = [...removed].sort((a, b) => depth(a) - depth(b));
-  const res = await remote(c, shCommand(RESTORE, [c.backupDir!, String(w.length), ...w, ...r]), 120);
+  const res = await remote(c, `${c.sudo ? `${c.sudo} ` : ''}${shCommand(RESTORE, [c.backupDir!, String(w.length), ...w, ...r])}`, 120);
   const total = w.length + r.length;
   if (res.ok) return `previous files restored (${w.length} written and ${r.length} removed path(s) put back)`;
   const failed = res.res?.exitCode === 1 ? res.res.stdout.split('\0').filter(Boolean) : [];

@@ -21,7 +21,7 @@ import { pushHost } from './host-push.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
 import { SHELL_WRITE_MAX_OPS } from './shell-write.js';
-import { rsyncProblem } from './host-prepare.js';
+import { rsyncProblem, sudoOf } from './host-prepare.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
@@ -211,7 +211,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           if (res.status === 'succeeded' && !input.dryRun) {
             const fail = await afterTransfer({
               ssh: deps.ssh, target: t, meta: stage.meta, signal: input.kill, log: hlog,
-              backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
+              backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined, sudo: sudoOf(rsyncPath),
               owed: owedFrom === undefined ? undefined : { deploymentId: owedFrom, backupDir: backups ? `${backupParent}/${owedFrom}` : undefined },
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
