@@ -12,7 +12,7 @@ describe('exit code → reason', () => {
     ['unknown host key', x(255, 'No ED25519 host key is known for 192.0.2.1 and you have requested strict checking.\nHost key verification failed.'), 'host_key_unknown', false],
     ['refused', x(255, 'ssh: connect to host 192.0.2.1 port 22: Connection refused'), 'connection_refused', true],
     ['reset', x(255, 'kex_exchange_identification: read: Connection reset by peer'), 'connection_reset', true],
-    ['connect timeout', x(255, 'ssh: connect to host 192.0.2.1 port 22: Connection timed out'), 'unreachable', true],
+    ['connect timeout (not retried)', x(255, 'ssh: connect to host 192.0.2.1 port 22: Connection timed out'), 'unreachable', false],
     ['no SSH banner (OpenSSH 9.2)', x(255, 'Connection timed out during banner exchange\r\nConnection to 192.0.2.1 port 22 timed out'), 'timeout', false],
     ['keepalive timeout', x(255, 'Timeout, server 192.0.2.1 not responding.'), 'connection_reset', true],
     ['rsync missing', x(127, 'bash: line 1: rsync: command not found'), 'rsync_missing', false],

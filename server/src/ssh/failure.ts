@@ -21,7 +21,8 @@ const PATTERNS: Array<[RegExp, FailureKind, string, boolean]> = [
   [/Connection refused/i, 'connection_refused', 'unreachable: connection refused (sshd not running or port closed)', true],
   [/Connection reset|Connection closed by remote host|kex_exchange_identification/i, 'connection_reset', 'connection reset by the host', true],
   [/timed out during banner exchange|banner exchange: Connection to \S+ port \d+: Connection timed out/i, 'timeout', 'timeout: no SSH banner (the host accepted the connection, sshd never answered)', false],
-  [/Connection timed out|Operation timed out/i, 'unreachable', 'unreachable: connection timed out', true],
+  // Not retried: a host that lets a connection time out holds a slot for connectTimeout again on each try.
+  [/Connection timed out|Operation timed out/i, 'unreachable', 'unreachable: connection timed out', false],
   [/No route to host|Network is unreachable|Host is down/i, 'unreachable', 'unreachable: no route to host', true],
   [/Could not resolve hostname|Name or service not known/i, 'dns', 'host name could not be resolved', false],
   [/Timeout, server .* not responding|Broken pipe/i, 'connection_reset', 'connection lost: the host stopped answering keep-alives', true],
