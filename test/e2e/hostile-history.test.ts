@@ -210,6 +210,47 @@ function corpus(label: string, rsyncPath: string | undefined) {
       });
     }
 
+    it('a failed validate after type changes puts the previous state back without following any link', async () => {
+      const u = await unit('typerestore');
+      const [A] = fleet.ips as [string];
+      const outside = fleet.path(A, '/srv/typerestore-avail');
+      await mkdir(outside, { recursive: true });
+      await writeFile(join(outside, 'default'), 'theirs\n'); // what the unit's link points at: not gitfleet's
+      await u.commit({ [`${u.dir}/sites`]: { link: '/srv/typerestore-avail' }, [`${u.dir}/x/a`]: 'a\n', [`${u.dir}/d/f`]: 'f\n',
+        '.gitfleet.yaml': 'hooks:\n  validate: "test ! -e /etc/fail-typerestore"\n' });
+      await u.sync(); await u.allMatch();
+      const before = new Map(await Promise.all(fleet.ips.map(async (ip) => [ip, await u.snapshot(ip)] as const)));
+      const hostBefore = await walk(u.onHost(A, ''));
+      await writeFile(fleet.path(A, '/etc/fail-typerestore'), 'x');
+      before.set(A, await u.snapshot(A));
+      // link → directory, directory → file, directory → link, all in one push that A's validate rejects.
+      await u.commit({ [`${u.dir}/sites`]: null, [`${u.dir}/sites/default`]: 'git\'s\n', [`${u.dir}/x`]: null, [`${u.dir}/x`]: 'now a file\n',
+        [`${u.dir}/d`]: { link: '/srv/typerestore-avail' } });
+      const r = await u.sync('', { expect: 'partial', before });
+      assert.match(r.host(A).reason, /validate hook failed.*previous files restored/, r.host(A).reason);
+      assert.deepEqual(await readdir(outside), ['default']);
+      assert.equal(await readFile(join(outside, 'default'), 'utf8'), 'theirs\n', 'the old link\'s target is untouched');
+      assert.deepEqual(await walk(u.onHost(A, '')), hostBefore, 'A is back to what it held');
+      await rm(fleet.path(A, '/etc/fail-typerestore'));
+      await u.ordinary();
+    });
+
+    it('a directory that became a file deploys after a push that failed once rsync had put the file there', async () => {
+      const u = await unit('afterfail');
+      await u.commit({ [`${u.dir}/x/a`]: 'a\n', '.gitfleet.yaml': 'hooks:\n  reload: "test ! -e /etc/fail-afterfail"\n' });
+      await u.sync(); await u.allMatch();
+      const [A] = fleet.ips as [string];
+      await writeFile(fleet.path(A, '/etc/fail-afterfail'), 'x');
+      const before = new Map(await Promise.all(fleet.ips.map(async (ip) => [ip, await u.snapshot(ip)] as const)));
+      await u.commit({ [`${u.dir}/x`]: null, [`${u.dir}/x`]: 'a file now\n' });
+      const r = await u.sync('', { expect: 'partial', before });
+      assert.match(r.host(A).reason, /reload hook failed.*stay in place/);
+      await rm(fleet.path(A, '/etc/fail-afterfail'));
+      // A's commit did not advance: the next push plans from the directory again, and finds git's file there.
+      await u.sync(); await u.allMatch();
+      await u.ordinary();
+    });
+
     it('an operator-made symlink in place of a managed directory is refused with the path named; the unit is not wedged', async () => {
       const u = await unit('operator');
       await u.commit({ [`${u.dir}/d/a.conf`]: 'a\n', [`${u.dir}/d/b.conf`]: 'b\n' });

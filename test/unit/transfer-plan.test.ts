@@ -18,8 +18,8 @@ describe('planTransfer', () => {
       before: ['etc/a.conf', 'etc/d/x', 'etc/d/sub/y'], after: ['etc/a.conf'], removals: ['etc/d/sub/y', 'etc/d/x'], checkDirs: ['etc', 'etc/d', 'etc/d/sub'] },
     { name: 'file → directory: the old file is replaced', before: ['etc/conf.d'], after: ['etc/conf.d/a.conf'], removals: [], replace: ['etc/conf.d'], checkDirs: ['etc', 'etc/conf.d'] },
     { name: 'symlink → directory (same shape as a file in git)', before: ['etc/app/conf.d', 'etc/app/main'], after: ['etc/app/conf.d/x', 'etc/app/main'], replace: ['etc/app/conf.d'] },
-    { name: 'directory → file: its files go, then the directory', before: ['etc/x/a', 'etc/x/sub/b'], after: ['etc/x'],
-      removals: ['etc/x/sub/b', 'etc/x/a'], clear: ['etc/x/sub', 'etc/x'], checkDirs: ['etc', 'etc/x', 'etc/x/sub'] },
+    { name: 'directory → file: its files go, then the directory (not checked as a directory: git\'s file may be there already)',
+      before: ['etc/x/a', 'etc/x/sub/b'], after: ['etc/x'], removals: ['etc/x/sub/b', 'etc/x/a'], clear: ['etc/x/sub', 'etc/x'], checkDirs: ['etc'] },
     { name: 'directory renamed: old files removed, new ones listed', before: ['etc/old/a', 'etc/old/b'], after: ['etc/new/a', 'etc/new/b'],
       removals: ['etc/old/a', 'etc/old/b'], clear: [], checkDirs: ['etc', 'etc/new', 'etc/old'] },
     { name: 'case-only rename', before: ['etc/App.conf'], after: ['etc/app.conf'], removals: ['etc/App.conf'] },
@@ -87,6 +87,19 @@ describe('the host check riding on rsync\'s command line', () => {
     assert.equal(c.exitCode, 20);
     assert.deepEqual(c.answer!.refused, [{ path: 'bin', why: 'a symlink to usr/bin' }]);
   });
+  it('keeps rsync from starting on a host whose rsync is older than 3.1.0', () => {
+    const args = prepareArgs(planTransfer(['gitfleet-test-absent/x.conf'], undefined), { dryRun: true, rsyncVersionOf: 'echo rsync  version 3.0.9  protocol version 30' });
+    const r = run(checkPrefix(args));
+    assert.equal(r.stdout, '', 'rsync did not start');
+    const c = splitCheck(r.stderr);
+    assert.equal(c.exitCode, 22);
+    assert.match(rsyncProblem(c.answer!.rsyncVersion!, 'rsync')!, /3\.0\.9 is too old/);
+  });
+  it('keeps what a check cut off by a dropped connection had reported', () => {
+    const c = splitCheck('@gitfleet-check@\n-etc/gone\0/etc/new\0-etc/ha');
+    assert.equal(c.exitCode, -2);
+    assert.deepEqual([c.answer!.changes, c.answer!.created], [['-etc/gone'], ['etc/new']], 'the record cut in half is dropped');
+  });
   it('finds no answer when the connection failed before the check ran', () => {
     assert.deepEqual(splitCheck('ssh: connect to host 192.0.2.1 port 22: Connection refused\n'), { exitCode: -1, rest: 'ssh: connect to host 192.0.2.1 port 22: Connection refused\n' });
   });
@@ -98,6 +111,7 @@ describe('the host check under sudo (deploy.ssh.rsyncPath "sudo rsync")', () => 
     assert.equal(sudoOf('/opt/rsync/bin/rsync'), undefined);
     assert.equal(sudoOf('sudo rsync'), 'sudo -n');
     assert.equal(sudoOf('sudo -u deploy /usr/bin/rsync'), 'sudo -u deploy -n');
+    assert.equal(sudoOf('/usr/bin/sudo rsync'), '/usr/bin/sudo -n');
   });
   it('runs the check through sudo on both ways (riding on rsync, and in the host shell)', () => {
     // A stand-in sudo (none is installed here): it logs its arguments and runs the command after its options.

@@ -34,9 +34,13 @@ export function checkOutcome(o: HostPushOptions, answer: PrepareAnswer, exitCode
   if (answer.created.length) o.dirs?.onCreated(answer.created);
   if (answer.pruned.length) o.dirs?.onPruned(answer.pruned);
   const refused = (complete: boolean): Failure => ({ kind: 'refused', reason: refusalReason(answer.refused, complete), transient: false });
-  if (exitCode === 22 || (answer.rsyncVersion !== undefined && rsyncProblem(answer.rsyncVersion, o.rsync.path))) {
-    return { done: { failure: { kind: 'rsync_missing', reason: rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path)!, transient: false }, changes: answer.changes, stderr: '' } };
+  // 22: the script stopped before changing anything, the host's rsync being missing or too old.
+  if (exitCode === 22) {
+    const why = rsyncProblem(answer.rsyncVersion ?? '', o.rsync.path) ?? `the host's rsync (${answer.rsyncVersion}) is not one gitfleet can use`;
+    return { done: { failure: { kind: 'rsync_missing', reason: why, transient: false }, stderr: '' } };
   }
+  // -2: the connection dropped while the check ran (riding on rsync): what it did is kept, and it may be retried.
+  if (exitCode === -2) return { done: { failure: { kind: 'connection_reset', reason: 'connection lost while the host was being checked', transient: true }, changes: answer.changes, stderr: '' } };
   if (exitCode === 20) return { done: { failure: refused(true), stderr: '' } };
   if (exitCode === 21) return { done: { failure: refused(false), changes: answer.changes, stderr: '' } };
   if (exitCode !== 0) return { done: { failure: { kind: 'unknown', reason: `the check of the host's directories failed (exit ${exitCode})`, transient: false }, stderr: '' } };
@@ -51,7 +55,7 @@ export function checkRide(o: HostPushOptions): string | undefined {
   const ask = asksVersion(o);
   const args = prepareArgs(o.transfer, { backupDir: o.plan.backupDir, dryRun: o.plan.dryRun, rsyncVersionOf: ask ? o.rsync.path : undefined, prune: o.dirs?.prune ?? [] });
   const ride = checkPrefix(args, sudoOf(o.rsync.path));
-  return ride.length <= RIDE_MAX_BYTES ? ride : undefined;
+  return Buffer.byteLength(ride) <= RIDE_MAX_BYTES ? ride : undefined;
 }
 
 

@@ -8,7 +8,9 @@
 //   D path  must be a real directory or absent, else the host is refused (nothing changed)
 //   R path  git held a file or link here, now a directory: a file or link here is gitfleet's, so it is replaced
 //   X path  git removed this file or link: removed (kept in the backup dir first)
-//   E path  git turned this directory into a file or link: removed once empty, refused if it holds other files
+//   C path  git turned this directory into a file or link: looked at like R (a file or link there, git's own
+//           from a push that failed after rsync, is left to rsync, and nothing under it is touched)
+//   E path  the same directory, after the removals: removed once empty, refused if it holds other files
 //   M path  the replacement of an R path (after the removals)
 //   N path  a directory the new files go into: checked like D, created when absent (last: never under a link)
 //   P path  a directory gitfleet created that git no longer holds: removed if empty and its parents are real
@@ -28,7 +30,9 @@ export const PREPARE_SCRIPT = [
   // Every parent of $1 is a real directory (P paths are not among the checked ones).
   'inside() { q=$1; while :; do case $q in */*) q=${q%/*}; { [ -d "$q" ] && [ ! -L "$q" ]; } || return 1 ;; *) return 0 ;; esac; done; }',
   'what() { if [ -L "$1" ]; then printf "a symlink to %s" "$(readlink -- "$1")"; else printf "a file, not a directory"; fi; }',
-  'if [ -n "$rv" ]; then v=$($rv --version </dev/null 2>/dev/null); printf "V%s\\0" "$v"; [ -n "$v" ] || exit 22; fi',
+  // rsync 3.1.0 or newer (--chown), else stop before anything changes (the server says why: rsyncProblem).
+  'if [ -n "$rv" ]; then v=$($rv --version </dev/null 2>/dev/null); printf "V%s\\0" "$v"',
+  '  case $v in *"version "[4-9]*|*"version "3.[1-9]*|*"version v"[4-9]*|*"version v3."[1-9]*) ;; *) exit 22 ;; esac; fi',
   'bad=; skip=; k=',
   'for a; do',
   '  if [ -z "$k" ]; then k=$a; continue; fi',
@@ -36,7 +40,7 @@ export const PREPARE_SCRIPT = [
   '  if [ -n "$skip" ]; then case $p in "$skip"/*) continue ;; esac; fi',
   '  case $t in',
   '    D|N) if odd "$p"; then printf "!%s\\0%s\\0" "$p" "$(what "$p")"; bad=1; skip=$p; fi ;;',
-  '    R) if odd "$p"; then skip=$p; fi ;;',
+  '    R|C) if odd "$p"; then skip=$p; fi ;;',
   '  esac',
   'done',
   '[ -z "$bad" ] || exit 20',
@@ -45,12 +49,12 @@ export const PREPARE_SCRIPT = [
   '  if [ -z "$k" ]; then k=$a; continue; fi',
   '  p=$a; t=$k; k=',
   '  case $t in',
-  '    X) if odd "$p"; then',
+  '    X) if inside "$p" && odd "$p"; then',
   '         [ -n "$dry" ] || { keep "$p" && rm -f -- "$p"; } || { printf "!%s\\0%s\\0" "$p" "could not be removed"; exit 21; }',
   '         printf "%s\\0" "-$p"; fi ;;',
-  '    E) if [ -d "$p" ] && [ ! -L "$p" ] && [ -z "$dry" ]; then',
+  '    E) if [ -z "$dry" ] && [ -d "$p" ] && [ ! -L "$p" ] && inside "$p"; then',
   '         rmdir -- "$p" 2>/dev/null || { printf "!%s\\0%s\\0" "$p" "a directory holding files git does not manage"; exit 21; }; fi ;;',
-  '    M) if odd "$p"; then',
+  '    M) if inside "$p" && odd "$p"; then',
   '         [ -n "$dry" ] || { keep "$p" && rm -f -- "$p" && mkdir -- "$p"; } || { printf "!%s\\0%s\\0" "$p" "could not be replaced by a directory"; exit 21; }',
   '         printf "%s\\0" "-$p"; [ -n "$dry" ] || printf "/%s\\0" "$p"; fi ;;',
   // Gone already, or no longer a directory (not ours any more): forgotten; a real one goes once empty.
@@ -77,7 +81,7 @@ const RIDE_END = /\n@gitfleet-check-end (\d+)@\n/;
  * two marker lines (stdout is rsync's protocol stream), and rsync starts only when it passed.
  */
 export function checkPrefix(args: string[], sudo?: string): string {
-  return `{ printf '${RIDE_START}\\n'; ${sudo ? `${sudo} ` : ''}${shCommand(PREPARE_SCRIPT, args)}; c=$?; printf '\\n@gitfleet-check-end %s@\\n' "$c"; } 1>&2; [ "$c" = 0 ] || exit "$c";`;
+  return `{ printf '${RIDE_START}\\n'; ${sudo ? `${sudo} ` : ''}${shCommand(PREPARE_SCRIPT, args)} 2>/dev/null; c=$?; printf '\\n@gitfleet-check-end %s@\\n' "$c"; } 1>&2; [ "$c" = 0 ] || exit "$c";`;
 }
 
 /**
@@ -87,7 +91,7 @@ export function checkPrefix(args: string[], sudo?: string): string {
  */
 export function sudoOf(rsyncPath: string): string | undefined {
   const words = rsyncPath.split(' ');
-  return words[0] === 'sudo' && words.length > 1 ? [...words.slice(0, -1), '-n'].join(' ') : undefined;
+  return /(^|\/)sudo$/.test(words[0]!) && words.length > 1 ? [...words.slice(0, -1), '-n'].join(' ') : undefined;
 }
 
 /** PURE: the script for the host's long-lived shell: as is, or handed to sudo with its arguments. */
@@ -96,8 +100,10 @@ export const shellCheckScript = (sudo?: string): string => (sudo ? `exec ${sudo}
 /** PURE: the check's answer out of rsync's stderr (undefined: it never ran), and the rest of stderr. */
 export function splitCheck(stderr: string): { answer?: PrepareAnswer; exitCode: number; rest: string } {
   const at = stderr.indexOf(`${RIDE_START}\n`);
-  const end = at < 0 ? null : RIDE_END.exec(stderr.slice(at));
-  if (at < 0 || !end) return { exitCode: -1, rest: stderr };
+  if (at < 0) return { exitCode: -1, rest: stderr };
+  const end = RIDE_END.exec(stderr.slice(at));
+  // Cut off (the connection dropped during the check): what it reported before is kept, exit -2.
+  if (!end) return { answer: parsePrepare(Buffer.from(stderr.slice(at + RIDE_START.length + 1), 'utf8')), exitCode: -2, rest: stderr.slice(0, at) };
   const body = stderr.slice(at + RIDE_START.length + 1, at + end.index);
   const rest = stderr.slice(0, at) + stderr.slice(at + end.index + end[0].length);
   return { answer: parsePrepare(Buffer.from(body, 'utf8')), exitCode: Number(end[1]), rest };
@@ -110,6 +116,7 @@ export function prepareArgs(plan: TransferPlan, o: { backupDir?: string; dryRun?
   const looks: Array<[string, string]> = [
     ...plan.checkDirs.filter((d) => !replace.has(d)).map((d): [string, string] => [dirs.has(d) ? 'N' : 'D', d]),
     ...plan.replace.map((d): [string, string] => ['R', d]),
+    ...plan.clear.map((d): [string, string] => ['C', d]),
   ].sort((a, b) => byComponents(a[1], b[1]));
   const args = [o.backupDir ?? '', o.dryRun ? '1' : '', o.rsyncVersionOf ?? ''];
   for (const [t, p] of looks) args.push(t, p);

@@ -36,7 +36,11 @@ async function probeHost(o: HostPushOptions, lease: Lease, deadline: number, dir
   const shell = o.ssh.shells.get(lease.dest, lease.sshArgs);
   const names = o.plan.passes.some((p) => [p.owner, p.group].some((x) => x !== undefined && !/^\d+$/.test(x)));
   const a = await shell.run(PROBE_STAT_SCRIPT, [statFormat(names), ...entries, ...dirs], left(deadline), o.signal);
-  if (!a.ok) return shellTrouble(shell, a.reason);
+  if (!a.ok) {
+    // With directories to check, "unknown" must not mean "rsync everything": the full check runs first.
+    const t = shellTrouble(shell, a.reason);
+    return t.kind === 'unknown' && dirs.length ? { kind: 'unsafe' } : t;
+  }
   const observed = a.exitCode === 0 ? parseStat(a.stdout) : undefined;
   if (!observed) return dirs.length ? { kind: 'unsafe' } : { kind: 'unknown' };
   // stat does not follow the last component: a link or a file where a directory must be shows as such.

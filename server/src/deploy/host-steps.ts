@@ -24,15 +24,23 @@ export interface StepContext {
 export interface StepFailure { reason: string; output: string; exitCode: number | null }
 
 // Put back what the push changed. $2 = how many of the paths were written (deepest first; the rest were removed
-// or replaced, shallowest first). A path with a backup is moved back over what the push put there (an empty
-// directory that replaced a link is removed first); a written path with no backup was new and goes. Paths that
-// could not be put back are printed (NUL-terminated) and the exit status is 1.
+// or replaced, shallowest first). Nothing is followed through a link, on the host or in the backup dir: a path
+// is touched only when every directory above it is a real one (or absent: then created), and a backup counts
+// only when it is a file or link whose directories in the backup dir are real ones (a link kept there is a
+// backup of a link, never a way into it). A path with a backup is moved back over what the push put there (a
+// directory that replaced a link goes first, once its empty subdirectories have); a written path with no
+// backup was new and goes. Paths that could not be put back are printed (NUL-terminated), exit status 1.
 const RESTORE = [
   'b=$1; nw=$2; shift 2; i=0; bad=0',
+  // every directory above $2 (relative) under the root $1 is a real directory or absent
+  'clear_above() { q=$2; while :; do case $q in */*) q=${q%/*}; if [ -L "$1/$q" ] || { [ -e "$1/$q" ] && [ ! -d "$1/$q" ]; }; then return 1; fi ;; *) return 0 ;; esac; done; }',
+  'kept() { { [ -L "$b/$1" ] || [ -f "$b/$1" ]; } && clear_above "$b" "$1"; }',
   'for f; do',
   '  i=$((i + 1)); p=/$f; d=${p%/*}; d=${d:-/}',
-  '  if [ -e "$b/$f" ] || [ -L "$b/$f" ]; then',
-  '    { [ ! -d "$p" ] || [ -L "$p" ] || rmdir -- "$p"; } && { [ -d "$d" ] || mkdir -p -- "$d"; } && mv -fT -- "$b/$f" "$p"',
+  '  if ! clear_above "" "$f"; then false',
+  '  elif kept "$f"; then',
+  '    if [ -d "$p" ] && [ ! -L "$p" ]; then find "$p" -depth -mindepth 1 -type d -empty -delete; rmdir -- "$p"; fi &&',
+  '    { [ -d "$d" ] || mkdir -p -- "$d"; } && mv -fT -- "$b/$f" "$p"',
   '  elif [ "$i" -le "$nw" ]; then',
   '    if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir -- "$p"; else rm -f -- "$p"; fi',
   '  else false; fi 2>/dev/null || { bad=1; printf "%s\\0" "$f"; }',

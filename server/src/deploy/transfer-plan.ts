@@ -13,7 +13,11 @@ export interface TransferPlan {
   replace: string[];
   /** Directories at the base that are files or links now (or lie under one): emptied of git's files, then removed, deepest first. */
   clear: string[];
-  /** Directories a write or removal goes through, parents first: each must be a real directory (or absent) on the host. */
+  /**
+   * Directories a write or removal goes through, parents first: each must be a real directory (or absent) on
+   * the host. The `clear` paths are not among them: git's own new file or link may already sit there (a push
+   * that failed after rsync), and what lies under a file or link there is not git's to remove.
+   */
   checkDirs: string[];
   /** The directories the unit's entries sit in, parents first: created on the host when absent (and remembered as gitfleet's). */
   dirs: string[];
@@ -60,7 +64,7 @@ export function planTransfer(current: string[], previous: string[] | undefined):
   const clear = [...prevDirs].filter((d) => !curDirs.has(d) && underFile(d)).sort(deepestFirst);
   const checkDirs = new Set(curDirs);
   for (const p of [...removals, ...clear, ...replace]) for (const d of ancestors(p)) checkDirs.add(d);
-  for (const d of clear) checkDirs.add(d); // its files are removed through it
+  for (const d of clear) checkDirs.delete(d);
   return { entries, removals, replace, clear, checkDirs: [...checkDirs].sort(byComponents), dirs };
 }
 
