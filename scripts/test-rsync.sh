@@ -15,4 +15,5 @@ if ! apt-get download "rsync=$ver" >/dev/null 2>&1; then
 fi
 deb=$(ls rsync_*.deb)
 mkdir -p "$dest.tmp"; dpkg-deb -x "$deb" "$dest.tmp"; rm -rf "$dest"; mv "$dest.tmp" "$dest"
-"$dest/usr/bin/rsync" --version | head -n1
+# No pipe into head: under pipefail, rsync killed by SIGPIPE would fail the set-up.
+v=$("$dest/usr/bin/rsync" --version); echo "${v%%$'\n'*}"
