@@ -16,23 +16,32 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const running = await startServer(config, log);
-  // pm2 wait_ready: say we are ready once listening.
-  if (process.send) process.send('ready');
+  // Signals are handled from before the start: the server answers /healthz while start-up still finishes, and
+  // a SIGTERM in that window must drain and exit 0, not kill the process (seen: a test's quick SIGTERM).
+  let running: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopRequested = false;
   let signals = 0;
+  const stop = () => {
+    running!.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
       log.warn({ sig }, 'second signal: exiting now');
       process.exit(1);
     }
     log.info({ sig }, 'signal received');
-    running.stop().then(() => process.exit(0), (err) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    stopRequested = true;
+    if (running) stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  running = await startServer(config, log);
+  if (stopRequested) { stop(); return; }
+  // pm2 wait_ready: say we are ready once listening.
+  if (process.send) process.send('ready');
 }
 
 main().catch((err) => {
