@@ -41,7 +41,7 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
         const list = await stage.listFor(commit);
         const res = await pushHost({
           ssh: deps.ssh, launcher: deps.launcher, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
-          plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
+          plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
           probe: deps.config.deploy.ssh.probe ? { expected: list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
           transfer: list.plan, rsync: { path: deps.config.deploy.ssh.rsyncPath, askVersion: false },

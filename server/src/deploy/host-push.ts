@@ -47,7 +47,7 @@ async function probeHost(o: HostPushOptions, lease: Lease, deadline: number, dir
   if (dirs.some((d) => observed.has(d) && observed.get(d)!.type !== 'directory')) return { kind: 'unsafe' };
   const needed = new Set(o.transfer.dirs);
   if (dirs.some((d) => needed.has(d) && !observed.has(d))) return { kind: 'unsafe' };
-  for (const d of dirs) if (!entries.includes(d)) observed.delete(d);
+  for (const d of dirs) observed.delete(d); // a directory is never an entry: the comparison is of entries only
   const regular = regularFiles(observed);
   if (regular.length) {
     const b = await shell.run(PROBE_SUM_SCRIPT, regular, left(deadline), o.signal);

@@ -5,16 +5,13 @@ import { join } from 'node:path';
 import type { ConfigRepo } from '../gitops/repo.js';
 import { type Unit, unitKey } from '../gitops/targets.js';
 import { METADATA_FILE, attributesFor, deployableFiles, parseMetadata, type UnitMetadata } from './metadata.js';
-import { planTransfer, removedCount, type TransferPlan } from './transfer-plan.js';
+import { planTransfer, type TransferPlan } from './transfer-plan.js';
 import { expectedState, type Expected } from './probe.js';
 
 export interface FileListInfo {
-  /** What rsync and the probe are given (--files-from on stdin): every file of the unit at the commit. */
-  entries: string[];
-  /** Removals, type changes and the directories to check on the host (host-prepare.ts). */
+  /** Every file of the unit at the commit (`plan.entries`: what rsync and the probe are given), the removals,
+   * type changes and the directories to check on the host (host-prepare.ts). */
   plan: TransferPlan;
-  /** Paths git removed or replaced since the base (what the deletion breaker counts). */
-  removedCount: number;
   previousCount: number | null;
   /**
    * Files of the unit git changed since the base (undefined: base unknown, or the base itself); a change of the
@@ -69,7 +66,7 @@ export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, comm
       await exported;
       let expected: Promise<Map<string, Expected>> | undefined;
       return {
-        entries: plan.entries, plan, removedCount: removedCount(plan), previousCount: previous ? previous.length : null, changedFiles,
+        plan, previousCount: previous ? previous.length : null, changedFiles,
         expected: () => (expected ??= expectedState(unitDir, plan.entries)),
       };
     };

@@ -24,6 +24,7 @@ import { SHELL_WRITE_MAX_OPS } from './shell-write.js';
 import { rsyncProblem, sudoOf } from './host-prepare.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
+import { removedCount } from './transfer-plan.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
 
 export interface UnitRunDeps {
@@ -140,7 +141,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
 
     // Deletion circuit breaker: hold the whole unit rather than remove more than allowed.
     const limits = { ...config.deploy.deletion, ...(stage.meta.deletion ?? {}) };
-    const hold = [...new Set(lists.values())].map((l) => deletionHold(l.removedCount, l.previousCount, limits)).find(Boolean);
+    const hold = [...new Set(lists.values())].map((l) => deletionHold(removedCount(l.plan), l.previousCount, limits)).find(Boolean);
     if (hold && !input.confirmDeletions && !input.dryRun) {
       await record('held', `held by the deletion circuit breaker: ${hold}; confirm with POST /api/v1/deployments/${input.deploymentId}/confirm`, targets.length);
       log.warn({ hold }, 'unit held by the deletion circuit breaker');
@@ -184,7 +185,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
-              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.entries, owner, group), dryRun: input.dryRun,
+              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
               // Every `keep` deployments (so at most 2×keep−1 backups stay), riding on the push's own session.
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
@@ -208,7 +209,8 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
               },
             },
           });
-          if (res.status === 'succeeded' && !input.dryRun) {
+          const hooksRan = res.status === 'succeeded' && !input.dryRun; // validate/reload run (whatever they say)
+          if (hooksRan) {
             const fail = await afterTransfer({
               ssh: deps.ssh, target: t, meta: stage.meta, signal: input.kill, log: hlog,
               backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined, sudo: sudoOf(rsyncPath),
@@ -216,8 +218,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             }, res.changes);
             if (fail) Object.assign(res, { status: 'failed', reason: fail.reason, stderrTail: fail.output || res.stderrTail, exitCode: fail.exitCode });
           }
-          // Hooks done (whatever they said), or nothing landed and nothing was owed: the host owes nothing.
-          const hooksRan = res.status === 'succeeded' || (res.reason ?? '').startsWith('validate hook failed') || (res.reason ?? '').startsWith('reload hook failed');
+          // Hooks done, or nothing landed and nothing was owed: the host owes nothing.
           if ((hooked || owedFrom !== undefined) && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
