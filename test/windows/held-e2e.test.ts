@@ -1,9 +1,11 @@
 // Sync windows end to end on real fleet hosts: a deny window holds webhook deployments (visible, coalesced) that run
-// when it ends; manual syncs get 423 unless overridden with a reason; held work survives a restart during the window.
+// when it ends; manual syncs get 423 unless overridden with a reason; held work survives a restart during the window;
+// converge and self-heal deployments are held for their hosts and released to those hosts only.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { checkUnitDrift } from '../../server/src/deploy/drift.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -24,11 +26,12 @@ describe('sync windows end to end', () => {
   let fx: GitFixture;
   let s: TestServer;
   let ips: string[];
-  let v: number;
+  let spare: string;
   const serverConfig = () => ({
     repo: { url: fx.origin },
     api: { tokens: [API_TOKEN] },
     hostSync: { converge: { enabled: false } },
+    drift: { selfHeal: true },
     syncWindows: [{ name: 'cfg-freeze', kind: 'deny', schedule: '0 0 11 11 *', timeZone: 'Asia/Shanghai', duration: '1d', envs: ['prod'] }],
     deploy: { retries: 0, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 5 } },
   });
@@ -45,22 +48,23 @@ describe('sync windows end to end', () => {
     assert.equal(r.status, 202, JSON.stringify(r.body));
     return r.body.queued[0] as number;
   };
-  const releasedAfter = (since: number) => until('the release deployment', async () => {
+  const releasedAfter = async (since: number, count = 1) => until('the release deployment(s)', async () => {
     const list = (await s.api('/api/v1/deployments?limit=50')).body.items as Array<{ id: number; actor: string; status: string }>;
-    const d = list.find((x) => x.id > since && x.actor.startsWith('sync window release') && !['queued', 'running'].includes(x.status));
-    return d && (await s.api(`/api/v1/deployments/${d.id}`)).body;
+    const done = list.filter((x) => x.id > since && x.actor.startsWith('sync window release') && !['queued', 'running'].includes(x.status));
+    if (done.length < count) return undefined;
+    return Promise.all(done.reverse().map(async (d) => (await s.api(`/api/v1/deployments/${d.id}`)).body));
   }, 90_000);
 
   before(async () => {
     tmp = await tempDir('gf-windows-');
-    fleet = await startFleet(join(tmp.path, 'fleet'), 2);
-    ips = fleet.ips;
+    fleet = await startFleet(join(tmp.path, 'fleet'), 3);
+    ips = fleet.ips.slice(0, 2);
+    spare = fleet.ips[2]!; // joins the inventory later (converge)
     fx = await createGitFixture(join(tmp.path, 'git'));
     await fx.commit({ 'app/prod/web/etc/web.conf': 'v0\n', 'app/prod/api/etc/api.conf': 'a0\n' });
     s = await startTestServer(join(tmp.path, 'data'), serverConfig());
     for (const ip of ips) assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['web', 'api'] } })).status, 201);
     assert.equal((await s.api('/sync?env=prod&app=web')).body.status, 'succeeded');
-    v = 0;
   });
   after(async () => {
     await s?.stop();
@@ -123,7 +127,7 @@ describe('sync windows end to end', () => {
       for (const ip of ips) assert.equal(await fileOn(ip, '/etc/web.conf'), 'v0\n', `${ip} during the window`);
       await sleep(500);
     }
-    const released = await releasedAfter(d2);
+    const [released] = await releasedAfter(d2);
     assert.equal(released.status, 'succeeded', JSON.stringify(released));
     assert.equal(released.trigger, 'gitlab');
     assert.deepEqual(released.units, ['app/prod/web']);
@@ -181,9 +185,33 @@ describe('sync windows end to end', () => {
     const held = (await s.api('/api/v1/windows')).body.held;
     assert.deepEqual(held.map((h: { unit: string; deploymentIds: number[] }) => [h.unit, h.deploymentIds]), [['app/prod/web', [d]]]);
     for (const ip of ips) assert.equal(await fileOn(ip, '/etc/web.conf'), 'v2\n');
-    const released = await releasedAfter(d);
+    const [released] = await releasedAfter(d);
     assert.equal(released.status, 'succeeded');
     assert.ok(Date.parse(released.createdAt) >= close.getTime(), `released at ${released.createdAt}, window closed ${close.toISOString()}`);
     for (const ip of ips) assert.equal(await fileOn(ip, '/etc/web.conf'), 'v3\n');
+  });
+
+  it('converge and self-heal deployments are held for their hosts and released to those hosts only', async () => {
+    const close = await denyWindow('heal', 'web', new Date(Math.floor(Date.now() / 1000) * 1000 - 1000), 10);
+    // Drift on the first host; the real drift check finds it and submits a self-heal (held).
+    await writeFile(fleet.path(ips[0]!, '/etc/web.conf'), 'edited by hand\n');
+    const drift = await checkUnitDrift({ ...s.ctx }, 'app/prod/web', AbortSignal.timeout(60_000));
+    assert.equal(drift.healed, 1);
+    // A new host joins: the converge deployment New-host converge would submit (held).
+    assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip: spare, env: 'prod', apps: ['web'] } })).status, 201);
+    const conv = await s.ctx.deployer.submit({ kind: 'sync', trigger: 'converge', actor: 'api', units: ['app/prod/web'], hosts: [spare] });
+    assert.equal((await s.ctx.deployer.wait(conv.id)).status, 'held');
+    const held = (await s.api('/api/v1/windows')).body.held as Array<{ trigger: string; hosts: string[]; commit: string | null }>;
+    assert.deepEqual(held.map((h) => [h.trigger, h.hosts, h.commit === null]).sort(), [['converge', [spare], true], ['self-heal', [ips[0]], false]]);
+    assert.equal(await fileOn(ips[0]!, '/etc/web.conf'), 'edited by hand\n');
+    assert.equal(await fileOn(spare, '/etc/web.conf'), null);
+    const released = await releasedAfter(conv.id, 2);
+    for (const r of released) {
+      assert.equal(r.status, 'succeeded', JSON.stringify(r));
+      assert.ok(Date.parse(r.createdAt) >= close.getTime(), `released at ${r.createdAt}, window closed ${close.toISOString()}`);
+    }
+    assert.deepEqual(released.map((r: { trigger: string; hosts: Array<{ ip: string }> }) => [r.trigger, r.hosts.map((h) => h.ip)]).sort(), [['converge', [spare]], ['self-heal', [ips[0]]]]);
+    assert.equal(await fileOn(ips[0]!, '/etc/web.conf'), 'v3\n');
+    assert.equal(await fileOn(spare, '/etc/web.conf'), 'v3\n');
   });
 });

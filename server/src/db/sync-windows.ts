@@ -66,7 +66,7 @@ export async function holdUnit(q: Queryable, h: { unit: string; commit: string |
   const absorbed = absorbing ? rows : [];
   if (absorbing) await q.run('DELETE FROM held_units WHERE unit = ?', [h.unit]);
   await q.run('INSERT INTO held_units (unit, commit_key, hosts, trigger, deployment_ids, reason, held_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    [h.unit, key, h.hosts ? JSON.stringify([...h.hosts].sort()) : null, h.trigger, JSON.stringify(ids(absorbed)), h.reason, absorbed[0]?.heldAt ?? now, now]);
+    [h.unit, key, h.hosts ? JSON.stringify([...h.hosts].sort()) : null, whole?.trigger ?? h.trigger, JSON.stringify(ids(absorbed)), h.reason, absorbed.map((r) => r.heldAt).sort()[0] ?? now, now]);
 }
 
 /** Remove released holds (inside the transaction that records their deployment). */
