@@ -99,8 +99,21 @@ export class TimedWindow {
     return { end: new Date(end), after: n };
   }
 
+  /** Recent answers: a deployment asks about many units at one instant, and they step through the same edges. */
+  private readonly memo = new Map<number, WindowState>();
+
   /** Active over [start, start + duration) of each run; next open / close from `at`. */
   state(at: Date): WindowState {
+    let st = this.memo.get(at.getTime());
+    if (!st) {
+      if (this.memo.size >= 256) this.memo.clear();
+      st = this.compute(at);
+      this.memo.set(at.getTime(), st);
+    }
+    return st;
+  }
+
+  private compute(at: Date): WindowState {
     const s = this.lastStart(at);
     if (s && s.getTime() + this.durationMs > at.getTime()) {
       // The latest start is the one whose span reaches furthest (every run lasts as long).
