@@ -214,4 +214,19 @@ describe('sync windows end to end', () => {
     assert.equal(await fileOn(ips[0]!, '/etc/web.conf'), 'v3\n');
     assert.equal(await fileOn(spare, '/etc/web.conf'), 'v3\n');
   });
+
+  it('a held push that removed a unit removes its files when released', async () => {
+    const close = await denyWindow('gone', 'api', new Date(Math.floor(Date.now() / 1000) * 1000 - 1000), 6);
+    for (const ip of ips) assert.equal(await fileOn(ip, '/etc/api.conf'), 'a0\n');
+    const c = await fx.commit({ 'app/prod/api/etc/api.conf': null });
+    const r = await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: c, after: c }));
+    const d = r.body.queued[0] as number;
+    assert.equal((await s.ctx.deployer.wait(d)).status, 'held');
+    for (const ip of ips) assert.equal(await fileOn(ip, '/etc/api.conf'), 'a0\n', 'kept during the window');
+    const [released] = await releasedAfter(d);
+    assert.equal(released.status, 'succeeded', JSON.stringify(released));
+    assert.deepEqual(released.request.releaseOf, [d]);
+    assert.ok(Date.parse(released.createdAt) >= close.getTime());
+    for (const ip of ips) assert.equal(await fileOn(ip, '/etc/api.conf'), null, `${ip}: removed after the window`);
+  });
 });

@@ -28,6 +28,8 @@ export interface SyncRequest {
   hosts?: string[];
   /** Deploy this commit instead of the branch head (rollback). */
   commit?: string;
+  /** Releases units sync windows held in these deployments (README "Sync windows"): a unit gone from the repo since is removed, as its push would have. */
+  releaseOf?: number[];
   /** A manual sync that went ahead although a sync window blocked it: who, why, which windows (README "Sync windows"). */
   override?: { actor: string; reason: string; windows: string[] };
   /** Report what would change on each host, change nothing. */

@@ -162,7 +162,7 @@ export class SyncWindows implements WindowGate {
     const ids = [...new Set(rows.flatMap((r) => r.deploymentIds))].sort((a, b) => a - b);
     const req: SyncRequest = {
       kind: 'sync', trigger: first.trigger as Trigger, actor: `sync window release (held in #${ids.join(', #')})`.slice(0, 100),
-      units: rows.map((r) => r.unit).sort(), ...(first.commit ? { commit: first.commit } : {}), ...(first.hosts ? { hosts: first.hosts } : {}),
+      units: rows.map((r) => r.unit).sort(), releaseOf: ids, ...(first.commit ? { commit: first.commit } : {}), ...(first.hosts ? { hosts: first.hosts } : {}),
     };
     try {
       const s = await this.deployer!.submitIf(req, {
