@@ -89,6 +89,9 @@ describe('sync windows end to end', () => {
     assert.equal(cron.body.error.field, 'schedule');
     assert.equal((await s.api('/api/v1/windows/x', { method: 'DELETE' })).status, 404);
     assert.equal((await s.api('/api/v1/windows')).body.items.length, 1, 'nothing was stored');
+    // Behind the API's auth like the rest of /api/v1.
+    assert.equal((await fetch(`${s.url}/api/v1/windows`)).status, 401);
+    assert.equal((await fetch(`${s.url}/api/v1/windows/x`, { method: 'DELETE' })).status, 401);
   });
 
   it('a deny window holds webhook deployments (later pushes join the held work); they run when it ends', async () => {
@@ -97,6 +100,11 @@ describe('sync windows end to end', () => {
     await until('the window to open', async () => ((await s.api('/api/v1/windows')).body.items.find((w: { name: string }) => w.name === 'freeze')?.active ? true : undefined), 10_000);
     const listed = (await s.api('/api/v1/windows')).body.items.find((w: { name: string }) => w.name === 'freeze');
     assert.deepEqual({ source: listed.source, active: listed.active, nextClose: listed.nextClose }, { source: 'api', active: true, nextClose: close.toISOString() });
+    const asked = (await s.api('/api/v1/windows?unit=app/prod/web')).body.unit;
+    assert.deepEqual(asked.automatic, { unit: 'app/prod/web', windows: ['freeze'], until: close.toISOString(), message: `app/prod/web: in deny window "freeze"; may sync from ${close.toISOString()}` });
+    assert.deepEqual(asked.manual?.windows, ['freeze']);
+    assert.equal((await s.api('/api/v1/windows?unit=app/prod/api')).body.unit.automatic, null);
+    assert.equal((await s.api('/api/v1/windows?unit=nope')).status, 400);
 
     const d1 = await push('v1\n');
     const held1 = await s.ctx.deployer.wait(d1);

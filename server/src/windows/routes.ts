@@ -4,11 +4,20 @@ import type { AppContext } from '../context.js';
 import { ValidationError } from '../errors.js';
 import { windowBodySchema, WINDOW_NAME_RE } from './config-schema.js';
 import { defaultWindowPolicy, type WindowPolicy } from './manual-gate.js';
+import type { Blocked } from './service.js';
+import { parseUnitKey, unitKey } from '../gitops/targets.js';
 
 export function createWindowRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
   const r = Router();
-  r.get('/windows', async (_req, res) => {
-    res.json({ items: ctx.windows.list(), held: await ctx.windows.held() });
+  r.get('/windows', async (req, res) => {
+    // ?unit=mod/env/app: also whether it may sync now (automatic and manual), e.g. for a CLI's "can I deploy?".
+    let unit: { unit: string; automatic: Blocked | null; manual: Blocked | null } | undefined;
+    if (req.query.unit !== undefined) {
+      const u = typeof req.query.unit === 'string' ? parseUnitKey(req.query.unit) : undefined;
+      if (!u) throw new ValidationError('unit must be <mod>/<env>/<app>', 'unit');
+      unit = { unit: unitKey(u), automatic: ctx.windows.blocked([u])[0] ?? null, manual: ctx.windows.blocked([u], { manual: true })[0] ?? null };
+    }
+    res.json({ items: ctx.windows.list(), held: await ctx.windows.held(), ...(unit ? { unit } : {}) });
   });
   r.post('/windows/:name', async (req, res) => {
     const name = windowName(req.params.name);

@@ -34,6 +34,11 @@ export class SyncWindows implements WindowGate {
   async load(): Promise<void> {
     const api: TimedWindow[] = [];
     for (const spec of await listApiWindows(this.deps.db)) {
+      if (this.fromConfig.some((w) => w.spec.name === spec.name)) {
+        // The config file took the name since: the file wins, the stored window stays until deleted or renamed there.
+        this.deps.log.warn({ window: spec.name }, 'API sync window shadowed by a config window of the same name: ignored');
+        continue;
+      }
       try {
         api.push(new TimedWindow({ ...spec, source: 'api' }));
       } catch (err) {
