@@ -209,6 +209,13 @@ describe('sync windows end to end', () => {
     await writeFile(fleet.path(ips[0]!, '/etc/web.conf'), 'edited by hand\n');
     const drift = await checkUnitDrift({ ...s.ctx }, 'app/prod/web', AbortSignal.timeout(60_000));
     assert.equal(drift.healed, 1);
+    // The next check during the window finds the self-heal held already: no second deployment.
+    const selfHeals = async () => ((await s.api('/api/v1/deployments?limit=500')).body.items as Array<{ trigger: string }>).filter((x) => x.trigger === 'self-heal').length;
+    const count = await selfHeals();
+    assert.equal(count, 1);
+    const again = await checkUnitDrift({ ...s.ctx }, 'app/prod/web', AbortSignal.timeout(60_000));
+    assert.deepEqual([again.healed, again.heldAlready], [undefined, 1]);
+    assert.equal(await selfHeals(), count);
     // A new host joins: the converge deployment New-host converge would submit (held).
     assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip: spare, env: 'prod', apps: ['web'] } })).status, 201);
     const conv = await s.ctx.deployer.submit({ kind: 'sync', trigger: 'converge', actor: 'api', units: ['app/prod/web'], hosts: [spare] });
