@@ -28,6 +28,7 @@ import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
+import { SyncWindows } from './windows/service.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -101,8 +102,10 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
-  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
+  const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows });
+  await windows.load();
+  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, shutdown: shutdown.signal };
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);
@@ -121,6 +124,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   await ensureBaseline(ctx);
   await deployer.recover();
+  windows.start(deployer); // held work: released now if its windows closed while the server was down, else timed
   const reaper = startReaper({ db, deployer, log, clock });
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
@@ -141,7 +145,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;
-      await Promise.allSettled([deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
+      await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs

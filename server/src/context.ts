@@ -9,6 +9,7 @@ import type { Deployer } from './deploy/deployer.js';
 import type { SshConnections } from './ssh/connections.js';
 import type { ConfigRepo } from './gitops/repo.js';
 import type { Launcher } from './util/launcher.js';
+import type { SyncWindows } from './windows/service.js';
 
 export interface AppContext {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppContext {
   launcher: Launcher;
   repo: ConfigRepo;
   deployer: Deployer;
+  /** Sync windows: what blocks a unit now, held work (README "Sync windows"). */
+  windows: SyncWindows;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

@@ -12,8 +12,10 @@ import { type Declare, UnitLocks } from './unit-locks.js';
 import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
 import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
+import { AUTOMATIC_TRIGGERS, type WindowGate } from './window-gate.js';
 
-export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger };
+/** windows: sync windows hold automatic deployments' units (absent: nothing is held). */
+export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger; windows?: WindowGate };
 
 export interface Submitted { id: number; coalesced: boolean }
 
@@ -237,7 +239,11 @@ export class Deployer {
       const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap. A sync is running (no longer
       // joined by identical requests) from when its first unit gets the lock.
-      const outcomes = await Promise.all(units.map((unit) => this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
+      // Sync windows: units of automatic deployments may be held (recorded, run when the window lets them).
+      const held = this.deps.windows && !sync?.dryRun && AUTOMATIC_TRIGGERS.has(q.req.trigger)
+        ? await this.deps.windows.hold(q.id, q.req, units, commit) : new Map<string, string>();
+      const heldOutcome: UnitOutcome = { status: 'held', hosts: [], interrupted: false, windowHeld: true };
+      const outcomes = await Promise.all(units.map((unit) => held.has(unitKey(unit)) ? heldOutcome : this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
         await this.markRunning(q);
         if (this.stopping) return { status: 'failed', hosts: [], interrupted: true };
         return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots }, {
@@ -255,7 +261,7 @@ export class Deployer {
       status = 'failed';
       log.error({ err }, 'deployment failed');
     } finally {
-      if (this.stopping && status !== 'succeeded') status = 'interrupted';
+      if (this.stopping && status !== 'succeeded' && status !== 'held') status = 'interrupted';
       await rec.finishDeployment(db, q.id, status, error, this.now()).catch((err) => log.error({ err }, 'cannot record deployment end'));
       this.deps.metrics.deployments.inc({ status, trigger: q.req.trigger });
       log.info({ status, error }, 'deployment finished');
@@ -287,7 +293,10 @@ function declaring(cmdb: CmdbProvider, declare: Declare): CmdbProvider {
   };
 }
 
-function aggregate(outcomes: UnitOutcome[]): DeploymentStatus {
+function aggregate(all: UnitOutcome[]): DeploymentStatus {
+  // Units a sync window holds run later (their own deployment): the rest decides, and all-fine-but-held is 'held'.
+  const outcomes = all.filter((o) => !o.windowHeld);
+  if (outcomes.length < all.length && outcomes.every((o) => o.status === 'succeeded')) return 'held';
   if (outcomes.length === 0) return 'succeeded';
   const ok = outcomes.filter((o) => o.status === 'succeeded').length;
   return ok === outcomes.length ? 'succeeded' : ok === 0 && !outcomes.some((o) => o.status === 'partial') ? 'failed' : 'partial';

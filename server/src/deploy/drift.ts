@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import * as rec from '../db/deployments.js';
 import { replaceUnitDrift, type DriftRow } from '../db/drift.js';
 import { deployedUnits } from '../db/units.js';
+import { listHeld } from '../db/sync-windows.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import { pushHost } from './host-push.js';
 import { ownerPasses } from './owner-passes.js';
@@ -16,7 +17,8 @@ const UNREACHABLE = new Set(['unreachable', 'connection_refused', 'connection_re
 
 export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger }
 
-export interface UnitDriftResult { unit: string; commit: string | null; rows: DriftRow[]; healed?: number; skipped?: string }
+/** heldAlready: drifted hosts whose self-heal a sync window holds already (no new deployment for them). */
+export interface UnitDriftResult { unit: string; commit: string | null; rows: DriftRow[]; healed?: number; heldAlready?: number; skipped?: string }
 
 /** Check one unit against its hosts (under the unit's lock, so never during its deployment). */
 export async function checkUnitDrift(deps: DriftDeps, key: string, signal: AbortSignal): Promise<UnitDriftResult> {
@@ -68,8 +70,17 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
           const c = state?.lastCommit ?? r.commit!;
           byCommit.set(c, [...(byCommit.get(c) ?? []), r.ip]);
         }
-        for (const [commit, hosts] of byCommit) await deps.deployer.submit({ kind: 'sync', trigger: 'self-heal', actor: 'drift', units: [key], hosts, commit });
-        result.healed = drifted.length;
+        // Held already by a sync window (an earlier check's self-heal, or a push): no new deployment every interval.
+        const held = (await listHeld(deps.db)).filter((h) => h.unit === key);
+        const covered = (commit: string, hosts: string[]) => held.some((h) => (h.commit === null && h.hosts === null) || (h.commit === commit && h.hosts !== null && hosts.every((ip) => h.hosts!.includes(ip))));
+        let healed = 0;
+        for (const [commit, hosts] of byCommit) {
+          if (covered(commit, hosts)) continue;
+          await deps.deployer.submit({ kind: 'sync', trigger: 'self-heal', actor: 'drift', units: [key], hosts, commit });
+          healed += hosts.length;
+        }
+        if (healed < drifted.length) result.heldAlready = drifted.length - healed;
+        if (healed) result.healed = healed;
       }
       return result;
     } finally {

@@ -41,7 +41,8 @@ export async function planSync(deps: Pick<UnitRunDeps, 'repo'>, req: SyncRequest
     units = req.units.map((k) => parseUnitKey(k)).filter((u): u is Unit => !!u);
     const present = new Set(all.map(unitKey));
     const missing = units.filter((u) => !present.has(unitKey(u)));
-    if (missing.length) throw new ConflictError(`unit(s) not in the repo at ${commit.slice(0, 12)}: ${missing.map(unitKey).join(', ')}`);
+    // A held push that deleted a unit: releasing it deploys the unit's absence (its files go), as the push would have.
+    if (missing.length && !req.releaseOf) throw new ConflictError(`unit(s) not in the repo at ${commit.slice(0, 12)}: ${missing.map(unitKey).join(', ')}`);
   } else if (req.select) {
     units = selectUnits(all, req.select);
   } else {

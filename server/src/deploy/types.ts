@@ -1,5 +1,6 @@
 // Deployment requests, statuses and result shapes shared by the deployer, the API and the records.
-export type DeploymentStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+/** held: done, except units a sync window holds (they run in a deployment of their own when it lets them). */
+export type DeploymentStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'held';
 export type UnitStatus = 'pending' | 'running' | 'succeeded' | 'partial' | 'failed' | 'no_hosts' | 'held';
 export type HostPushStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'aborted' | 'skipped';
 
@@ -27,6 +28,10 @@ export interface SyncRequest {
   hosts?: string[];
   /** Deploy this commit instead of the branch head (rollback). */
   commit?: string;
+  /** Releases units sync windows held in these deployments (README "Sync windows"): a unit gone from the repo since is removed, as its push would have. */
+  releaseOf?: number[];
+  /** A manual sync that went ahead although a sync window blocked it: who, why, which windows (README "Sync windows"). */
+  override?: { actor: string; reason: string; windows: string[] };
   /** Report what would change on each host, change nothing. */
   dryRun?: boolean;
   /** Go ahead with removals the deletion circuit breaker held. */
@@ -54,4 +59,4 @@ export interface DeploymentView {
   repeatFailure?: boolean;
 }
 
-export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set(['succeeded', 'partial', 'failed', 'interrupted']);
+export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set(['succeeded', 'partial', 'failed', 'interrupted', 'held']);

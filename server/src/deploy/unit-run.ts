@@ -55,6 +55,8 @@ export interface UnitOutcome {
   status: UnitStatus; hosts: Array<{ ip: string; status: HostPushStatus }>; interrupted: boolean;
   /** The unit failed in its previous run too (its streak was already reported): notify once, not on every push. */
   repeatFailure?: boolean;
+  /** Held by a sync window (not run; its held work runs when the window lets it). */
+  windowHeld?: boolean;
 }
 
 const CMDB_TIMEOUT_MS = 30_000;

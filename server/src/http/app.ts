@@ -13,6 +13,7 @@ import { createHostRoutes } from './routes/hosts.js';
 import { createSyncRoutes } from './routes/sync.js';
 import { createUnitRoutes } from './routes/units.js';
 import { createWebhookRoutes } from './routes/webhooks.js';
+import { createWindowRoutes } from '../windows/routes.js';
 
 /** JSON bodies of the API at most (routes may ask for more: AppModule.apiJsonLimits). */
 const API_JSON_LIMIT = 1024 * 1024;
@@ -49,6 +50,7 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   api.use(createHostRoutes(ctx));
   api.use(createDeploymentRoutes(ctx));
   api.use(createUnitRoutes(ctx));
+  api.use(createWindowRoutes(ctx));
   for (const m of modules) if (m.apiRoutes) api.use(m.apiRoutes(ctx));
   app.use('/api/v1', api);
 

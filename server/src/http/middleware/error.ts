@@ -13,6 +13,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (err instanceof AppError) {
     const body: Record<string, unknown> = { code: err.code, message: err.message };
     if ('field' in err && err.field) body.field = err.field;
+    if ('details' in err && err.details) body.details = err.details; // e.g. the sync windows of a 423
     res.status(err.status).json({ error: body });
     return;
   }

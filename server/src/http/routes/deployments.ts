@@ -8,10 +8,14 @@ import type { SyncRequest } from '../../deploy/types.js';
 import type { Response } from 'express';
 import { requireDeployTargets } from '../known-targets.js';
 import { paging } from '../paging.js';
+import { selectUnits, parseUnitKey, type Unit, unitKey } from '../../gitops/targets.js';
+import { admitManual, defaultWindowPolicy, parseOverride, type WindowPolicy } from '../../windows/manual-gate.js';
+import type { Request } from 'express';
 
-const STATUSES = new Set(['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted']);
+const STATUSES = new Set(['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted', 'held']);
 
-export function createDeploymentRoutes(ctx: AppContext): Router {
+/** policy: who may override a sync window, and where that is audited (README "Sync windows"). */
+export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
   const r = Router();
   r.get('/deployments', async (req, res) => {
     const q = req.query;
@@ -35,12 +39,12 @@ export function createDeploymentRoutes(ctx: AppContext): Router {
   // Create a deployment: full sync of units (or env/app[/mod]), optionally at an earlier commit (rollback), on some hosts, or dry.
   r.post('/deployments', async (req, res) => {
     const sync = await parseSyncBody(ctx, req.body, 'api');
-    await respond(ctx, res, sync, req.body?.wait === true);
+    await respond(ctx, res, sync, req.body?.wait === true, { policy, req });
   });
   r.post('/rollback', async (req, res) => {
     if (typeof req.body?.commit !== 'string') throw new ValidationError('commit is required for a rollback', 'commit');
     const sync = await parseSyncBody(ctx, req.body, 'rollback');
-    await respond(ctx, res, sync, req.body?.wait === true);
+    await respond(ctx, res, sync, req.body?.wait === true, { policy, req });
   });
   // Release units the deletion circuit breaker held: the same commit, removals allowed.
   r.post('/deployments/:id/confirm', async (req, res) => {
@@ -69,7 +73,7 @@ const actorOf = (body: unknown): string | undefined => {
 export async function parseSyncBody(ctx: AppContext, body: unknown, trigger: SyncRequest['trigger']): Promise<SyncRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body must be a JSON object');
   const b = body as Record<string, unknown>;
-  const allowed = new Set(['units', 'env', 'app', 'mod', 'hosts', 'commit', 'dryRun', 'wait', 'actor']);
+  const allowed = new Set(['units', 'env', 'app', 'mod', 'hosts', 'commit', 'dryRun', 'wait', 'actor', 'override', 'reason']);
   for (const k of Object.keys(b)) if (!allowed.has(k)) throw new ValidationError(`unknown field ${JSON.stringify(k)}`, k);
   const req: SyncRequest = { kind: 'sync', trigger, actor: actorOf(b) ?? 'api' };
   if (b.units !== undefined) {
@@ -102,10 +106,15 @@ export async function parseSyncBody(ctx: AppContext, body: unknown, trigger: Syn
   return req;
 }
 
-async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: boolean): Promise<void> {
+async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: boolean, gate: { policy: WindowPolicy; req: Request }): Promise<void> {
+  const body = gate.req.body as Record<string, unknown>;
+  const ask = parseOverride(body.override, body.reason);
   const head = await ctx.repo.fetch(); // "deploy now" means the branch as it is now (the deployment reuses this fetch)
   // Unknown units or hosts are a 404 here, as on /sync, not a recorded deployment that can only fail.
   await requireDeployTargets(ctx, req, head);
+  // A sync window blocking these units: 423, or the caller's override (stored on the deployment).
+  const override = admitManual(ctx, gate.policy, gate.req, await unitsOf(ctx, req, head), ask, req.actor ?? 'api', !!req.dryRun);
+  if (override) req.override = override;
   const { id, coalesced } = await ctx.deployer.submit(req);
   if (!wait) {
     res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced });
@@ -113,4 +122,12 @@ async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: b
   }
   const d = await ctx.deployer.wait(id);
   res.status(200).json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await rec.hostPushes(ctx.db, id) });
+}
+
+/** The units a sync request names, as the deployment will resolve them (the head, and for a rollback its commit too). */
+async function unitsOf(ctx: AppContext, req: SyncRequest, head: string): Promise<Unit[]> {
+  if (req.units) return req.units.map((k) => parseUnitKey(k)).filter((u): u is Unit => !!u);
+  const all = new Map((await ctx.repo.listUnits(head)).map((u) => [unitKey(u), u]));
+  if (req.commit && req.commit !== head) for (const u of await ctx.repo.listUnits(req.commit)) all.set(unitKey(u), u);
+  return req.select ? selectUnits([...all.values()], req.select) : [...all.values()];
 }

@@ -6,8 +6,10 @@ import { selectUnits, unitKey } from '../../gitops/targets.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
 import { hostPushes, unitResults } from '../../db/deployments.js';
 import { requireDeployTargets } from '../known-targets.js';
+import { admitManual, defaultWindowPolicy, parseOverride, type WindowPolicy } from '../../windows/manual-gate.js';
 
-export function createSyncRoutes(ctx: AppContext): Router {
+/** policy: who may override a sync window, and where that is audited (README "Sync windows"). */
+export function createSyncRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
   const r = Router();
   r.get('/sync', async (req, res) => {
     const q = req.query;
@@ -19,13 +21,17 @@ export function createSyncRoutes(ctx: AppContext): Router {
     const dryRun = q.dryRun === 'true';
     if (q.force !== undefined && q.force !== 'true' && q.force !== 'false') throw new ValidationError('force must be true or false', 'force');
     const force = q.force === 'true';
+    const ask = parseOverride(q.override, q.reason);
     const hosts = q.host === undefined ? undefined : (Array.isArray(q.host) ? q.host : [q.host]).map((h) => requireIp(h, 'host'));
     const head = await ctx.repo.fetch();
     const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
     if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
     // An IP that is not a host of these units is a 404 naming it, as on the deployments API.
     if (hosts) await requireDeployTargets(ctx, { kind: 'sync', trigger: 'manual', units: units.map(unitKey), hosts }, head);
-    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor: req.header('x-actor')?.slice(0, 100) ?? 'api', units: units.map(unitKey), ...(dryRun ? { dryRun } : {}), ...(force ? { force } : {}), ...(hosts ? { hosts } : {}) });
+    const actor = req.header('x-actor')?.slice(0, 100) ?? 'api';
+    // A sync window blocking these units: 423, or the caller's override (stored on the deployment).
+    const override = admitManual(ctx, policy, req, units, ask, actor, dryRun);
+    const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor, units: units.map(unitKey), ...(dryRun ? { dryRun } : {}), ...(force ? { force } : {}), ...(hosts ? { hosts } : {}), ...(override ? { override } : {}) });
     if (q.wait === 'false') {
       res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
       return;
