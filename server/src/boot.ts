@@ -23,6 +23,7 @@ import { InventoryEvents } from './inventory/events.js';
 import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
+import { PreviewService } from './preview/service.js';
 import { SshConnections } from './ssh/connections.js';
 import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
@@ -103,6 +104,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
+  if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);
@@ -121,6 +123,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
 
   await ensureBaseline(ctx);
   await deployer.recover();
+  await ctx.previews?.recover();
   const reaper = startReaper({ db, deployer, log, clock });
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
@@ -141,7 +144,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;
-      await Promise.allSettled([deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
+      await Promise.allSettled([deployer.stop(graceMs), ctx.previews?.stop(), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs
