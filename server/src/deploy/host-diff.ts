@@ -78,8 +78,11 @@ export function fileDiff(path: string, host: HostFile, staged: { size: number; c
   if ((hostFile && isBinary(hostFile.content)) || (staged && isBinary(staged.content))) return { path: abs, kind: 'binary', ...sizes };
   const before = hostFile ? redact(abs, hostFile.content.toString('utf8')) : '';
   const after = staged ? redact(abs, staged.content.toString('utf8')) : '';
-  const kind: FileDiffKind = !hostFile ? 'added' : !staged ? 'removed' : before === after ? 'attributes' : 'modified';
-  if (kind === 'attributes') return { path: abs, kind, ...sizes };
+  const kind: FileDiffKind = !hostFile ? 'added' : !staged ? 'removed' : 'modified';
+  if (hostFile && staged && before === after) {
+    // Same text once masked: either only the mode/owner differ, or only secret values (never shown).
+    return hostFile.content.equals(staged.content) ? { path: abs, kind: 'attributes', ...sizes } : { path: abs, kind, note: 'only masked values differ', ...sizes };
+  }
   const diff = unifiedDiff(before, after, { oldName: hostFile ? `host${abs}` : '/dev/null', newName: staged ? `git${abs}` : '/dev/null' });
   return { path: abs, kind, diff, ...sizes };
 }

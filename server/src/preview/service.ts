@@ -2,7 +2,9 @@
 // merge request in previews.minIntervalSeconds, one run at a time, and only while no deployment is queued or
 // running (previews are low priority). Each run ends in the merge request's one comment, created or edited.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppContext } from '../context.js';
+import type { Logger } from 'pino';
+import type { Deployer } from '../deploy/deployer.js';
+import type { UnitRunDeps } from '../deploy/unit-run.js';
 import * as store from '../db/previews.js';
 import type { Redact } from '../deploy/host-diff.js';
 import { QueueFullError } from '../errors.js';
@@ -12,6 +14,9 @@ import { renderComment } from './render.js';
 import { computePreview, type PreviewResult } from './run.js';
 
 export interface AcceptResult { status: 200 | 202; body: { preview?: { source: string; project: string; number: number; head: string }; superseded?: boolean; ignored?: string } }
+
+/** What the service uses (the AppContext has all of it). */
+export interface PreviewServiceDeps extends Omit<UnitRunDeps, 'hostSlots'> { log: Logger; deployer: Deployer }
 
 const keyOf = (e: store.PreviewKey) => `${e.source}:${e.project}!${e.number}`;
 const MAX_WAITING = 1000;
@@ -23,7 +28,7 @@ export class PreviewService {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly ctx: AppContext, private readonly redact?: Redact) {}
+  constructor(private readonly ctx: PreviewServiceDeps, private readonly redact?: Redact) {}
 
   /** Queue a preview (validated event); ignored when it targets another branch than the deployed one. */
   async accept(e: PreviewEvent): Promise<AcceptResult> {
