@@ -113,6 +113,8 @@ export class PreviewService {
     const log = ctx.log.child({ preview: key });
     const cfg = ctx.config.previews;
     await this.idle(e, signal);
+    // A newer commit arrived while this one waited for deployments: it replaces this one.
+    if (this.waiting.has(key)) { log.info({ head: e.headSha }, 'preview superseded by a newer commit'); return; }
     this.lastStarted.set(key, Date.now());
     await store.setPreviewStatus(ctx.db, e, 'running', this.now());
     log.info({ head: e.headSha }, 'preview started');
