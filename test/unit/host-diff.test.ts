@@ -2,7 +2,11 @@
 // (text, added, removed, binary, too large, not read, redacted), and the stored-size cap.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { capHostDiff, fileDiff, parseRead, type HostFile } from '../../server/src/deploy/host-diff.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmod, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { capHostDiff, fileDiff, parseRead, READ_SCRIPT, type HostFile } from '../../server/src/deploy/host-diff.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const file = (s: string | Buffer): HostFile => { const content = Buffer.from(s); return { kind: 'file', size: content.length, content }; };
 const staged = (s: string | Buffer) => { const content = Buffer.from(s); return { size: content.length, content }; };
@@ -19,6 +23,39 @@ describe('parseRead', () => {
     assert.equal(parseRead(4, Buffer.alloc(0)).kind, 'not_read');
     assert.equal(parseRead(0, Buffer.from('Fx\n')).kind, 'not_read');
     assert.equal(parseRead(0, Buffer.from('AB')).kind, 'not_read');
+  });
+});
+
+describe('READ_SCRIPT (run by a local sh)', () => {
+  it('reads regular files (capped), follows no link on the way, says what it would not read', async () => {
+    const tmp = await tempDir('gf-readscript-');
+    try {
+      const base = await realpath(tmp.path); // the script refuses paths reached through a link: /tmp may be one
+      const rel = (p: string) => join(base, p).slice(1); // the script works relative to /
+      await mkdir(join(base, 'real'));
+      await writeFile(join(base, 'real', 'x.conf'), 'hello world\n');
+      await symlink(join(base, 'real'), join(base, 'dirlink'));
+      await symlink(join(base, 'real', 'x.conf'), join(base, 'filelink'));
+      execFileSync('mkfifo', [join(base, 'fifo')]);
+      await writeFile(join(base, '-n'), 'dash\n');
+      const read = (p: string, max = 100) => {
+        const r = spawnSync('sh', ['-c', READ_SCRIPT, 'sh', String(max), rel(p)], { timeout: 5000 });
+        return parseRead(r.status ?? -1, r.stdout);
+      };
+      assert.deepEqual(read('real/x.conf'), { kind: 'file', size: 12, content: Buffer.from('hello world\n') });
+      assert.deepEqual(read('real/x.conf', 5), { kind: 'file', size: 12, content: Buffer.from('hello') });
+      assert.deepEqual(read('-n'), { kind: 'file', size: 5, content: Buffer.from('dash\n') });
+      assert.equal(read('dirlink/x.conf').kind === 'not_read' && (read('dirlink/x.conf') as { note: string }).note, 'a link on the host (not followed)');
+      assert.equal((read('filelink') as { note: string }).note, 'a link on the host (not followed)');
+      assert.equal((read('fifo') as { note: string }).note, 'not a regular file on the host');
+      assert.deepEqual(read('real/none.conf'), { kind: 'absent' });
+      if (process.getuid?.() !== 0) {
+        await chmod(join(base, 'real', 'x.conf'), 0);
+        assert.equal((read('real/x.conf') as { note: string }).note, 'not readable by the deploy user');
+      }
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
 

@@ -40,7 +40,7 @@ function summaryRow(u: UnitPreview): string {
   const breaker = u.breaker ? `⚠ ${cell(u.breaker)}` : '—';
   // Sync windows: filled by the sync-windows feature (windowsBlocking); empty until then.
   const windows = u.syncWindowConflicts.length ? cell(u.syncWindowConflicts.join(', ')) : '—';
-  if (u.error) return `| \`${u.unit}\` | ${hosts} | — | — | — | — | — | ${windows} |\n`;
+  if (u.error) return `| \`${u.unit}\` | ${u.hostCount || '?'} | — | — | — | — | — | ${windows} |\n`;
   return `| \`${u.unit}\` | ${hosts} | ${changed} | ${n('unchanged')} | ${n('unreachable')} | ${u.deletions} | ${breaker} | ${windows} |\n`;
 }
 
