@@ -174,6 +174,11 @@ describe('merge-request previews', () => {
     // No deployment recorded, the unit's deployed commit unchanged.
     assert.equal((await s.api('/api/v1/deployments')).body.total, deploymentsBefore);
     assert.deepEqual((await s.api('/api/v1/units/app/prod/web/hosts')).body, webState);
+    // The API shows the preview, its comment and its per-host diffs.
+    const list = (await s.api('/api/v1/previews')).body;
+    const mine = list.items.find((p: { source: string; number: number }) => p.source === 'gitlab' && p.number === 7);
+    assert.deepEqual([mine.status, mine.commentId, mine.headSha, mine.result.head], ['done', '500', mrHead2, mrHead2]);
+    assert.deepEqual(mine.result.units.map((x: { unit: string; hosts: Array<{ ip: string }> }) => [x.unit, x.hosts.map((h) => h.ip)]), [['app/prod/shop', [B, C]], ['app/prod/web', [A, B]]]);
   });
 
   it('a preview during a big deployment waits behind it; a newer commit supersedes the waiting one (GitHub)', async () => {
