@@ -249,4 +249,19 @@ describe('merge-request previews', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(forge.requests.length, count, 'no preview ran');
   });
+
+  it('an event whose commit the config repo\'s merge request does not hold (another project) gets no preview and no comment', async () => {
+    const count = forge.requests.length;
+    const r = await deliver(`${s.url}/webhooks/gitlab`, gitlabMr('gitlab-merge-request-open.json', (p) => { p.object_attributes.last_commit.id = 'f'.repeat(40); }));
+    assert.equal(r.status, 202);
+    let row: any;
+    for (let i = 0; i < 200; i++) {
+      row = (await s.api('/api/v1/previews')).body.items.find((p: { source: string; number: number }) => p.source === 'gitlab' && p.number === 7);
+      if (row.status === 'failed') break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(row.status, 'failed');
+    assert.match(row.error, /refs\/merge-requests\/7\/head is at [0-9a-f]{12}, which does not contain the event's commit ffffffffffff/);
+    assert.equal(forge.requests.length, count, 'no comment');
+  });
 });

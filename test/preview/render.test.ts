@@ -33,6 +33,8 @@ describe('renderComment', () => {
     const failed = renderComment({ headSha: 'a'.repeat(40), result: result([unit({ error: 'inventory lookup failed: <timeout>' })]) }, opts);
     assert.match(failed, /\| `app\/prod\/web` \| 2 \| — \| — \| — \| — \| — \| — \|/);
     assert.match(failed, /inventory lookup failed: &lt;timeout&gt;/);
+    const leak = renderComment({ headSha: 'a'.repeat(40), error: "git fetch failed (exit 128): fatal: unable to access 'https://deploy:glpat-s3cret@gitlab.example.com/ops/config.git/'" }, opts);
+    assert.ok(!leak.includes('s3cret') && leak.includes('https://***@gitlab.example.com/ops/config.git/'), leak);
   });
   it('stays under the size cap: whole unit sections are left out, with the dashboard link', () => {
     const big = (i: number) => unit({ unit: `app/prod/u${i}`, hosts: [host('10.0.0.1', 'changed', `${'+line\n'.repeat(400)}`)] });

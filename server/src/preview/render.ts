@@ -8,6 +8,10 @@ export const COMMENT_MARKER = '<!-- gitfleet-preview -->';
 
 export interface RenderOptions { maxBytes: number; dashboardUrl?: string; branch: string }
 
+/** Text for a comment others read: credentials in URLs (git and inventory errors may quote one) masked, HTML escaped. */
+const escapeHtml = (s: string) => s.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/@]+@/g, '$1***@')
+  .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
 const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 /** A code fence longer than any run of backticks in the text (a diff of Markdown must not close it). */
@@ -63,8 +67,6 @@ function unitSection(u: UnitPreview): string {
   else if (others.length) out += `\n${others.map((o) => `- ${escapeHtml(o)}`).join('\n')}\n`;
   return out;
 }
-
-const escapeHtml = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** PURE: the comment body for a finished preview (or a failed one: `error`). */
 export function renderComment(r: { result?: PreviewResult; error?: string; headSha: string }, o: RenderOptions): string {

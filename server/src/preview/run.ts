@@ -35,6 +35,9 @@ export interface UnitPreview {
   error: string | null;
 }
 
+/** The event does not match the config repo's merge request: no preview, and no comment. */
+export class ForeignEventError extends Error {}
+
 export interface PreviewResult { head: string; base: string; target: string; units: UnitPreview[]; finishedAt: string }
 
 export interface PreviewDeps extends Omit<UnitRunDeps, 'hostSlots'> {
@@ -53,6 +56,11 @@ export async function computePreview(deps: PreviewDeps, e: PreviewEvent, signal:
   const target = await repo.fetch();
   // The server's own fetch decides what the head is (the payload's sha may already be outdated).
   const head = await repo.fetchPreviewRef(headRef(e));
+  // The event's commit must be that head or behind it (a newer push): otherwise the event is of another
+  // project (a group webhook) or the ref is not what the event speaks of, and nothing is said on it.
+  if (head !== e.headSha && !(await repo.inHistory(e.headSha, head))) {
+    throw new ForeignEventError(`the config repo's ${headRef(e)} is at ${head.slice(0, 12)}, which does not contain the event's commit ${e.headSha.slice(0, 12)}`);
+  }
   const base = await repo.mergeBase(target, head);
   if (!base) throw new Error(`the merge request shares no history with ${config.repo.branch}`);
   const units = changedUnits(await repo.diff(base, head));

@@ -11,7 +11,7 @@ import { QueueFullError } from '../errors.js';
 import { CommentGoneError, upsertComment } from './comment-api.js';
 import type { PreviewEvent } from './events.js';
 import { renderComment } from './render.js';
-import { computePreview, type PreviewResult } from './run.js';
+import { computePreview, ForeignEventError, type PreviewResult } from './run.js';
 
 export interface AcceptResult { status: 200 | 202; body: { preview?: { source: string; project: string; number: number; head: string }; superseded?: boolean; ignored?: string } }
 
@@ -129,6 +129,10 @@ export class PreviewService {
       if (signal.aborted) throw err;
       error = (err as Error).message;
       log.warn({ err }, 'preview could not be computed');
+      if (err instanceof ForeignEventError) {
+        await store.finishPreview(ctx.db, e, { status: 'failed', result: undefined, error, commentId: null }, this.now());
+        return;
+      }
     }
     const body = renderComment({ result, error: error ?? undefined, headSha: e.headSha }, { maxBytes: cfg.maxCommentBytes, dashboardUrl: cfg.dashboardUrl, branch: ctx.config.repo.branch });
     let commentId: string | null = null;
