@@ -76,6 +76,7 @@ async function previewUnit(deps: PreviewDeps, e: PreviewEvent, unit: Unit, head:
   const { config, db } = deps;
   const key = unitKey(unit);
   const log = deps.log.child({ unit: key });
+  // syncWindowConflicts: the spot for sync windows (windowsBlocking(...) of that feature, once merged); empty until then.
   const result: UnitPreview = { unit: key, hostCount: 0, hosts: [], deletions: 0, breaker: null, syncWindowConflicts: [], error: null };
   let targets;
   try {
