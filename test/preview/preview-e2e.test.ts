@@ -210,6 +210,9 @@ describe('merge-request previews', () => {
     assert.equal(mine[0]!.headers.authorization, `Bearer ${GITHUB_API_TOKEN}`);
     assert.match(mine[0]!.body.body, new RegExp(`preview of \`${head3.slice(0, 12)}\``));
     assert.match(mine[0]!.body.body, /-timeout 30\n\+timeout 90\n/);
+    // Compared with the merge into main: main's own later change to site.conf is not shown as reverted.
+    assert.match(mine[0]!.body.body, /What each sampled host would get once merged into `main`/);
+    assert.doesNotMatch(mine[0]!.body.body, /site\.conf/);
     const logs = s.logs.slice(mark);
     assert.ok(logs.some((l) => l.msg === 'preview waits for running deployments'));
     assert.ok(logs.some((l) => l.msg === 'preview superseded by a newer commit'));

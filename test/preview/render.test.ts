@@ -7,7 +7,7 @@ import type { PreviewResult, UnitPreview } from '../../server/src/preview/run.js
 
 const diff = (text: string) => ({ files: [{ path: '/etc/x.conf', kind: 'modified' as const, diff: text }], omitted: 0 });
 const unit = (over: Partial<UnitPreview>): UnitPreview => ({ unit: 'app/prod/web', hostCount: 2, hosts: [], deletions: 0, breaker: null, syncWindowConflicts: [], error: null, ...over });
-const result = (units: UnitPreview[]): PreviewResult => ({ head: 'a'.repeat(40), base: 'b'.repeat(40), target: 'c'.repeat(40), units, finishedAt: '2026-12-01T00:00:00.000Z' });
+const result = (units: UnitPreview[], content: 'merge' | 'head' = 'merge'): PreviewResult => ({ head: 'a'.repeat(40), base: 'b'.repeat(40), target: 'c'.repeat(40), content, units, finishedAt: '2026-12-01T00:00:00.000Z' });
 const opts = { maxBytes: 60_000, branch: 'main' };
 const host = (ip: string, state: 'changed' | 'unchanged' | 'unreachable' | 'error', d?: string) => ({ ip, hostname: null, state, changes: d ? ['+etc/x.conf'] : [], reason: state === 'unreachable' ? 'connection refused' : null, deletions: 0, diff: d ? diff(d) : undefined });
 
@@ -22,6 +22,10 @@ describe('renderComment', () => {
     assert.match(body, /<summary><code>app\/prod\/web<\/code> on 10\.0\.0\.1, 10\.0\.0\.2<\/summary>\n\n```diff\n-a\n\+b\n```/);
     assert.match(body, /<summary><code>app\/prod\/web<\/code> on 10\.0\.0\.3<\/summary>/);
     assert.match(body, /- 10\.0\.0\.5: unreachable \(connection refused\)/);
+  });
+  it('says whether hosts were compared with the merge or, on a conflict, with the head', () => {
+    assert.match(renderComment({ headSha: 'a'.repeat(40), result: result([unit({})]) }, opts), /What each sampled host would get once merged into `main` \(at `cccccccccccc`\); units changed since the merge base `bbbbbbbbbbbb`/);
+    assert.match(renderComment({ headSha: 'a'.repeat(40), result: result([unit({})], 'head') }, opts), /⚠ This conflicts with `main` \(at `cccccccccccc`\): what each sampled host would get from the merge request's head as it is/);
   });
   it('uses a fence longer than any backtick run in the diff', () => {
     const body = renderComment({ headSha: 'a'.repeat(40), result: result([unit({ hosts: [host('10.0.0.1', 'changed', '+```\n+````js\n')] })]) }, opts);

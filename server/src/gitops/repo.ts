@@ -94,6 +94,22 @@ export class ConfigRepo {
     return sha;
   }
 
+  /**
+   * The commit a merge of `head` into `target` would make, built without a work tree (`git merge-tree
+   * --write-tree`, git 2.38 or newer, then `commit-tree`; nothing else changes in the repo): previews show what
+   * hosts get once merged. undefined when the merge conflicts or git cannot do it.
+   */
+  async previewMerge(target: string, head: string): Promise<string | undefined> {
+    if (!SHA_RE.test(target) || !SHA_RE.test(head)) throw new Error('a preview merge needs two commit ids');
+    const r = await this.opts.launcher.run('git', ['-C', this.opts.dir, 'merge-tree', '--write-tree', '--no-messages', target, head], { maxOutputBytes: MAX_GIT_OUTPUT });
+    const tree = r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : '';
+    if (!SHA_RE.test(tree)) return undefined; // exit 1: conflicts; other: an older git
+    const sha = (await this.run(['-c', 'user.name=gitfleet', '-c', 'user.email=gitfleet@localhost', 'commit-tree', tree, '-p', target, '-p', head, '-m', 'gitfleet preview merge'])).trim();
+    if (!SHA_RE.test(sha)) return undefined;
+    this.remember(sha);
+    return sha;
+  }
+
   /** The best common ancestor of two commits, or undefined when they share no history. */
   async mergeBase(a: string, b: string): Promise<string | undefined> {
     if (!SHA_RE.test(a) || !SHA_RE.test(b)) throw new Error('merge-base needs two commit ids');

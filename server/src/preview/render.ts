@@ -75,7 +75,10 @@ export function renderComment(r: { result?: PreviewResult; error?: string; headS
   if (!r.result) return `${head}The preview failed: ${escapeHtml(r.error ?? 'unknown error')}\n`;
   const res = r.result;
   if (res.units.length === 0) return `${head}This change touches no deployable unit (compared with \`${o.branch}\` at \`${res.base.slice(0, 12)}\`).\n`;
-  let body = `${head}Compared with \`${o.branch}\` at their merge base \`${res.base.slice(0, 12)}\`; a dry run on each sampled host (nothing written).\n\n`
+  const what = res.content === 'merge'
+    ? `What each sampled host would get once merged into \`${o.branch}\` (at \`${res.target.slice(0, 12)}\`)`
+    : `⚠ This conflicts with \`${o.branch}\` (at \`${res.target.slice(0, 12)}\`): what each sampled host would get from the merge request's head as it is`;
+  let body = `${head}${what}; units changed since the merge base \`${res.base.slice(0, 12)}\`. A dry run on each host, nothing written.\n\n`
     + '| unit | hosts | changed | unchanged | unreachable | deletions | breaker | sync-window conflicts |\n'
     + '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
     + res.units.map(summaryRow).join('') + '\n';

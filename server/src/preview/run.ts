@@ -38,7 +38,14 @@ export interface UnitPreview {
 /** The event does not match the config repo's merge request: no preview, and no comment. */
 export class ForeignEventError extends Error {}
 
-export interface PreviewResult { head: string; base: string; target: string; units: UnitPreview[]; finishedAt: string }
+export interface PreviewResult {
+  head: string; base: string;
+  /** The branch head the merge request was compared with. */
+  target: string;
+  /** merge: hosts compared with the merge of head into target; head: with the head itself (the merge conflicts). */
+  content: 'merge' | 'head';
+  units: UnitPreview[]; finishedAt: string;
+}
 
 export interface PreviewDeps extends Omit<UnitRunDeps, 'hostSlots'> {
   log: Logger;
@@ -63,13 +70,17 @@ export async function computePreview(deps: PreviewDeps, e: PreviewEvent, signal:
   }
   const base = await repo.mergeBase(target, head);
   if (!base) throw new Error(`the merge request shares no history with ${config.repo.branch}`);
+  // The units are what the merge request changes; the content is what hosts get once it is merged into the
+  // branch as it is now (so changes made on the branch since it forked are not shown as reverted). On a
+  // conflict, the head as it is.
   const units = changedUnits(await repo.diff(base, head));
+  const merged = units.length ? await repo.previewMerge(target, head) : undefined;
   const out: UnitPreview[] = [];
   for (const unit of units) {
     if (signal.aborted) throw new Error('aborted: the server is shutting down');
-    out.push(await previewUnit(deps, e, unit, head, signal));
+    out.push(await previewUnit(deps, e, unit, merged ?? head, signal));
   }
-  return { head, base, target, units: out, finishedAt: deps.clock().toISOString() };
+  return { head, base, target, content: merged ? 'merge' : 'head', units: out, finishedAt: deps.clock().toISOString() };
 }
 
 async function previewUnit(deps: PreviewDeps, e: PreviewEvent, unit: Unit, head: string, signal: AbortSignal): Promise<UnitPreview> {
