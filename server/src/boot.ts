@@ -23,6 +23,7 @@ import { InventoryEvents } from './inventory/events.js';
 import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
+import { PreviewService } from './preview/service.js';
 import { SshConnections } from './ssh/connections.js';
 import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
@@ -106,6 +107,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   await windows.load();
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, shutdown: shutdown.signal };
+  if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);
@@ -125,6 +127,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   await ensureBaseline(ctx);
   await deployer.recover();
   windows.start(deployer); // held work: released now if its windows closed while the server was down, else timed
+  await ctx.previews?.recover();
   const reaper = startReaper({ db, deployer, log, clock });
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
@@ -145,7 +148,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;
-      await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ...modules.map((m) => m.stop?.())]);
+      await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ctx.previews?.stop(), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs

@@ -12,6 +12,8 @@ import { agentsConfigSchema } from './agents/config-schema.js';
 import { modifyConfigSchema } from './fssync/config-schema.js';
 import { notificationsConfigSchema } from './notify/config-schema.js';
 import { syncWindowsConfigSchema } from './windows/config-schema.js';
+import { dryRunDiffConfigSchema } from './deploy/diff-config-schema.js';
+import { previewsConfigSchema } from './preview/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -123,6 +125,8 @@ export const configSchema = z.strictObject({
   notifications: notificationsConfigSchema.prefault({}),
   /** Sync windows (README "Sync windows"): deny/allow periods for automatic and manual deployments. */
   syncWindows: syncWindowsConfigSchema,
+  dryRunDiff: dryRunDiffConfigSchema.prefault({}),
+  previews: previewsConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };
@@ -150,6 +154,8 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_NOTIFY_URL', ['notifications', 'targets', 'default', 'url'], String],
   ['GITFLEET_NOTIFY_AUTH', ['notifications', 'targets', 'default', 'headers', 'Authorization'], String],
   ['GITFLEET_NOTIFY_SECRET', ['notifications', 'targets', 'default', 'secret'], String],
+  ['GITFLEET_PREVIEWS_GITLAB_TOKEN', ['previews', 'gitlab', 'token'], String],
+  ['GITFLEET_PREVIEWS_GITHUB_TOKEN', ['previews', 'github', 'token'], String],
 ];
 
 /**

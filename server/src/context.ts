@@ -10,6 +10,7 @@ import type { SshConnections } from './ssh/connections.js';
 import type { ConfigRepo } from './gitops/repo.js';
 import type { Launcher } from './util/launcher.js';
 import type { SyncWindows } from './windows/service.js';
+import type { PreviewService } from './preview/service.js';
 
 export interface AppContext {
   config: Config;
@@ -25,6 +26,8 @@ export interface AppContext {
   deployer: Deployer;
   /** Sync windows: what blocks a unit now, held work (README "Sync windows"). */
   windows: SyncWindows;
+  /** Merge-request previews (set when previews.enabled). */
+  previews?: PreviewService;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

@@ -79,6 +79,11 @@ export class Deployer {
     });
   }
 
+  /** Any deployment is queued or running (merge-request previews wait until none is). */
+  get busy(): boolean {
+    return this.running.size > 0 || this.pushLoop !== null || this.pushQueue.length > 0 || this.inserting > 0;
+  }
+
   /** A push deployment is queued or running (the poller waits for it). */
   pushBusy(): boolean {
     return this.pushLoop !== null || this.pushQueue.length > 0;

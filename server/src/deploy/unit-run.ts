@@ -18,6 +18,8 @@ import type { Semaphore } from '../util/semaphore.js';
 import type { Launcher } from '../util/launcher.js';
 import { sleep } from '../util/sleep.js';
 import { pushHost } from './host-push.js';
+import { capHostDiff, hostDiff, type Redact } from './host-diff.js';
+import { saveHostDiff } from '../db/host-diffs.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
 import { SHELL_WRITE_MAX_OPS } from './shell-write.js';
@@ -32,6 +34,8 @@ export interface UnitRunDeps {
   hostSlots: Semaphore;
   /** Starts the per-host rsync processes (cheaper than forking the server). */
   launcher: Launcher;
+  /** Hides secret values in dry-run diffs (default: none to hide). */
+  redact?: Redact;
 }
 
 export interface UnitRunInput {
@@ -222,6 +226,14 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           }
           // Hooks done, or nothing landed and nothing was owed: the host owes nothing.
           if ((hooked || owedFrom !== undefined) && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
+          // A dry run shows what each changed file would become (read-only; failures only lose the diff).
+          if (input.dryRun && res.status === 'succeeded' && res.changes.length && config.dryRunDiff.enabled) {
+            const d = await hostDiff({
+              ssh: deps.ssh, target: t, log: hlog, signal: input.kill, unitDir: stage.unitDir, changes: res.changes,
+              limits: config.dryRunDiff, redact: deps.redact, timeoutMs: config.deploy.hostTimeout * 1000,
+            }).catch((err: unknown) => { hlog.warn({ err }, 'host diff failed'); return undefined; });
+            if (d) await saveHostDiff(db, rowId, capHostDiff(d, config.dryRunDiff.maxStoredBytes));
+          }
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());

@@ -79,6 +79,48 @@ export class ConfigRepo {
     return this.fetching;
   }
 
+  /**
+   * Fetch a merge request's head (`refs/merge-requests/<iid>/head`, `refs/pull/<n>/head`) into
+   * refs/gitfleet/previews/ and return its commit. The ref must be exactly that shape (no option or refspec
+   * injection: it is built by the server from a number, and checked again here).
+   */
+  async fetchPreviewRef(remoteRef: string): Promise<string> {
+    const m = /^refs\/(merge-requests|pull)\/([1-9][0-9]{0,9})\/head$/.exec(remoteRef);
+    if (!m) throw new Error(`refusing to fetch ${JSON.stringify(remoteRef)}`);
+    const local = `refs/gitfleet/previews/${m[1]}-${m[2]}`;
+    await this.git.raw(['fetch', '-v', '--no-tags', '--force', 'origin', `+${remoteRef}:${local}`]);
+    const sha = (await this.run(['rev-parse', '--verify', `${local}^{commit}`])).trim();
+    this.remember(sha);
+    return sha;
+  }
+
+  /**
+   * The commit a merge of `head` into `target` would make, built without a work tree (`git merge-tree
+   * --write-tree`, git 2.38 or newer, then `commit-tree`; nothing else changes in the repo): previews show what
+   * hosts get once merged. undefined when the merge conflicts or git cannot do it.
+   */
+  async previewMerge(target: string, head: string): Promise<string | undefined> {
+    if (!SHA_RE.test(target) || !SHA_RE.test(head)) throw new Error('a preview merge needs two commit ids');
+    const r = await this.opts.launcher.run('git', ['-C', this.opts.dir, 'merge-tree', '--write-tree', '--no-messages', target, head], { maxOutputBytes: MAX_GIT_OUTPUT });
+    const tree = r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : '';
+    if (!SHA_RE.test(tree)) return undefined; // exit 1: conflicts; other: an older git
+    const sha = (await this.run(['-c', 'user.name=gitfleet', '-c', 'user.email=gitfleet@localhost', 'commit-tree', tree, '-p', target, '-p', head, '-m', 'gitfleet preview merge'])).trim();
+    if (!SHA_RE.test(sha)) return undefined;
+    this.remember(sha);
+    return sha;
+  }
+
+  /** The best common ancestor of two commits, or undefined when they share no history. */
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    if (!SHA_RE.test(a) || !SHA_RE.test(b)) throw new Error('merge-base needs two commit ids');
+    try {
+      const out = (await this.run(['merge-base', a, b])).trim();
+      return SHA_RE.test(out) ? out : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A local git command through the launcher: its stdout, or an error with git's message. */
   private async run(args: string[]): Promise<string> {
     const r = await this.opts.launcher.run('git', ['-C', this.opts.dir, ...args], { maxOutputBytes: MAX_GIT_OUTPUT });

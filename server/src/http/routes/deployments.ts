@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import * as rec from '../../db/deployments.js';
+import { hostPushesWithDiffs } from '../../db/host-diffs.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
 import type { SyncRequest } from '../../deploy/types.js';
 import type { Response } from 'express';
@@ -34,7 +35,7 @@ export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = d
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
     const d = await rec.getDeployment(ctx.db, id);
     if (!d) throw new NotFoundError(`deployment ${id} not found`);
-    res.json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await rec.hostPushes(ctx.db, id) });
+    res.json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await hostPushesWithDiffs(ctx.db, id) });
   });
   // Create a deployment: full sync of units (or env/app[/mod]), optionally at an earlier commit (rollback), on some hosts, or dry.
   r.post('/deployments', async (req, res) => {
@@ -121,7 +122,7 @@ async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: b
     return;
   }
   const d = await ctx.deployer.wait(id);
-  res.status(200).json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await rec.hostPushes(ctx.db, id) });
+  res.status(200).json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await hostPushesWithDiffs(ctx.db, id) });
 }
 
 /** The units a sync request names, as the deployment will resolve them (the head, and for a rollback its commit too). */

@@ -4,7 +4,8 @@ import type { AppContext } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { selectUnits, unitKey } from '../../gitops/targets.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
-import { hostPushes, unitResults } from '../../db/deployments.js';
+import { unitResults } from '../../db/deployments.js';
+import { hostPushesWithDiffs } from '../../db/host-diffs.js';
 import { requireDeployTargets } from '../known-targets.js';
 import { admitManual, defaultWindowPolicy, parseOverride, type WindowPolicy } from '../../windows/manual-gate.js';
 
@@ -37,7 +38,7 @@ export function createSyncRoutes(ctx: AppContext, policy: WindowPolicy = default
       return;
     }
     const d = await ctx.deployer.wait(id);
-    res.status(200).json({ ...d, unitResults: await unitResults(ctx.db, id), hosts: await hostPushes(ctx.db, id) });
+    res.status(200).json({ ...d, unitResults: await unitResults(ctx.db, id), hosts: await hostPushesWithDiffs(ctx.db, id) });
   });
   return r;
 }

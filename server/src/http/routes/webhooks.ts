@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import { UnauthorizedError, ValidationError } from '../../errors.js';
 import { acceptPush } from '../../gitops/intake.js';
 import { deliveryKey, parsePushPayload } from '../../gitops/push-event.js';
+import { parseGithubPullRequest, parseGitlabMergeRequest, type PreviewParse } from '../../preview/events.js';
 import { verifyGithubSignature, verifyGitlabToken, verifyStandardWebhook } from '../../gitops/webhook-auth.js';
 
 const header = (req: Request, name: string): string | undefined => {
@@ -17,6 +18,16 @@ function parseJson(raw: Buffer): unknown {
   } catch {
     throw new ValidationError('payload is not valid JSON');
   }
+}
+
+/** A merge request / pull request event (already authenticated): validated, then a queued preview (202) or ignored (200). */
+async function acceptPreview(ctx: AppContext, parse: (b: unknown) => PreviewParse, body: Buffer): Promise<{ status: number; body: Record<string, unknown> }> {
+  if (!ctx.previews) return { status: 200, body: { queued: [], ignored: 'merge-request previews are not enabled (previews.enabled)' } };
+  const p = parse(parseJson(body));
+  if (!p.ok && p.status === 400) throw new ValidationError(p.reason);
+  if (!p.ok) return { status: 200, body: { queued: [], ignored: p.ignored } };
+  const out = await ctx.previews.accept(p.event);
+  return { status: out.status, body: { queued: [], ...out.body } };
 }
 
 export function createWebhookRoutes(ctx: AppContext): Router {
@@ -34,6 +45,12 @@ export function createWebhookRoutes(ctx: AppContext): Router {
         body, cfg.gitlab.signingSecret, Math.floor(ctx.clock().getTime() / 1000), cfg.gitlab.toleranceSeconds,
       );
       if (!check.ok) throw new UnauthorizedError(check.reason);
+    }
+    if (event === 'Merge Request Hook') {
+      const out = await acceptPreview(ctx, parseGitlabMergeRequest, body);
+      req.log.info({ ...out.body }, 'gitlab merge request event received');
+      res.status(out.status).json(out.body);
+      return;
     }
     if (event !== 'Push Hook') {
       res.status(200).json({ queued: [], ignored: `event ${JSON.stringify(event ?? null)} is not handled` });
@@ -57,7 +74,7 @@ export function createWebhookRoutes(ctx: AppContext): Router {
       res.status(200).json({ pong: true });
       return;
     }
-    if (event !== 'push') {
+    if (event !== 'push' && event !== 'pull_request') {
       res.status(200).json({ queued: [], ignored: `event ${JSON.stringify(event ?? null)} is not handled` });
       return;
     }
@@ -65,6 +82,12 @@ export function createWebhookRoutes(ctx: AppContext): Router {
     const text = /application\/x-www-form-urlencoded/.test(header(req, 'content-type') ?? '')
       ? new URLSearchParams(body.toString('utf8')).get('payload') ?? ''
       : body.toString('utf8');
+    if (event === 'pull_request') {
+      const out = await acceptPreview(ctx, parseGithubPullRequest, Buffer.from(text));
+      req.log.info({ ...out.body }, 'github pull request event received');
+      res.status(out.status).json(out.body);
+      return;
+    }
     const parsed = parsePushPayload(parseJson(Buffer.from(text)), 'github');
     if (!parsed.ok) throw new ValidationError(parsed.reason);
     const key = deliveryKey('github', header(req, 'x-github-delivery'), parsed.event);
