@@ -1,0 +1,51 @@
+// gitfleet deployments [--watch] and gitfleet deployment <id> [--wait]: the deployment records.
+import { parsePositiveInt } from '../args.js';
+import { emit, followToEnd, type CommandEnv } from '../command-env.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { getDeployment } from '../feed.js';
+import type { DeploymentView } from '../../deploy/types.js';
+import { deploymentDetail, deploymentsTable, succeeded } from '../views.js';
+
+export async function deploymentsCommand(env: CommandEnv, o: { limit?: string; watch?: boolean }): Promise<ExitCode> {
+  const limit = o.limit === undefined ? 20 : parsePositiveInt(o.limit, '--limit', 500);
+  if (!o.watch) {
+    const page = await env.api.get<{ items: DeploymentView[]; total: number }>('api/v1/deployments', { limit: String(limit) });
+    emit(env, page, () => deploymentsTable(page.items, env.io.now()));
+    return EXIT.ok;
+  }
+  await watch(env, limit);
+  return EXIT.ok;
+}
+
+/**
+ * Until interrupted: on a terminal the table redrawn on each change; otherwise (kubectl get -w) the rows of
+ * deployments that are new or changed, appended — as JSON Lines, one deployment a line, with --output json.
+ */
+async function watch(env: CommandEnv, limit: number): Promise<void> {
+  const seen = new Map<number, string>();
+  const json = env.settings.output === 'json';
+  let first = true;
+  for await (const items of env.feed.watchList(limit, env.signal)) {
+    const changed = items.filter((d) => seen.get(d.id) !== stateOf(d)).reverse(); // oldest first when appending
+    for (const d of items) seen.set(d.id, stateOf(d));
+    if (json) {
+      for (const d of changed) env.io.out(JSON.stringify(d) + '\n');
+    } else if (env.io.stdoutTTY) {
+      env.io.out(`\x1b[H\x1b[2J${deploymentsTable(items, env.io.now())}`);
+    } else if (changed.length) {
+      const text = deploymentsTable(first ? items : changed, env.io.now());
+      env.io.out(first ? text : text.slice(text.indexOf('\n') + 1)); // the header once
+    }
+    first = false;
+  }
+}
+
+const stateOf = (d: DeploymentView) => `${d.status}|${d.startedAt}|${d.finishedAt}|${d.units.join(',')}`;
+
+export async function deploymentCommand(env: CommandEnv, rawId: string, o: { wait?: boolean; files?: boolean }): Promise<ExitCode> {
+  const id = parsePositiveInt(rawId, 'the deployment id');
+  const d = o.wait ? await followToEnd(env, id) : await getDeployment(env.api, id);
+  emit(env, d, () => deploymentDetail(d, env.io.now(), { files: o.files }));
+  // Looking is a success; waiting reports the outcome, as sync --wait does.
+  return !o.wait || succeeded(d) ? EXIT.ok : EXIT.failed;
+}
