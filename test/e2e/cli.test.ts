@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI_BIN, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { CLI_BIN, runCli, startCli, startCliOnTty, type CliResult } from '../helpers/cli.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -208,6 +208,39 @@ describe('gitfleet CLI', () => {
     const unknown = await cli(['rollback', 'app/prod/web', 'abcdef1234', '--yes']);
     assert.equal(unknown.code, 6, 'a commit the repo does not have: the server refuses (400)');
     assert.match(unknown.stderr, /not a commit of the config repo/);
+  });
+
+  it('on a terminal: sync shows progress; rollback shows the dry run, asks, and does nothing on "n", deploys on "y"', async () => {
+    const env = { GITFLEET_SERVER: s.url, GITFLEET_TOKEN: TOKEN };
+    const synced = startCliOnTty(['sync', 'prod/web', '--wait'], { home, env });
+    const r = await synced.done;
+    assert.equal(r.code, 0, synced.output());
+    assert.match(synced.output(), /deployment \d+ (queued|running|succeeded): \d\/\d hosts done/, 'a progress line');
+    for (const ip of [A, B]) assert.equal(await read(ip, '/etc/web/a.conf'), 'v4\n');
+
+    const ask = async (answer: string) => {
+      const t = startCliOnTty(['rollback', 'app/prod/web', commits.v2!.slice(0, 12)], { home, env });
+      const prompt = new RegExp(`Roll back app/prod/web to ${commits.v2} on 2 hosts\\? \\[y/N\\] `);
+      try {
+        await until('the question', async () => (prompt.test(t.output()) ? true : undefined), 30_000);
+        for (const ip of [A, B]) assert.match(t.output(), new RegExp(`app/prod/web on ${ip.replaceAll('.', '\\.')}:\\r?\\n {2}-etc/web/b\\.conf\\r?\\n {2}\\+etc/web/a\\.conf`), t.output());
+      } catch (err) {
+        t.child.stdin!.end(); // Ctrl-D: a "no", so the CLI ends
+        throw err;
+      }
+      t.child.stdin!.write(`${answer}\r`);
+      return { r: await t.done, out: t.output() };
+    };
+    const no = await ask('n');
+    assert.equal(no.r.code, 8, no.out);
+    assert.match(no.out, /rollback cancelled; nothing was changed/);
+    for (const ip of [A, B]) assert.equal(await read(ip, '/etc/web/a.conf'), 'v4\n', 'a "no" changes nothing');
+    const yes = await ask('y');
+    assert.equal(yes.r.code, 0, yes.out);
+    for (const ip of [A, B]) {
+      assert.equal(await read(ip, '/etc/web/a.conf'), 'v2\n');
+      assert.equal(existsSync(fleet.path(ip, '/etc/web/b.conf')), false);
+    }
   });
 
   it('bad arguments exit 2 with the usage', async () => {

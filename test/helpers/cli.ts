@@ -36,3 +36,25 @@ export function startCli(args: string[], o: CliOptions): { child: ChildProcess; 
 }
 
 export const runCli = (args: string[], o: CliOptions): Promise<CliResult> => startCli(args, o).done;
+
+const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The CLI on a terminal: run under util-linux `script`, which gives it a pseudo-terminal (stdin, stdout and stderr
+ * all on it; the output comes back merged, with what was typed echoed). Write to `child.stdin` to type; stdin stays
+ * open until the CLI ends (an end of input would reach it as Ctrl-D).
+ */
+export function startCliOnTty(args: string[], o: CliOptions): { child: ChildProcess; done: Promise<CliResult>; output(): string } {
+  const cmd = [process.execPath, '--import', 'tsx', CLI_SOURCE, ...args].map(shq).join(' ');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.home, TERM: 'dumb', ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const done = new Promise<CliResult>((res, rej) => {
+    child.on('error', rej);
+    child.on('close', (code, signal) => res({ code, signal, stdout: out, stderr: err }));
+  });
+  void done.then(() => child.stdin!.end());
+  return { child, done, output: () => out };
+}
