@@ -312,6 +312,22 @@ describe('gitfleet CLI', () => {
     assert.equal(v.server.head, await fx.head());
   });
 
+  it('Ctrl-C while following a deployment stops following (exit 8); the deployment goes on', async () => {
+    await fx.commit({ 'slow/prod/web/etc/slow.conf': 'x\n', 'slow/prod/web/.gitfleet.yaml': 'hooks:\n  validate: "sleep 3"\n' });
+    const w = startCli(['sync', 'slow/prod/web', '--wait'], { home, env: { GITFLEET_SERVER: s.url, GITFLEET_TOKEN: TOKEN } });
+    const running = await until('the deployment to run', async () => {
+      const top = (await s.api('/api/v1/deployments?limit=1')).body.items[0];
+      return top?.units.includes('slow/prod/web') && top.status === 'running' ? top.id as number : undefined;
+    }, 30_000);
+    w.child.kill('SIGINT');
+    const r = await w.done;
+    assert.equal(r.code, 8, r.stderr);
+    assert.match(r.stderr, new RegExp(`stopped following deployment ${running} before it finished\\n {2}\\(it goes on on the server: gitfleet deployment ${running} --wait\\)`));
+    assert.equal(r.stdout, '');
+    assert.equal((await s.ctx.deployer.wait(running)).status, 'succeeded');
+    for (const ip of [A, B]) assert.equal(await read(ip, '/etc/slow.conf'), 'x\n');
+  });
+
   it('the built bin is executable and runs', { skip: !existsSync(CLI_BIN) && 'needs `npm run build` (npm test builds first)' }, async () => {
     assert.ok((statSync(CLI_BIN).mode & 0o111) !== 0, 'executable');
     const r = await runCli(['version', '--client'], { home, bin: CLI_BIN });

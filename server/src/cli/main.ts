@@ -18,6 +18,12 @@ process.on('SIGINT', () => {
   stop.abort();
 });
 
+// A reader that went away (gitfleet deployments | head -3) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 function login(): string {
   try {
     return userInfo().username;
