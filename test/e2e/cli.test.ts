@@ -133,6 +133,11 @@ describe('gitfleet CLI', () => {
     const lines = t.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^ID +STATUS +TRIGGER +ACTOR +UNITS +COMMIT +AGE +DURATION$/);
     assert.ok(lines.some((l) => new RegExp(`^${failedId} +partial +manual +cli:\\S+ +app/prod/web +${commits.v3!.slice(0, 10)} `).test(l)), t.stdout);
+    const partial = json(await cli(['deployments', '--status', 'partial', '--unit', 'app/prod/web', '-o', 'json']));
+    assert.deepEqual(partial.items.map((d: { id: number; status: string }) => [d.id, d.status]), [[failedId, 'partial']]);
+    const bogus = await cli(['deployments', '--status', 'bogus']);
+    assert.equal(bogus.code, 6);
+    assert.match(bogus.stderr, /status must be one of queued, running, succeeded, partial, failed, interrupted \(HTTP 400 validation_failed\)/);
   });
 
   it('deployments --watch prints a deployment as it appears and ends cleanly on Ctrl-C', async () => {

@@ -8,14 +8,17 @@ import { isFinal, type ApiDeployment } from './views.js';
 export interface DeploymentFeed {
   /** The deployment (with unitResults and hosts) at once and each time it changes; ends after yielding it finished. */
   follow(id: number, signal?: AbortSignal): AsyncIterable<ApiDeployment>;
-  /** The newest `limit` deployments at once and each time the list changes; runs until the signal aborts. */
-  watchList(limit: number, signal?: AbortSignal): AsyncIterable<DeploymentView[]>;
+  /** The newest deployments (as GET /api/v1/deployments filters them) at once and each time the list changes; until the signal aborts. */
+  watchList(filter: ListFilter, signal?: AbortSignal): AsyncIterable<DeploymentView[]>;
 }
 
 export const getDeployment = (api: ApiClient, id: number): Promise<ApiDeployment> => api.get<ApiDeployment>(`api/v1/deployments/${id}`);
 
-export const listDeployments = async (api: ApiClient, limit: number): Promise<DeploymentView[]> =>
-  (await api.get<{ items: DeploymentView[] }>('api/v1/deployments', { limit: String(limit) })).items;
+/** The list's query: how many, and optionally only one status or unit. */
+export interface ListFilter { limit: number; status?: string; unit?: string }
+
+export const listDeployments = (api: ApiClient, f: ListFilter): Promise<{ items: DeploymentView[]; total: number }> =>
+  api.get('api/v1/deployments', { limit: String(f.limit), status: f.status, unit: f.unit });
 
 /** The feed by polling every intervalMs; yields only what differs from the last answer. */
 export function pollingFeed(api: ApiClient, intervalMs = 1000): DeploymentFeed {
@@ -39,6 +42,6 @@ export function pollingFeed(api: ApiClient, intervalMs = 1000): DeploymentFeed {
   }
   return {
     follow: (id, signal) => changes(() => getDeployment(api, id), isFinal, signal),
-    watchList: (limit, signal) => changes(() => listDeployments(api, limit), () => false, signal),
+    watchList: (filter, signal) => changes(async () => (await listDeployments(api, filter)).items, () => false, signal),
   };
 }

@@ -39,6 +39,8 @@ export function buildProgram(run: Runner): Command {
   program.command('deployments')
     .description('the latest deployments, newest first')
     .option('--limit <n>', 'how many (1-500, default 20)')
+    .option('--status <status>', 'only these: queued, running, succeeded, partial, failed, interrupted')
+    .option('--unit <unit>', 'only deployments of this unit <mod>/<env>/<app>')
     .option('-w, --watch', 'keep watching: print deployments as they start and change, until Ctrl-C')
     .action((opts, cmd: Command) => run(cmd, (env) => deploymentsCommand(env, opts)));
 

@@ -1,19 +1,23 @@
 // gitfleet deployments [--watch] and gitfleet deployment <id> [--wait]: the deployment records.
-import { parsePositiveInt } from '../args.js';
+import { parsePositiveInt, parseUnit } from '../args.js';
 import { emit, followToEnd, type CommandEnv } from '../command-env.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { getDeployment } from '../feed.js';
+import { getDeployment, listDeployments, type ListFilter } from '../feed.js';
 import type { DeploymentView } from '../../deploy/types.js';
 import { deploymentDetail, deploymentsTable, succeeded } from '../views.js';
 
-export async function deploymentsCommand(env: CommandEnv, o: { limit?: string; watch?: boolean }): Promise<ExitCode> {
-  const limit = o.limit === undefined ? 20 : parsePositiveInt(o.limit, '--limit', 500);
+export async function deploymentsCommand(env: CommandEnv, o: { limit?: string; watch?: boolean; status?: string; unit?: string }): Promise<ExitCode> {
+  const filter: ListFilter = {
+    limit: o.limit === undefined ? 20 : parsePositiveInt(o.limit, '--limit', 500),
+    ...(o.status !== undefined ? { status: o.status } : {}), // the server names the statuses it knows
+    ...(o.unit !== undefined ? { unit: parseUnit(o.unit) } : {}),
+  };
   if (!o.watch) {
-    const page = await env.api.get<{ items: DeploymentView[]; total: number }>('api/v1/deployments', { limit: String(limit) });
+    const page = await listDeployments(env.api, filter);
     emit(env, page, () => deploymentsTable(page.items, env.io.now()));
     return EXIT.ok;
   }
-  await watch(env, limit);
+  await watch(env, filter);
   return EXIT.ok;
 }
 
@@ -21,11 +25,11 @@ export async function deploymentsCommand(env: CommandEnv, o: { limit?: string; w
  * Until interrupted: on a terminal the table redrawn on each change; otherwise (kubectl get -w) the rows of
  * deployments that are new or changed, appended — as JSON Lines, one deployment a line, with --output json.
  */
-async function watch(env: CommandEnv, limit: number): Promise<void> {
+async function watch(env: CommandEnv, filter: ListFilter): Promise<void> {
   const seen = new Map<number, string>();
   const json = env.settings.output === 'json';
   let first = true;
-  for await (const items of env.feed.watchList(limit, env.signal)) {
+  for await (const items of env.feed.watchList(filter, env.signal)) {
     const changed = items.filter((d) => seen.get(d.id) !== stateOf(d)).reverse(); // oldest first when appending
     for (const d of items) seen.set(d.id, stateOf(d));
     if (json) {
