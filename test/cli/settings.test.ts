@@ -105,6 +105,12 @@ it('reports a server that does not answer in time, or answers something that is 
     const t0 = Date.now();
     await assert.rejects(slow.get('api/v1/hosts'), (err: CliError) => err.exitCode === EXIT.unreachable && err.message === `no answer from ${silent} within 0.3 s`);
     assert.ok(Date.now() - t0 < 3000, 'the timeout holds');
+    const stop = new AbortController();
+    const stoppable = createApiClient({ server: silent, output: 'table', timeoutMs: 30_000, sources: { server: '--server' } }, {}, stop.signal);
+    setTimeout(() => stop.abort(), 200);
+    const t1 = Date.now();
+    await assert.rejects(stoppable.get('api/v1/hosts'), (err: CliError) => err.exitCode === EXIT.cancelled && err.message === 'interrupted');
+    assert.ok(Date.now() - t1 < 3000, 'Ctrl-C ends a request in flight');
     const html = await listen((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'); });
     const wrong = createApiClient({ server: html, output: 'table', timeoutMs: 2000, sources: { server: '--server' } });
     await assert.rejects(wrong.get('api/v1/hosts'), (err: CliError) => err.exitCode === EXIT.server && /answered HTTP 200 with no JSON: <html>login<\/html>/.test(err.message));

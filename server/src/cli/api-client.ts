@@ -24,7 +24,8 @@ export function apiUrl(server: string, path: string, query: Query = {}): string 
 /** Why fetch itself failed, in words an operator acts on. */
 export function describeFetchError(err: unknown, server: string, timeoutMs: number): CliError {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+  if (e.name === 'AbortError') return new CliError(EXIT.cancelled, 'interrupted');
+  if (e.name === 'TimeoutError') {
     return new CliError(EXIT.unreachable, `no answer from ${server} within ${timeoutMs / 1000} s`, 'raise --timeout, or check the server');
   }
   const code = e.cause?.code;
@@ -55,7 +56,8 @@ export function describeHttpError(status: number, body: unknown, text: string, s
   return new CliError(EXIT.server, full);
 }
 
-export function createApiClient(settings: Settings, headers: Record<string, string> = {}): ApiClient {
+/** A client of the server in settings; `stop` (Ctrl-C) aborts a request in flight. */
+export function createApiClient(settings: Settings, headers: Record<string, string> = {}, stop?: AbortSignal): ApiClient {
   const base: Record<string, string> = { accept: 'application/json', ...headers, ...(settings.token ? { authorization: `Bearer ${settings.token}` } : {}) };
   async function call<T>(method: string, path: string, query: Query | undefined, body?: unknown): Promise<T> {
     let res: Response;
@@ -66,7 +68,7 @@ export function createApiClient(settings: Settings, headers: Record<string, stri
         headers: body === undefined ? base : { ...base, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         redirect: 'error',
-        signal: AbortSignal.timeout(settings.timeoutMs),
+        signal: stop ? AbortSignal.any([stop, AbortSignal.timeout(settings.timeoutMs)]) : AbortSignal.timeout(settings.timeoutMs),
       });
       text = await res.text();
     } catch (err) {

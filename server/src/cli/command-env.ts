@@ -25,11 +25,16 @@ export function emit(env: CommandEnv, json: unknown, text: () => string): void {
 /** Follow a deployment until it has finished, showing its progress on a terminal; returns it finished. */
 export async function followToEnd(env: CommandEnv, id: number): Promise<ApiDeployment> {
   let last: ApiDeployment | undefined;
-  for await (const d of env.feed.follow(id, env.signal)) {
-    last = d;
-    env.io.progress(progressLine(d));
+  try {
+    for await (const d of env.feed.follow(id, env.signal)) {
+      last = d;
+      env.io.progress(progressLine(d));
+    }
+  } catch (err) {
+    if (!env.signal.aborted) throw err; // Ctrl-C during a request: said below, as between requests
+  } finally {
+    env.io.endProgress();
   }
-  env.io.endProgress();
   if (!last || !isFinal(last)) throw new CliError(EXIT.cancelled, `stopped following deployment ${id} before it finished`, `it goes on on the server: gitfleet deployment ${id} --wait`);
   return last;
 }

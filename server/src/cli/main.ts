@@ -13,7 +13,7 @@ import { cliVersion } from './commands/version.js';
 const io = processIo();
 const stop = new AbortController();
 process.on('SIGINT', () => {
-  // First Ctrl-C: stop watching/following cleanly; a second one ends at once.
+  // First Ctrl-C: stop watching/following (and any request in flight) cleanly; a second one ends at once.
   if (stop.signal.aborted) process.exit(130);
   stop.abort();
 });
@@ -36,7 +36,7 @@ const run: Runner = async (cmd, handler) => {
   const flags = cmd.optsWithGlobals<GlobalFlags>();
   const settings = await resolveSettings(flags, process.env, homedir());
   const actor = `cli:${login()}`;
-  const api = createApiClient(settings, { 'x-actor': actor, 'user-agent': `gitfleet-cli/${cliVersion()}` });
+  const api = createApiClient(settings, { 'x-actor': actor, 'user-agent': `gitfleet-cli/${cliVersion()}` }, stop.signal);
   process.exitCode = await handler({ settings, api, feed: pollingFeed(api), io, actor, signal: stop.signal });
 };
 

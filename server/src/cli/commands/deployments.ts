@@ -29,18 +29,22 @@ async function watch(env: CommandEnv, filter: ListFilter): Promise<void> {
   const seen = new Map<number, string>();
   const json = env.settings.output === 'json';
   let first = true;
-  for await (const items of env.feed.watchList(filter, env.signal)) {
-    const changed = items.filter((d) => seen.get(d.id) !== stateOf(d)).reverse(); // oldest first when appending
-    for (const d of items) seen.set(d.id, stateOf(d));
-    if (json) {
-      for (const d of changed) env.io.out(JSON.stringify(d) + '\n');
-    } else if (env.io.stdoutTTY) {
-      env.io.out(`\x1b[H\x1b[2J${deploymentsTable(items, env.io.now())}`);
-    } else if (changed.length) {
-      const text = deploymentsTable(first ? items : changed, env.io.now());
-      env.io.out(first ? text : text.slice(text.indexOf('\n') + 1)); // the header once
+  try {
+    for await (const items of env.feed.watchList(filter, env.signal)) {
+      const changed = items.filter((d) => seen.get(d.id) !== stateOf(d)).reverse(); // oldest first when appending
+      for (const d of items) seen.set(d.id, stateOf(d));
+      if (json) {
+        for (const d of changed) env.io.out(JSON.stringify(d) + '\n');
+      } else if (env.io.stdoutTTY) {
+        env.io.out(`\x1b[H\x1b[2J${deploymentsTable(items, env.io.now())}`);
+      } else if (changed.length) {
+        const text = deploymentsTable(first ? items : changed, env.io.now());
+        env.io.out(first ? text : text.slice(text.indexOf('\n') + 1)); // the header once
+      }
+      first = false;
     }
-    first = false;
+  } catch (err) {
+    if (!env.signal.aborted) throw err; // Ctrl-C during a request ends the watch as it does between requests
   }
 }
 
