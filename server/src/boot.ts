@@ -20,6 +20,8 @@ import { ensureBaseline, startPoller, type Poller } from './gitops/poller.js';
 import { ConfigRepo } from './gitops/repo.js';
 import { createApp } from './http/app.js';
 import { InventoryEvents } from './inventory/events.js';
+import { LiveBus } from './events/live-bus.js';
+import { feedLiveBus } from './events/feed.js';
 import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
@@ -102,7 +104,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const cmdb = createProvider({ config, db, log });
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
+  const live = new LiveBus(1000, clock);
+  feedLiveBus(live, { deployer, inventory: events });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, live, shutdown: shutdown.signal };
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);

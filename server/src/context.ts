@@ -9,6 +9,7 @@ import type { Deployer } from './deploy/deployer.js';
 import type { SshConnections } from './ssh/connections.js';
 import type { ConfigRepo } from './gitops/repo.js';
 import type { Launcher } from './util/launcher.js';
+import type { LiveBus } from './events/live-bus.js';
 
 export interface AppContext {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppContext {
   launcher: Launcher;
   repo: ConfigRepo;
   deployer: Deployer;
+  /** State changes for live views (GET /api/v1/events); optional so hand-built test contexts need not make one. */
+  live?: LiveBus;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }
