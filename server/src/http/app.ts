@@ -7,6 +7,7 @@ import type { AppModule } from '../module.js';
 import { bearerAuth } from './middleware/auth.js';
 import { apiAuth, createSessionRoutes } from '../dashboard/session.js';
 import { createDashboardRoutes } from '../dashboard/static.js';
+import { createDashboardApiRoutes } from '../dashboard/routes.js';
 import { createEventRoutes } from '../events/sse.js';
 import { errorHandler, notFound } from './middleware/error.js';
 import { jsonBody } from './middleware/json-body.js';
@@ -56,6 +57,7 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   api.use(createHostRoutes(ctx));
   api.use(createDeploymentRoutes(ctx));
   api.use(createUnitRoutes(ctx));
+  api.use(createDashboardApiRoutes(ctx));
   for (const m of modules) if (m.apiRoutes) api.use(m.apiRoutes(ctx));
   app.use('/api/v1', api);
 

@@ -1,0 +1,60 @@
+// API endpoints that only the dashboard needed: the units × hosts matrix, a unit's files at a commit and one file.
+import { Router, type Request } from 'express';
+import type { AppContext } from '../context.js';
+import { getUnitState, listUnitStates } from '../db/deployments.js';
+import { matrixRows } from '../db/matrix.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { parseUnitKey } from '../gitops/targets.js';
+import { requireKnownUnit } from '../http/known-targets.js';
+import { requireSegment } from '../util/validate.js';
+import { buildMatrix } from './matrix.js';
+
+/** A file shown in the browser at most this big (config files; larger ones are cut, with a flag). */
+const MAX_FILE_BYTES = 512 * 1024;
+
+export function createDashboardApiRoutes(ctx: AppContext): Router {
+  const r = Router();
+  r.get('/matrix', async (_req, res) => {
+    const states = await listUnitStates(ctx.db);
+    const rows = await matrixRows(ctx.db);
+    const unitCommits = new Map<string, string | null>(states.map((s) => [s.unit, s.lastCommit]));
+    for (const [u, c] of rows.targets) unitCommits.set(u, c);
+    res.json({ head: ctx.repo.lastKnownHead(), ...buildMatrix({ ...rows, unitCommits }) });
+  });
+
+  /** The commit to show: ?commit= (resolved), else the unit's deployed commit, else the branch head. */
+  const commitOf = async (req: Request, unit: string): Promise<string> => {
+    if (req.query.commit !== undefined) {
+      const sha = typeof req.query.commit === 'string' ? await ctx.repo.resolveCommit(req.query.commit) : undefined;
+      if (!sha) throw new ValidationError('commit must be a commit id (7-40 hex) of the config repo', 'commit');
+      return sha;
+    }
+    const deployed = (await getUnitState(ctx.db, unit))?.lastCommit;
+    const head = deployed ?? ctx.repo.lastKnownHead() ?? (await ctx.repo.fetch());
+    return head;
+  };
+  const unitParam = async (req: Request) => {
+    const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k], k)).join('/');
+    await requireKnownUnit(ctx, unit);
+    return unit;
+  };
+  r.get('/units/:mod/:env/:app/files', async (req, res) => {
+    const unit = await unitParam(req);
+    const commit = await commitOf(req, unit);
+    const files = await ctx.repo.listUnitFiles(commit, parseUnitKey(unit)!);
+    res.json({ unit, commit, files });
+  });
+  r.get('/units/:mod/:env/:app/file', async (req, res) => {
+    const unit = await unitParam(req);
+    const path = req.query.path;
+    if (typeof path !== 'string' || !path || path.length > 4096 || path.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+      throw new ValidationError('path must be a relative file path inside the unit', 'path');
+    }
+    const commit = await commitOf(req, unit);
+    if (!(await ctx.repo.listUnitFiles(commit, parseUnitKey(unit)!)).includes(path)) throw new NotFoundError(`no file ${path} in ${unit} at ${commit.slice(0, 12)}`);
+    const buf = await ctx.repo.readFile(commit, `${unit}/${path}`);
+    const binary = buf.subarray(0, 8000).includes(0);
+    res.json({ unit, commit, path, size: buf.length, binary, truncated: buf.length > MAX_FILE_BYTES, content: binary ? null : buf.subarray(0, MAX_FILE_BYTES).toString('utf8') });
+  });
+  return r;
+}
