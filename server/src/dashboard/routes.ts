@@ -1,7 +1,8 @@
 // API endpoints that only the dashboard needed: the units × hosts matrix, a unit's files at a commit and one file.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../context.js';
-import { getUnitState, listUnitStates } from '../db/deployments.js';
+import { heldUnits } from '../db/attention.js';
+import { getDeployment, getUnitState, listUnitStates } from '../db/deployments.js';
 import { matrixRows } from '../db/matrix.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parseUnitKey } from '../gitops/targets.js';
@@ -20,6 +21,23 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
     const unitCommits = new Map<string, string | null>(states.map((s) => [s.unit, s.lastCommit]));
     for (const [u, c] of rows.targets) unitCommits.set(u, c);
     res.json({ head: ctx.repo.lastKnownHead(), ...buildMatrix({ ...rows, unitCommits }) });
+  });
+
+  // Units held by the deletion breaker or whose rollout stopped, as of their latest real deployment.
+  r.get('/held-units', async (_req, res) => {
+    res.json({ items: await heldUnits(ctx.db) });
+  });
+  // The commits a deployment brought (its range; a sync or rollback: its one commit), with their messages.
+  r.get('/deployments/:id/commits', async (req, res) => {
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
+    const d = await getDeployment(ctx.db, id);
+    if (!d) throw new NotFoundError(`deployment ${id} not found`);
+    if (!d.after) return void res.json({ id, before: d.before, after: null, commits: [], truncated: false });
+    const max = 100;
+    const commits = await ctx.repo.log(d.before, d.after, d.before ? max + 1 : 1).catch(() => null);
+    // null: the range is not in the local clone (history rewritten, or not fetched yet).
+    res.json({ id, before: d.before, after: d.after, commits: commits?.slice(0, max) ?? null, truncated: (commits?.length ?? 0) > max });
   });
 
   /** The commit to show: ?commit= (resolved), else the unit's deployed commit, else the branch head. */

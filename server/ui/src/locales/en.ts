@@ -42,6 +42,10 @@ export const en = {
     driftSummary: '{{drifted}} drifted, {{unreachable}} unreachable of {{hosts}} checked hosts',
     noDrift: 'No drift check has run yet.',
     lastRun: 'Last run',
+    held: 'Held by the deletion breaker',
+    rolloutStopped: 'Rollout stopped',
+    confirmHeld: 'Confirm removals',
+    confirmHeldQuestion: 'Deploy {{unit}} at {{commit}} including the file removals the breaker held back?',
   },
   deployment: {
     title: 'Deployment #{{id}}',
@@ -66,6 +70,9 @@ export const en = {
     retried: 'Queued as deployment #{{id}}',
     dryRun: 'Dry run (nothing was changed)',
     progress: 'Progress',
+    commits: 'Commits',
+    commitsMissing: 'This commit range is not in the server’s clone of the repo.',
+    commitsTruncated: 'Only the newest 100 are shown.',
   },
   table: { id: 'ID', status: 'Status', trigger: 'Trigger', units: 'Units', created: 'Created', duration: 'Duration', unit: 'Unit', commit: 'Commit', hosts: 'Hosts', ip: 'IP address', hostname: 'Host name', env: 'Environment', apps: 'Applications', source: 'Source', lastSeen: 'Last seen', deployedAt: 'Deployed at', name: 'Name', schedule: 'Schedule', enabled: 'Enabled', actions: 'Actions', started: 'Started', counts: 'Counts' },
   matrix: {

@@ -44,6 +44,10 @@ export const zhCN: Catalogue = {
     driftSummary: '已检查 {{hosts}} 台主机：{{drifted}} 台漂移，{{unreachable}} 台不可达',
     noDrift: '尚未运行漂移检查。',
     lastRun: '上次运行',
+    held: '被删除保护暂停',
+    rolloutStopped: '分批发布已停止',
+    confirmHeld: '确认删除',
+    confirmHeldQuestion: '按 {{commit}} 发布 {{unit}}，并执行被删除保护拦下的文件删除？',
   },
   deployment: {
     title: '发布 #{{id}}',
@@ -68,6 +72,9 @@ export const zhCN: Catalogue = {
     retried: '已排队为发布 #{{id}}',
     dryRun: '试运行（未做任何更改）',
     progress: '进度',
+    commits: '提交',
+    commitsMissing: '服务器的仓库副本中没有这个提交范围。',
+    commitsTruncated: '仅显示最新的 100 个。',
   },
   table: { id: '编号', status: '状态', trigger: '触发方式', units: '单元', created: '创建时间', duration: '耗时', unit: '单元', commit: '提交', hosts: '主机', ip: 'IP 地址', hostname: '主机名', env: '环境', apps: '应用', source: '来源', lastSeen: '最近上报', deployedAt: '发布时间', name: '名称', schedule: '计划', enabled: '已启用', actions: '操作', started: '开始时间', counts: '计数' },
   matrix: {

@@ -12,6 +12,7 @@ import type { DeploymentView, HostPushView } from '../lib/types.js';
 export function Deployment({ id }: { id: number }) {
   const { t } = useTranslation();
   const q = useQuery({ queryKey: ['deployment', id], queryFn: () => api<DeploymentView>(`/deployments/${id}`) });
+  const commits = useQuery({ queryKey: ['deployment', id, 'commits'], queryFn: () => api<{ commits: Array<{ sha: string; author: string; date: string; subject: string }> | null; truncated: boolean }>(`/deployments/${id}/commits`), staleTime: Infinity });
   const [queued, setQueued] = useState<number | null>(null);
   const retry = useMutation({
     mutationFn: (x: { unit: string; hosts: string[] }) => api<{ id: number }>('/deployments', { method: 'POST', body: { units: [x.unit], hosts: x.hosts } }),
@@ -36,6 +37,14 @@ export function Deployment({ id }: { id: number }) {
         <dt>{t('deployment.progress')}</dt><dd data-testid="progress">{t('overview.progress', { done: p.done, total: p.total })}{p.failed > 0 && <> · {t('overview.failures', { count: p.failed })}</>}</dd>
         {d.error && <><dt>{t('deployment.error')}</dt><dd className="error"><Raw>{d.error}</Raw></dd></>}
       </dl>
+      <Section title={t('deployment.commits')}>
+        {commits.data?.commits === null ? <p className="muted">{t('deployment.commitsMissing')}</p> : (
+          <ul className="commits" data-testid="commits">
+            {(commits.data?.commits ?? []).map((c) => <li key={c.sha}><Sha sha={c.sha} /> <Raw>{c.subject}</Raw> <span className="muted"><Raw>{c.author}</Raw> · <Time iso={c.date} /></span></li>)}
+          </ul>
+        )}
+        {commits.data?.truncated && <p className="muted">{t('deployment.commitsTruncated')}</p>}
+      </Section>
       {queued && <p className="note" role="status">{t('deployment.retried', { id: '' })}<a href={href({ page: "deployment", id: queued })}><Raw>{queued}</Raw></a></p>}
       {retry.isError && <Failure error={retry.error} />}
       {(d.unitResults ?? []).map((u) => {

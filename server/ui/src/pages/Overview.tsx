@@ -1,9 +1,9 @@
 // Overview: running deployments with live progress, the last 20, failing units, drift, inventory and sync health.
-import { useQueries, useQuery } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api.js';
-import { Duration, Failure, Loading, Raw, Section, Status, Time } from '../components.js';
-import { formatDateTime } from '../lib/format.js';
+import { ConfirmButton, Duration, Failure, Loading, Raw, Section, Status, Time } from '../components.js';
+import { formatDateTime, shortSha } from '../lib/format.js';
 import { progressOf } from '../lib/progress.js';
 import { href } from '../lib/route.js';
 import type { DeploymentView, Host, Paged, UnitListItem } from '../lib/types.js';
@@ -20,6 +20,9 @@ export function Overview() {
   const hostSync = useQuery({ queryKey: ['hostSync', 'sources'], queryFn: () => api<{ items: Array<{ name: string; lastRun: { status: string; startedAt: string } | null }> }>('/host-sync/sources'), retry: false });
   const esSync = useQuery({ queryKey: ['esSync', 'runs', 'last'], queryFn: () => api<Paged<{ id: number; taskName: string; status: string; startedAt: string }>>('/es-sync/executions?limit=3'), retry: false });
 
+  const held = useQuery({ queryKey: ['units', 'held'], queryFn: () => api<{ items: Array<{ unit: string; deploymentId: number; commit: string | null; kind: 'held' | 'rollout_stopped'; reason: string | null }> }>('/held-units') });
+  const qc = useQueryClient();
+  const confirm = useMutation({ mutationFn: (id: number) => api<{ queued: number[] }>(`/deployments/${id}/confirm`, { method: 'POST', body: {} }), onSuccess: () => qc.invalidateQueries({ queryKey: ['units'] }) });
   const failing = (units.data?.items ?? []).filter((u) => u.failing);
   const drift = (units.data?.items ?? []).reduce((a, u) => ({
     drifted: a.drifted + (u.drift?.drifted ?? 0), unreachable: a.unreachable + (u.drift?.unreachable ?? 0),
@@ -69,7 +72,20 @@ export function Overview() {
       </Section>
 
       <Section title={t('overview.failing')}>
-        {units.isPending ? <Loading /> : units.isError ? <Failure error={units.error} /> : failing.length === 0 ? <p className="muted">{t('overview.noneFailing')}</p> : (
+        {(held.data?.items ?? []).length > 0 && (
+          <ul data-testid="held">
+            {held.data!.items.map((h) => (
+              <li key={h.unit}>
+                <a href={href({ page: 'unit', unit: h.unit })}><Raw>{h.unit}</Raw></a> <Status s="held" /> {h.kind === 'held' ? t('overview.held') : t('overview.rolloutStopped')}{' '}
+                <a href={href({ page: 'deployment', id: h.deploymentId })}><Raw>#{h.deploymentId}</Raw></a>
+                {h.reason && <div className="reason"><Raw>{h.reason}</Raw></div>}
+                {h.kind === 'held' && <ConfirmButton label={t('overview.confirmHeld')} question={t('overview.confirmHeldQuestion', { unit: h.unit, commit: shortSha(h.commit) })} onConfirm={() => confirm.mutate(h.deploymentId)} />}
+              </li>
+            ))}
+          </ul>
+        )}
+        {confirm.isError && <Failure error={confirm.error} />}
+        {units.isPending ? <Loading /> : units.isError ? <Failure error={units.error} /> : failing.length === 0 ? ((held.data?.items ?? []).length ? null : <p className="muted">{t('overview.noneFailing')}</p>) : (
           <ul data-testid="failing">
             {failing.map((u) => (
               <li key={u.unit}>
