@@ -56,13 +56,13 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
     await requireKnownUnit(ctx, unit);
     return unit;
   };
-  r.get('/units/:mod/:env/:app/files', async (req, res) => {
+  r.get('/units/:mod/:env/:app/tree', async (req, res) => {
     const unit = await unitParam(req);
     const commit = await commitOf(req, unit);
     const files = await ctx.repo.listUnitFiles(commit, parseUnitKey(unit)!);
     res.json({ unit, commit, files });
   });
-  r.get('/units/:mod/:env/:app/file', async (req, res) => {
+  r.get('/units/:mod/:env/:app/blob', async (req, res) => {
     const unit = await unitParam(req);
     const path = req.query.path;
     if (typeof path !== 'string' || !path || path.length > 4096 || path.split('/').some((s) => s === '' || s === '.' || s === '..')) {

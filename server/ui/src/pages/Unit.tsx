@@ -13,16 +13,16 @@ interface FileView { path: string; size: number; binary: boolean; truncated: boo
 
 export function Unit({ unit }: { unit: string }) {
   const { t } = useTranslation();
-  const files = useQuery({ queryKey: ['unit', unit, 'files'], queryFn: () => api<{ commit: string; files: string[] }>(`/units/${unit}/files`) });
+  const files = useQuery({ queryKey: ['unit', unit, 'files'], queryFn: () => api<{ commit: string; files: string[] }>(`/units/${unit}/tree`) });
   const hosts = useQuery({ queryKey: ['unit', unit, 'hosts'], queryFn: () => api<{ lastCommit: string | null; hosts: Array<{ ip: string; commit: string; deployedAt: string; deploymentId: number | null }> }>(`/units/${unit}/hosts`) });
   const history = useQuery({ queryKey: ['unit', unit, 'history'], queryFn: () => api<Paged<DeploymentView>>(`/deployments?unit=${encodeURIComponent(unit)}&limit=20`) });
   const meta = useQuery({
     queryKey: ['unit', unit, 'meta', files.data?.commit],
     enabled: !!files.data?.files.includes('.gitfleet.yaml'),
-    queryFn: () => api<FileView>(`/units/${unit}/file?path=.gitfleet.yaml&commit=${files.data!.commit}`),
+    queryFn: () => api<FileView>(`/units/${unit}/blob?path=.gitfleet.yaml&commit=${files.data!.commit}`),
   });
   const [path, setPath] = useState<string | null>(null);
-  const file = useQuery({ queryKey: ['unit', unit, 'file', files.data?.commit, path], enabled: !!path && !!files.data, queryFn: () => api<FileView>(`/units/${unit}/file?path=${encodeURIComponent(path!)}&commit=${files.data!.commit}`) });
+  const file = useQuery({ queryKey: ['unit', unit, 'file', files.data?.commit, path], enabled: !!path && !!files.data, queryFn: () => api<FileView>(`/units/${unit}/blob?path=${encodeURIComponent(path!)}&commit=${files.data!.commit}`) });
   const [queued, setQueued] = useState<number | null>(null);
   const [preview, setPreview] = useState<DeploymentView | null>(null);
   const sync = useMutation({ mutationFn: () => api<{ id: number }>('/deployments', { method: 'POST', body: { units: [unit] } }), onSuccess: (r) => setQueued(r.id) });
