@@ -12,6 +12,7 @@ import { startFleet } from '../../test/helpers/fleet.js';
 import { createGitFixture } from '../../test/helpers/git-fixture.js';
 import { deliver, gitlabPush } from '../../test/helpers/webhooks.js';
 import type { Bench, Print } from './bench.js';
+import { browserFigures } from './dashboard-browser.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const UNIT = 'app/prod/bench';
@@ -36,6 +37,8 @@ async function run(print: Print): Promise<void> {
     p.on('close', (code) => (code === 0 ? res(out.trim()) : rej(new Error(`ui-size exited ${code} (npm run build:ui first)`))));
   });
   print(size);
+  await browserFigures(print);
+  if (process.env.BENCH_UI_SSE === '0') return;
 
   const hosts = Number(process.env.BENCH_UI_HOSTS ?? 50);
   const clients = Number(process.env.BENCH_UI_CLIENTS ?? 50);
@@ -96,5 +99,5 @@ async function run(print: Print): Promise<void> {
   }
 }
 
-const bench: Bench = { name: 'dashboard', description: 'dashboard bundle size; SSE fan-out to 50 dashboards during a push (server CPU, RSS)', run };
+const bench: Bench = { name: 'dashboard', description: 'dashboard bundle size; overview and matrix timings in Chromium; SSE fan-out to 50 dashboards during a push (server CPU, RSS)', run };
 export default bench;

@@ -2,16 +2,18 @@
 // visible ones are in the DOM, so 5,000 hosts scroll like 50); a cell opens that host's history of the unit.
 import { useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { memo, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api.js';
 import { Failure, Loading, Raw, Status, Time } from '../components.js';
 import { shortSha } from '../lib/format.js';
-import { facets, viewMatrix, type MatrixFilter } from '../lib/matrix.js';
+import { facets, viewMatrix, type MatrixFilter, type MatrixView } from '../lib/matrix.js';
 import { href } from '../lib/route.js';
 import type { CellState, DeploymentView, Matrix as MatrixData, Paged } from '../lib/types.js';
 
 const ROW = 28;
+const COL = 112;
+const HOST_COL = 220;
 const STATES: CellState[] = ['in_sync', 'behind', 'drifted', 'failed', 'unreachable'];
 
 export function Matrix() {
@@ -22,7 +24,10 @@ export function Matrix() {
   const view = useMemo(() => (q.data ? viewMatrix(q.data, f) : null), [q.data, f]);
   const fac = useMemo(() => (q.data ? facets(q.data) : null), [q.data]);
   const scroller = useRef<HTMLDivElement>(null);
-  const rows = useVirtualizer({ count: view?.rows.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 20 });
+  const rows = useVirtualizer({ count: view?.rows.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 8 });
+  // Columns too: a row renders only the units in view (50 units are ~5,500 px wide).
+  const columns = useVirtualizer({ horizontal: true, count: view?.units.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => COL, overscan: 2 });
+  const labels = useMemo(() => Object.fromEntries(STATES.map((st) => [st, t(`status.${st}`)])) as Record<CellState, string>, [t]);
   if (q.isPending) return <Loading />;
   if (q.isError) return <Failure error={q.error} />;
   const select = (k: 'mod' | 'env' | 'app', label: string) => (
@@ -33,7 +38,8 @@ export function Matrix() {
       </select>
     </label>
   );
-  const cols = `220px repeat(${view!.units.length}, minmax(110px, 1fr))`;
+  const visible = columns.getVirtualItems();
+  const width = HOST_COL + columns.getTotalSize();
   return (
     <div>
       <h1>{t('matrix.title')}</h1>
@@ -51,23 +57,17 @@ export function Matrix() {
       <div className="legend">{STATES.map((s) => <span key={s} className={`cell c-${s}`}>{t(`status.${s}`)}</span>)}</div>
       {view!.rows.length === 0 ? <p className="muted">{t('matrix.empty')}</p> : (
         <div className="matrix" ref={scroller} data-testid="matrix">
-          <div className="mrow mhead" style={{ gridTemplateColumns: cols }}>
-            <div>{t('table.hosts')}</div>
-            {view!.units.map((u) => <div key={u.unit}><a href={href({ page: 'unit', unit: u.unit })}><Raw>{u.unit}</Raw></a></div>)}
-          </div>
-          <div style={{ height: rows.getTotalSize(), position: 'relative' }}>
-            {rows.getVirtualItems().map((vr) => {
-              const r = view!.rows[vr.index]!;
-              return (
-                <div key={r.ip} className="mrow" data-host={r.ip} style={{ gridTemplateColumns: cols, position: 'absolute', top: 0, left: 0, right: 0, height: ROW, transform: `translateY(${vr.start}px)` }}>
-                  <div><Raw>{r.ip}</Raw>{r.hostname && <span className="muted"> <Raw>{r.hostname}</Raw></span>}</div>
-                  {r.cells.map((c, i) => c ? (
-                    <button key={i} className={`cell c-${c.state}`} data-state={c.state} data-unit={view!.units[i]!.unit} title={t(`status.${c.state}`)}
-                      onClick={() => setPick({ unit: view!.units[i]!.unit, ip: r.ip })}><Raw>{shortSha(c.commit)}</Raw></button>
-                  ) : <div key={i} />)}
-                </div>
-              );
+          <div className="mrow mhead" style={{ width }}>
+            <div className="mhost">{t('table.hosts')}</div>
+            {visible.map((vc) => {
+              const u = view!.units[vc.index]!;
+              return <div key={u.unit} className="mcell" style={{ left: HOST_COL + vc.start, width: vc.size }}><a href={href({ page: 'unit', unit: u.unit })} title={u.unit}><Raw>{u.unit}</Raw></a></div>;
             })}
+          </div>
+          <div style={{ height: rows.getTotalSize(), width, position: 'relative' }}>
+            {rows.getVirtualItems().map((vr) => (
+              <MatrixRow key={vr.index} row={view!.rows[vr.index]!} top={vr.start} width={width} first={visible[0]?.index ?? 0} cols={visible} units={view!.units} labels={labels} onPick={setPick} />
+            ))}
           </div>
         </div>
       )}
@@ -75,6 +75,25 @@ export function Matrix() {
     </div>
   );
 }
+
+/** One host's row: re-rendered only when it scrolls in or its data changes (scrolling must stay under a frame). */
+const MatrixRow = memo(function MatrixRow({ row, top, width, cols, units, labels, onPick }: {
+  row: MatrixView['rows'][number]; top: number; width: number; first: number; cols: Array<{ index: number; start: number; size: number }>;
+  units: MatrixView['units']; labels: Record<CellState, string>; onPick: (p: { unit: string; ip: string }) => void;
+}) {
+  return (
+    <div className="mrow" data-host={row.ip} style={{ width, height: ROW, transform: `translateY(${top}px)` }}>
+      <div className="mhost" data-raw="">{row.ip}{row.hostname && <span className="muted"> {row.hostname}</span>}</div>
+      {cols.map(({ index: i, start, size }) => {
+        const c = row.cells[i];
+        return c ? (
+          <button key={i} className={`cell c-${c.state}`} style={{ left: HOST_COL + start, width: size - 4 }} data-state={c.state} data-unit={units[i]!.unit} title={labels[c.state]} data-raw=""
+            onClick={() => onPick({ unit: units[i]!.unit, ip: row.ip })}>{shortSha(c.commit)}</button>
+        ) : null;
+      })}
+    </div>
+  );
+}, (a, b) => a.row === b.row && a.top === b.top && a.width === b.width && a.first === b.first && a.cols.length === b.cols.length && a.units === b.units && a.labels === b.labels);
 
 /** The host's pushes of the unit: the unit's last deployments, each read for that host's row. */
 function CellHistory({ unit, ip, onClose }: { unit: string; ip: string; onClose: () => void }) {
