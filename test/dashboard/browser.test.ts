@@ -164,6 +164,7 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
       await go(hash);
       await page.waitForLoadState('networkidle');
       await shot(`${name}-en`);
+      if (name === 'host') assert.ok(await page.getByTestId('host-pushes').locator('tbody tr').count() >= 2, 'the host page lists its pushes');
     }
     await page.getByTestId('language').selectOption('zh-CN');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');

@@ -92,7 +92,7 @@ describe('dashboard logic', () => {
   it('each live event marks the queries it changes stale', () => {
     assert.deepEqual(keysFor({ type: 'deployment', data: { id: 7, status: 'running' } }), [['deployments'], ['deployment', 7], ['units']]);
     assert.deepEqual(keysFor({ type: 'host', data: { deploymentId: 7, unit: 'a/b/c', ip: '10.0.0.1', status: 'running' } }), [['deployment', 7]]);
-    assert.deepEqual(keysFor({ type: 'host', data: { deploymentId: 7, unit: 'a/b/c', ip: '10.0.0.1', status: 'failed' } }), [['deployment', 7], ['matrix'], ['unit', 'a/b/c']]);
+    assert.deepEqual(keysFor({ type: 'host', data: { deploymentId: 7, unit: 'a/b/c', ip: '10.0.0.1', status: 'failed' } }), [['deployment', 7], ['matrix'], ['unit', 'a/b/c'], ['hosts']]);
     assert.deepEqual(keysFor({ type: 'drift', data: { unit: 'a/b/c' } }), [['units'], ['matrix'], ['unit', 'a/b/c']]);
     assert.deepEqual(keysFor({ type: 'hostsync.run', data: {} }), [['hostSync'], ['hosts']]);
     assert.deepEqual(keysFor({ type: 'essync.run', data: {} }), [['esSync']]);

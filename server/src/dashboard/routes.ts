@@ -1,7 +1,8 @@
 // API endpoints that only the dashboard needed: the units × hosts matrix, a unit's files at a commit and one file.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../context.js';
-import { heldUnits } from '../db/attention.js';
+import { heldUnits, pushesOfHost } from '../db/attention.js';
+import { getHost } from '../db/hosts.js';
 import { getDeployment, getUnitState, listUnitStates } from '../db/deployments.js';
 import { matrixRows } from '../db/matrix.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -26,6 +27,14 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
   // Units held by the deletion breaker or whose rollout stopped, as of their latest real deployment.
   r.get('/held-units', async (_req, res) => {
     res.json({ items: await heldUnits(ctx.db) });
+  });
+  // A host's latest pushes, any unit (the host page).
+  r.get('/hosts/:id/pushes', async (req, res) => {
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('host id must be a positive integer', 'id');
+    const host = await getHost(ctx.db, id);
+    if (!host) throw new NotFoundError(`host ${id} not found`);
+    res.json({ id, ip: host.ip, items: await pushesOfHost(ctx.db, host.ip, 50) });
   });
   // The commits a deployment brought (its range; a sync or rollback: its one commit), with their messages.
   r.get('/deployments/:id/commits', async (req, res) => {

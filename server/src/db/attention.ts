@@ -1,4 +1,4 @@
-// Units whose latest real deployment stopped short on purpose: held by the deletion breaker (waiting for a confirm)
+// Dashboard reads about what needs attention: units held or stopped short, and a host's recent pushes.
 // or a rollout stopped after too many failed hosts (the rest skipped). For the dashboard's overview.
 import type { Queryable } from './connection.js';
 
@@ -18,4 +18,15 @@ export async function heldUnits(q: Queryable): Promise<HeldUnit[]> {
     unit: r.unit, deploymentId: r.deployment_id, commit: r.commit_sha,
     kind: r.status === 'held' ? 'held' : 'rollout_stopped', reason: r.status === 'held' ? r.reason : r.stopped,
   }));
+}
+
+export interface HostPushOfHost { deploymentId: number; unit: string; status: string; reason: string | null; filesChanged: number | null; startedAt: string | null; finishedAt: string | null; dryRun: boolean; commit: string | null }
+
+/** A host's latest pushes (any unit), newest first: the host page's history. */
+export async function pushesOfHost(q: Queryable, ip: string, limit: number): Promise<HostPushOfHost[]> {
+  const rows = await q.all<{ deployment_id: number; unit: string; status: string; reason: string | null; files_changed: number | null; started_at: string | null; finished_at: string | null; dry: number | null; after_sha: string | null }>(
+    `SELECT hp.deployment_id, hp.unit, hp.status, hp.reason, hp.files_changed, hp.started_at, hp.finished_at,
+            json_extract(d.request, '$.dryRun') AS dry, d.after_sha
+     FROM host_pushes hp JOIN deployments d ON d.id = hp.deployment_id WHERE hp.ip = ? ORDER BY hp.id DESC LIMIT ?`, [ip, limit]);
+  return rows.map((r) => ({ deploymentId: r.deployment_id, unit: r.unit, status: r.status, reason: r.reason, filesChanged: r.files_changed, startedAt: r.started_at, finishedAt: r.finished_at, dryRun: r.dry === 1, commit: r.after_sha }));
 }

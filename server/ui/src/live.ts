@@ -11,7 +11,7 @@ export function keysFor(e: Wire): QueryKey[] {
   switch (e.type) {
     case 'deployment': return [['deployments'], ['deployment', d.id], ['units']];
     case 'unit': return [['deployment', d.deploymentId], ['units'], ['unit', d.unit]];
-    case 'host': return [['deployment', d.deploymentId], ...(d.status === 'running' ? [] : [['matrix'], ['unit', d.unit]])];
+    case 'host': return [['deployment', d.deploymentId], ...(d.status === 'running' ? [] : [['matrix'], ['unit', d.unit], ['hosts']])];
     case 'drift': return [['units'], ['matrix'], ['unit', d.unit]];
     case 'hostsync.run': return [['hostSync'], ['hosts']];
     case 'essync.run': return [['esSync']];

@@ -30,6 +30,7 @@ export function Host({ id }: { id: number }) {
   const { t } = useTranslation();
   const q = useQuery({ queryKey: ['hosts', id], queryFn: () => api<HostData>(`/hosts/${id}`) });
   const m = useQuery({ queryKey: ['matrix'], queryFn: () => api<Matrix>('/matrix') });
+  const pushes = useQuery({ queryKey: ['hosts', id, 'pushes'], queryFn: () => api<{ items: Array<{ deploymentId: number; unit: string; status: string; reason: string | null; filesChanged: number | null; startedAt: string | null; dryRun: boolean; commit: string | null }> }>(`/hosts/${id}/pushes`) });
   if (q.isPending) return <Loading />;
   if (q.isError) return <Failure error={q.error} />;
   const h = q.data;
@@ -52,6 +53,15 @@ export function Host({ id }: { id: number }) {
             const unit = m.data!.units[u]!.unit;
             return <tr key={unit}><td><a href={href({ page: 'unit', unit })}><Raw>{unit}</Raw></a></td><td><Raw>{shortSha(c >= 0 ? m.data!.commits[c] : null)}</Raw></td><td><Status s={s} /></td></tr>;
           })}</tbody></table>
+      </Section>
+      <Section title={t('hosts.deployments')}>
+        {pushes.isPending ? <Loading /> : pushes.isError ? <Failure error={pushes.error} /> : (
+          <table data-testid="host-pushes"><thead><tr><th>{t('table.id')}</th><th>{t('table.unit')}</th><th>{t('table.status')}</th><th>{t('table.commit')}</th><th>{t('deployment.files')}</th><th>{t('deployment.reason')}</th><th>{t('table.started')}</th></tr></thead>
+            <tbody>{pushes.data.items.map((p) => (
+              <tr key={`${p.deploymentId}-${p.unit}`}><td><a href={href({ page: 'deployment', id: p.deploymentId })}><Raw>#{p.deploymentId}</Raw></a></td><td><Raw>{p.unit}</Raw></td>
+                <td><Status s={p.status} />{p.dryRun && <> <Status s="dry" /></>}</td><td><Raw>{shortSha(p.commit)}</Raw></td><td><Raw>{p.filesChanged ?? '—'}</Raw></td><td><Raw>{p.reason ?? ''}</Raw></td><td><Time iso={p.startedAt} /></td></tr>
+            ))}</tbody></table>
+        )}
       </Section>
       {h.facts && <Section title={t('hosts.facts')}><pre data-raw="">{JSON.stringify(h.facts, null, 2)}</pre></Section>}
     </div>
