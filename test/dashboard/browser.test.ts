@@ -55,6 +55,7 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
   let c1: string; let c2: string;
   let head: string;
   let pushId = 0;
+  let config: Record<string, unknown>;
   const shot = async (name: string) => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }); };
   const go = async (hash: string) => { await page.goto(`${s.url}/ui/#${hash}`); };
 
@@ -65,10 +66,11 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     fx = await createGitFixture(`${tmp.path}/git`);
     c1 = await fx.commit({ 'README.md': 'x\n', [`${UNIT}${CONF}`]: 'v1\n', [`${UNIT}${EXTRA}`]: 'extra\n', [`${UNIT}/.gitfleet.yaml`]: META }, 'shop: first config');
     head = c1;
-    s = await startTestServer(`${tmp.path}/data`, {
+    config = {
       repo: { url: fx.origin }, api: { tokens: [API_TOKEN] }, webhook: { gitlab: { token: HOOK_TOKEN } },
       deploy: { retries: 0, hostTimeout: 20, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 3 } },
-    });
+    };
+    s = await startTestServer(`${tmp.path}/data`, config);
     for (const ip of fleet.ips) assert.equal((await s.api('/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['shop'] } })).status, 201);
     const first = await s.api('/sync?env=prod&app=shop');
     assert.equal(first.body.status, 'succeeded', JSON.stringify(first.body));
@@ -262,5 +264,20 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     s.server.closeAllConnections(); // the stream is cut as by a restart
     await live.and(page.locator('[data-state=down]')).waitFor({ timeout: 5000 });
     await live.and(page.locator('[data-state=live]')).waitFor({ timeout: 10_000 });
+  });
+
+  it('after a real server restart: shows the outage, reconnects, keeps the session and re-reads what changed meanwhile', async () => {
+    await go('/');
+    const live = page.getByTestId('live');
+    await live.and(page.locator('[data-state=live]')).waitFor();
+    const port = s.port;
+    await s.stop();
+    await live.and(page.locator('[data-state=down]')).waitFor({ timeout: 5000 });
+    s = await startTestServer(`${tmp.path}/data`, { ...config, server: { port } });
+    await live.and(page.locator('[data-state=live]')).waitFor({ timeout: 15_000 });
+    // Something changes while nobody is looking... then the stream tells the page (no reload, still signed in).
+    const r = await s.api('/sync?env=prod&app=shop&wait=false');
+    await page.locator(`[data-testid=recent] tr[data-deployment="${r.body.id}"] [data-status=succeeded]`).waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('token').count(), 0, 'the session survived the restart');
   });
 });
