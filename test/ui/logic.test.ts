@@ -8,7 +8,9 @@ import { hostsByUnit, progressOf } from '../../server/ui/src/lib/progress.js';
 import { href, parseRoute, type Route } from '../../server/ui/src/lib/route.js';
 import type { HostPushView } from '../../server/ui/src/lib/types.js';
 import { keysFor } from '../../server/ui/src/live.js';
-import type { HostPushView as ServerHostPushView } from '../../server/src/deploy/types.js';
+import type { DeploymentView as ServerDeploymentView, HostPushView as ServerHostPushView } from '../../server/src/deploy/types.js';
+import type { Host as ServerHost } from '../../server/src/db/hosts.js';
+import type { DeploymentView, Host } from '../../server/ui/src/lib/types.js';
 
 const host = (ip: string, status: HostPushView['status'], unit = 'nginx/prod/shop'): HostPushView => ({
   unit, ip, hostname: null, status, exitCode: null, reason: null, filesChanged: null, changes: [], stderrTail: null, attempts: 0, durationMs: null, startedAt: null, finishedAt: null,
@@ -20,6 +22,9 @@ describe('dashboard logic', () => {
     const s: ServerHostPushView = host('10.0.0.1', 'running');
     const u: HostPushView = s;
     assert.equal(u.ip, '10.0.0.1');
+    // The server's records fit what the pages read (compile-time: a field the UI reads and the server lacks fails).
+    const asUi = (h: ServerHost, d: ServerDeploymentView): [Host, DeploymentView] => [h, d];
+    assert.equal(typeof asUi, 'function');
   });
 
   it('progress counts finished hosts and failures so far', () => {

@@ -23,7 +23,7 @@ export interface UnitListItem {
 }
 export interface Host {
   id: number; ip: string; hostname: string | null; env: string; apps: string[]; source: string; labels: Record<string, string>;
-  facts?: Record<string, unknown> | null; lastSeenAt?: string | null; createdAt?: string; updatedAt?: string;
+  facts?: Record<string, unknown> | null; factsAt: string | null; factsVia: string | null; metricsAt: string | null; createdAt: string; updatedAt: string;
   rsync?: { versionLine: string; problem: string | null; checkedAt: string } | null;
 }
 export type CellState = 'in_sync' | 'behind' | 'drifted' | 'failed' | 'unreachable';

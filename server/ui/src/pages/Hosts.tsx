@@ -19,7 +19,7 @@ export function Hosts() {
         <thead><tr><th>{t('table.ip')}</th><th>{t('table.hostname')}</th><th>{t('table.env')}</th><th>{t('table.apps')}</th><th>{t('table.source')}</th><th>{t('table.lastSeen')}</th></tr></thead>
         <tbody>{q.data.items.map((h) => (
           <tr key={h.id}><td><a href={href({ page: 'host', id: h.id })}><Raw>{h.ip}</Raw></a></td><td><Raw>{h.hostname ?? ''}</Raw></td><td><Raw>{h.env}</Raw></td>
-            <td><Raw>{h.apps.join(', ')}</Raw></td><td><Raw>{h.source}</Raw></td><td><Time iso={h.lastSeenAt ?? null} /></td></tr>
+            <td><Raw>{h.apps.join(', ')}</Raw></td><td><Raw>{h.source}</Raw></td><td><Time iso={h.factsAt ?? h.metricsAt} /></td></tr>
         ))}</tbody>
       </table>
     </div>
@@ -43,7 +43,7 @@ export function Host({ id }: { id: number }) {
         <dt>{t('table.env')}</dt><dd><Raw>{h.env}</Raw></dd>
         <dt>{t('table.apps')}</dt><dd><Raw>{h.apps.join(', ')}</Raw></dd>
         <dt>{t('table.source')}</dt><dd><Raw>{h.source}</Raw></dd>
-        <dt>{t('table.lastSeen')}</dt><dd><Time iso={h.lastSeenAt ?? null} /></dd>
+        <dt>{t('table.lastSeen')}</dt><dd><Time iso={h.factsAt ?? h.metricsAt} /></dd>
         <dt>{t('hosts.rsync')}</dt><dd><Raw>{h.rsync?.versionLine ?? '—'}</Raw></dd>
         <dt>{t('hosts.labels')}</dt><dd><Raw>{Object.entries(h.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || '—'}</Raw></dd>
       </dl>
