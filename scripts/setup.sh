@@ -32,7 +32,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 # lists are older than APT_MAX_AGE hours (so a machine that kept an old rsync or openssh is brought up to date).
 apt_packages() {
   local pkgs=(rsync openssh-client git tar ca-certificates)
-  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps) ;; esac
+  # chromium + a CJK font: the dashboard's browser tests (playwright-core drives Debian's build; zh-CN screenshots).
+  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps chromium fonts-noto-cjk) ;; esac
   # Without a usable Node and npm there is nothing to fetch Node 26 with: take Debian's (any version will do).
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -110,13 +111,14 @@ setup_npm() {
   fi
 }
 
-# --- build: tsc to server/dist unless it is newer than every source, the lock file and the tsconfigs.
+# --- build: tsc to server/dist and the dashboard to server/dist/ui (npm run build) unless it is newer than every
+# source (server/src, server/ui), the lock file and the tsconfigs.
 setup_build() {
   local stamp="$ROOT/server/dist/.built"
-  if [ -f "$stamp" ] && [ -z "$(find "$ROOT/server/src" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" -newer "$stamp" -print -quit)" ]; then
+  if [ -f "$stamp" ] && [ -z "$(find "$ROOT/server/src" "$ROOT/server/ui" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" -newer "$stamp" -print -quit)" ]; then
     return 0
   fi
-  say "build (tsc -> server/dist)"
+  say "build (tsc -> server/dist, dashboard -> server/dist/ui)"
   (cd "$ROOT" && npm run --silent build >&2)
   touch "$stamp"
 }

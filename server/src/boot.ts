@@ -20,6 +20,8 @@ import { ensureBaseline, startPoller, type Poller } from './gitops/poller.js';
 import { ConfigRepo } from './gitops/repo.js';
 import { createApp } from './http/app.js';
 import { InventoryEvents } from './inventory/events.js';
+import { LiveBus } from './events/live-bus.js';
+import { feedLiveBus } from './events/feed.js';
 import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
@@ -106,7 +108,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows });
   await windows.load();
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, shutdown: shutdown.signal };
+  const live = new LiveBus(1000, clock);
+  feedLiveBus(live, { deployer, inventory: events });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();

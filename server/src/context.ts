@@ -11,6 +11,7 @@ import type { ConfigRepo } from './gitops/repo.js';
 import type { Launcher } from './util/launcher.js';
 import type { SyncWindows } from './windows/service.js';
 import type { PreviewService } from './preview/service.js';
+import type { LiveBus } from './events/live-bus.js';
 
 export interface AppContext {
   config: Config;
@@ -28,6 +29,8 @@ export interface AppContext {
   windows: SyncWindows;
   /** Merge-request previews (set when previews.enabled). */
   previews?: PreviewService;
+  /** State changes for live views (GET /api/v1/events); optional so hand-built test contexts need not make one. */
+  live?: LiveBus;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

@@ -100,6 +100,10 @@ describe('set-up: the README start command on a fresh copy', { timeout: 900_000 
     assert.equal(res.status, 200);
     const body = await res.json() as { total?: number; items?: unknown[] };
     assert.ok(Array.isArray(body.items), JSON.stringify(body));
+    // The set-up built the dashboard too: / leads to it and it loads its bundle.
+    const ui = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(ui.url, `http://127.0.0.1:${port}/ui/`);
+    assert.match(await ui.text(), /<script type="module"[^>]+src="\/ui\/assets\/index-[\w-]+\.js"/);
     assert.match(first.stderr(), /npm ci/, 'the fresh copy had to install its packages');
     assert.match(first.stderr(), /build \(tsc/);
     await stopCleanly(first, dir);

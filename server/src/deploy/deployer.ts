@@ -11,7 +11,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { type Declare, UnitLocks } from './unit-locks.js';
 import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
-import { FINAL_STATUSES, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
+import { FINAL_STATUSES, type DeployChange, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
 import { AUTOMATIC_TRIGGERS, type WindowGate } from './window-gate.js';
 
 /** windows: sync windows hold automatic deployments' units (absent: nothing is held). */
@@ -33,6 +33,8 @@ interface Queued { id: number; req: DeployRequest; running?: Promise<void> }
 export interface DeployerEvents {
   /** A deployment reached its final status (listeners must not throw; notifications use this). */
   finished: [DeploymentView];
+  /** A recorded state change of a deployment, a unit run or a host push (live views; listeners must not throw). */
+  change: [DeployChange];
 }
 
 export class Deployer {
@@ -129,7 +131,10 @@ export class Deployer {
         await gate.link?.(q, s);
         return s;
       });
-      if (inserted) this.enqueue(inserted);
+      if (inserted) {
+        this.enqueue(inserted);
+        this.changed({ kind: 'deployment', id: inserted.id, status: 'queued' });
+      }
       return out;
     } finally {
       if (inserted) this.inserting--;
@@ -200,7 +205,7 @@ export class Deployer {
   /** Status → running, once: from then on (in the database's order) new requests no longer join it. */
   private markRunning(q: Queued): Promise<void> {
     this.leaveWaiting(q);
-    q.running ??= rec.markDeploymentRunning(this.deps.db, q.id, this.now());
+    q.running ??= rec.markDeploymentRunning(this.deps.db, q.id, this.now()).then(() => this.changed({ kind: 'deployment', id: q.id, status: 'running' }));
     return q.running;
   }
 
@@ -212,6 +217,14 @@ export class Deployer {
     const key = unitKey(unit);
     if (onlyHosts) return this.unitLocks.hosts(key, onlyHosts, () => fn(this.deps.cmdb));
     return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
+  }
+
+  private changed(c: DeployChange): void {
+    try {
+      this.events.emit('change', c);
+    } catch (err) {
+      this.deps.log.error({ err }, 'deployment change listener failed');
+    }
   }
 
   private track(p: Promise<unknown>): void {
@@ -251,7 +264,7 @@ export class Deployer {
       const outcomes = await Promise.all(units.map((unit) => held.has(unitKey(unit)) ? heldOutcome : this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
         await this.markRunning(q);
         if (this.stopping) return { status: 'failed', hosts: [], interrupted: true };
-        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots }, {
+        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots, onChange: (c) => this.changed(c) }, {
           deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions, force: sync?.force,
           drain: this.drain.signal, kill: this.kill.signal, log,
         });
@@ -268,6 +281,7 @@ export class Deployer {
     } finally {
       if (this.stopping && status !== 'succeeded' && status !== 'held') status = 'interrupted';
       await rec.finishDeployment(db, q.id, status, error, this.now()).catch((err) => log.error({ err }, 'cannot record deployment end'));
+      this.changed({ kind: 'deployment', id: q.id, status });
       this.deps.metrics.deployments.inc({ status, trigger: q.req.trigger });
       log.info({ status, error }, 'deployment finished');
       const d = await rec.getDeployment(db, q.id);

@@ -9,13 +9,14 @@ import { listHeld } from '../db/sync-windows.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import { pushHost } from './host-push.js';
 import { ownerPasses } from './owner-passes.js';
+import type { LiveBus } from '../events/live-bus.js';
 import { resolveTargets, unitOwnership, type UnitRunDeps } from './unit-run.js';
 import { stageUnit, type Stage } from './stage.js';
 import type { Deployer } from './deployer.js';
 
 const UNREACHABLE = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout', 'dns']);
 
-export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger }
+export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger; live?: LiveBus }
 
 /** heldAlready: drifted hosts whose self-heal a sync window holds already (no new deployment for them). */
 export interface UnitDriftResult { unit: string; commit: string | null; rows: DriftRow[]; healed?: number; heldAlready?: number; skipped?: string }
@@ -55,6 +56,7 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
         return { unit: key, ip: t.ip, state: res.changes.length ? 'drifted' : 'in_sync', files: res.changes, reason: null, commit, checkedAt: now() };
       }, signal)));
       await replaceUnitDrift(deps.db, key, rows);
+      deps.live?.publish('drift', { unit: key, drifted: rows.filter((r) => r.state === 'drifted').length, hosts: rows.length });
       for (const s of ['in_sync', 'drifted', 'unreachable', 'error'] as const) {
         deps.metrics.unitDrift.set({ unit: key, state: s }, rows.filter((r) => r.state === s).length);
       }

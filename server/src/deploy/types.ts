@@ -59,4 +59,10 @@ export interface DeploymentView {
   repeatFailure?: boolean;
 }
 
+/** A recorded state change, for live views (events/live-bus.ts): the record itself is read from the API. */
+export type DeployChange =
+  | { kind: 'deployment'; id: number; status: DeploymentStatus }
+  | { kind: 'unit'; deploymentId: number; unit: string; status: UnitStatus }
+  | { kind: 'host'; deploymentId: number; unit: string; ip: string; status: HostPushStatus | 'running' };
+
 export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set(['succeeded', 'partial', 'failed', 'interrupted', 'held']);

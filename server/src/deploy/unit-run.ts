@@ -27,7 +27,7 @@ import { rsyncProblem, sudoOf } from './host-prepare.js';
 import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import { removedCount } from './transfer-plan.js';
-import type { HostPushStatus, UnitStatus } from './types.js';
+import type { DeployChange, HostPushStatus, UnitStatus } from './types.js';
 
 export interface UnitRunDeps {
   config: Config; db: Db; clock: () => Date; metrics: Metrics; cmdb: CmdbProvider; ssh: SshConnections; repo: ConfigRepo;
@@ -36,6 +36,8 @@ export interface UnitRunDeps {
   launcher: Launcher;
   /** Hides secret values in dry-run diffs (default: none to hide). */
   redact?: Redact;
+  /** Told after each recorded unit or host push change (live views); must not throw. */
+  onChange?: (c: DeployChange) => void;
 }
 
 export interface UnitRunInput {
@@ -111,8 +113,10 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
   const now = () => clock().toISOString();
   const record = (status: UnitStatus, reason: string | null, hostCount = 0) => {
     lastReason(reason);
-    return rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now());
+    return rec.upsertDeploymentUnit(db, input.deploymentId, { unit: key, commit: input.commit, status, reason, hostCount }, now())
+      .then(() => deps.onChange?.({ kind: 'unit', deploymentId: input.deploymentId, unit: key, status }));
   };
+  const hostChanged = (ip: string, status: HostPushStatus | 'running') => deps.onChange?.({ kind: 'host', deploymentId: input.deploymentId, unit: key, ip, status });
   await record('running', null);
 
   let targets: TargetHost[];
@@ -182,6 +186,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
+          hostChanged(t.ip, 'running');
           const started = Date.now();
           // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
           // A unit without hooks owes nothing (two database writes a host saved).
@@ -236,6 +241,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           }
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
           await rec.finishHostPush(db, rowId, res, now());
+          hostChanged(t.ip, res.status);
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
           if (res.status === 'aborted') interrupted = true;
           finals.set(t.ip, { status: res.status, seconds: res.durationMs / 1000 }); // a deferred host's retry replaces its first try
@@ -246,6 +252,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
         // Never started: the server is draining. The deployment is re-run at the next start.
         interrupted = true;
         await rec.finishHostPush(db, rowId, { status: 'aborted', exitCode: null, reason: 'not started: the server was shutting down', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
+        hostChanged(t.ip, 'aborted');
         return { ip: t.ip, status: 'aborted', transient: false };
       }
     };
@@ -273,6 +280,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
     const why = input.drain.aborted ? 'not attempted: the server was shutting down' : `not attempted: rollout stopped after ${failures} failed host(s) (limit ${limit})`;
     for (const t of notAttempted) {
       await rec.finishHostPush(db, rows.get(t.ip)!, { status: 'skipped', exitCode: null, reason: why, changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
+      hostChanged(t.ip, 'skipped');
       results.set(t.ip, 'skipped');
     }
     if (deferred.length) {

@@ -10,7 +10,8 @@ export interface StartedRun { runId: number; done: Promise<RunRecord> }
 export class EsRunner {
   private readonly active = new Map<number, { runId: number; done?: Promise<RunRecord> }>();
   private readonly abort = new AbortController();
-  constructor(private readonly deps: JobDeps) {}
+  /** onRun: told when a run starts and ends (live views); must not throw. */
+  constructor(private readonly deps: JobDeps, private readonly onRun?: (r: { taskId: number; runId: number; status: string }) => void) {}
 
   /** The execution id a task is running now, if any. */
   runningExecution(taskId: number): number | null {
@@ -43,8 +44,10 @@ export class EsRunner {
       this.active.delete(task.id);
       throw err;
     }
+    this.onRun?.({ taskId: task.id, runId: entry.runId, status: 'running' });
     entry.done = executeRun(this.deps, { runId: entry.runId, task, endpoint, ips, trigger }, this.abort.signal)
       .finally(() => this.active.delete(task.id));
+    entry.done.then((r) => this.onRun?.({ taskId: task.id, runId: r.id, status: r.status }), () => undefined);
     return { runId: entry.runId, done: entry.done };
   }
 

@@ -30,7 +30,7 @@ export class EsSyncService {
     this.stats = createEsSyncStats(ctx.metrics.registry);
     this.clients = new EsClients(cfg);
     this.deps = { db: ctx.db, log: ctx.log.child({ module: 'es-sync' }), clock: ctx.clock, config: cfg, clients: this.clients, stats: this.stats };
-    this.runner = new EsRunner(this.deps);
+    this.runner = new EsRunner(this.deps, (r) => ctx.live?.publish('essync.run', r));
     this.scheduler = new EsScheduler({ timezone: cfg.timezone, onTick: (id) => void this.tick(id) });
     this.defaults = { endpoint: cfg.endpoint, allowedEndpoints: cfg.allowedEndpoints, indexPattern: cfg.indexPattern, timeRange: cfg.timeRange, timezone: cfg.timezone };
   }

@@ -168,6 +168,16 @@ export class ConfigRepo {
     }
   }
 
+  /** Commits in base..head (all of head's history without a base), newest first, at most `max`. Both must be commit ids. */
+  async log(base: string | null, head: string, max = 50): Promise<Array<{ sha: string; author: string; date: string; subject: string }>> {
+    if (!SHA_RE.test(head) || (base !== null && !SHA_RE.test(base))) return [];
+    const out = await this.run(['log', '--no-color', `--max-count=${max}`, '-z', '--format=%H%x1f%an%x1f%aI%x1f%s', base ? `${base}..${head}` : head, '--']);
+    return out.split('\0').filter(Boolean).map((rec) => {
+      const [sha, author, date, subject] = rec.replace(/^\n/, '').split('\x1f');
+      return { sha: sha!, author: author ?? '', date: date ?? '', subject: subject ?? '' };
+    });
+  }
+
   /** Files changed between two commits (all commits in between), renames detected; `paths`: only under these (literal). */
   async diff(base: string, head: string, paths: string[] = []): Promise<FileChange[]> {
     const out = await this.run(['--literal-pathspecs', 'diff', '--name-status', '-z', '-M', '--no-ext-diff', base, head, '--', ...paths]);

@@ -121,6 +121,8 @@ export class HostSyncService {
     try {
       const id = await store.insertRun(this.ctx.db, name, e.cfg.type, trigger, this.ctx.clock().toISOString());
       const done = executeRun(this.ctx, e.job, id, { trigger, force }).finally(() => { if (e.running?.id === id) e.running = null; });
+      this.ctx.live?.publish('hostsync.run', { source: name, runId: id, status: 'running' });
+      done.then((r) => this.ctx.live?.publish('hostsync.run', { source: name, runId: id, status: r.status }), () => undefined);
       e.running = { id, done };
       release({ id, done });
       return e.running;

@@ -5,6 +5,10 @@ import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { bearerAuth } from './middleware/auth.js';
+import { apiAuth, createSessionRoutes } from '../dashboard/session.js';
+import { createDashboardRoutes } from '../dashboard/static.js';
+import { createDashboardApiRoutes } from '../dashboard/routes.js';
+import { createEventRoutes } from '../events/sse.js';
 import { errorHandler, notFound } from './middleware/error.js';
 import { jsonBody } from './middleware/json-body.js';
 import { createDeploymentRoutes } from './routes/deployments.js';
@@ -42,8 +46,12 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   const auth = bearerAuth(ctx.config.api.tokens);
   app.use('/sync', auth);
   app.use(createSyncRoutes(ctx));
+  app.use(createDashboardRoutes());
+  // Sign-in and "who am I" come before the API's auth (they are how a browser gets it).
+  app.use('/api/v1', createSessionRoutes(ctx));
   const api = express.Router();
-  api.use(auth);
+  api.use(apiAuth(ctx));
+  if (ctx.live) api.use(createEventRoutes(ctx.live));
   // Routes with a larger limit parse first (the general parser then skips a parsed body); both name their limit.
   for (const m of modules) for (const l of m.apiJsonLimits?.(ctx) ?? []) api.post(l.path, jsonBody(l));
   api.use(jsonBody({ limitBytes: API_JSON_LIMIT, what: "the API's JSON body limit" }));
@@ -51,6 +59,7 @@ export function createApp(ctx: AppContext, modules: AppModule[] = []): Express {
   api.use(createDeploymentRoutes(ctx));
   api.use(createUnitRoutes(ctx));
   api.use(createWindowRoutes(ctx));
+  api.use(createDashboardApiRoutes(ctx));
   for (const m of modules) if (m.apiRoutes) api.use(m.apiRoutes(ctx));
   app.use('/api/v1', api);
 
