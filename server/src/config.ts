@@ -11,6 +11,7 @@ import { esSyncConfigSchema } from './essync/config-schema.js';
 import { agentsConfigSchema } from './agents/config-schema.js';
 import { modifyConfigSchema } from './fssync/config-schema.js';
 import { notificationsConfigSchema } from './notify/config-schema.js';
+import { secretsConfigSchema } from './templating/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -120,6 +121,7 @@ export const configSchema = z.strictObject({
   agents: agentsConfigSchema.prefault({}),
   modify: modifyConfigSchema.prefault({}),
   notifications: notificationsConfigSchema.prefault({}),
+  secrets: secretsConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };

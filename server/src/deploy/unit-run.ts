@@ -26,6 +26,9 @@ import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import { removedCount } from './transfer-plan.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
+import { hostInfoByIp } from '../db/host-facts.js';
+import { identityFileOf, openSecretBox, type SecretBox } from '../templating/secrets.js';
+import type { HostStage } from '../templating/unit-render.js';
 
 export interface UnitRunDeps {
   config: Config; db: Db; clock: () => Date; metrics: Metrics; cmdb: CmdbProvider; ssh: SshConnections; repo: ConfigRepo;
@@ -68,6 +71,12 @@ export async function resolveTargets(deps: Pick<UnitRunDeps, 'cmdb' | 'config'>,
   const found = await deps.cmdb.resolveHosts({ env: inventoryEnv(deps.config, unit.env), app: unit.app }, AbortSignal.timeout(CMDB_TIMEOUT_MS));
   const all = [...new Map(found.map((h) => [h.ip, h])).values()].sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
   return onlyHosts ? all.filter((h) => onlyHosts.includes(h.ip)) : all;
+}
+
+/** How a unit is staged: the server's age identity (opened on first use) and the unit's inventory env. */
+export function stageOptions(config: Config, env: string): { secrets: () => SecretBox; inventoryEnv: string } {
+  let box: SecretBox | undefined;
+  return { secrets: () => (box ??= openSecretBox(identityFileOf(config))), inventoryEnv: inventoryEnv(config, env) };
 }
 
 /** Owner/group for rsync --chown: unit metadata, then deploy.units, then deploy.owner/group. */
@@ -130,7 +139,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
   let stage: Stage;
   try {
     const root = join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`);
-    stage = await stageUnit(deps.repo, root, input.unit, input.commit, targets.map((t) => known.get(t.ip)));
+    stage = await stageUnit(deps.repo, root, input.unit, input.commit, targets.map((t) => known.get(t.ip)), stageOptions(config, input.unit.env));
   } catch (err) {
     await record('failed', `cannot stage the unit: ${(err as Error).message}`, targets.length);
     return { status: 'failed', hosts: [], interrupted: false };
@@ -157,7 +166,10 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
     const mayProbe = (ip: string) => !input.force && config.deploy.ssh.probe && (known.get(ip) === input.commit
       || (config.deploy.ssh.shellWrites && (lists.get(ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS));
     // What the probes compare with, worked out while the host pushes start (they would all wait for it).
-    for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
+    const perHost = !!stage.rendering?.perHost;
+    if (!perHost) for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
+    // Templates read the inventory's facts of each host (README "Templates and secrets").
+    const infos = perHost ? await hostInfoByIp(db, targets.map((t) => t.ip)) : new Map();
     const { owner, group } = unitOwnership(config, key, stage);
     const backups = config.deploy.backups.enabled && !input.dryRun;
     const backupParent = `${config.deploy.backups.dir}/${key.replaceAll('/', '~')}`;
@@ -170,13 +182,26 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
       const list = lists.get(t.ip)!;
-      const probe = mayProbe(t.ip)
-        ? { expected: list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
-        : undefined;
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           const started = Date.now();
+          // This host's own staged copy (templates rendered with its facts); a template or secret that fails
+          // fails this host only, before anything is sent.
+          let hs: HostStage | undefined;
+          try {
+            hs = await stage.forHost(infos.get(t.ip) ?? { ip: t.ip, hostname: t.hostname ?? null });
+          } catch (err) {
+            const reason = stage.redactor.mask(`${(err as Error).message}; nothing was pushed to this host`);
+            await rec.finishHostPush(db, rowId, { status: 'failed', exitCode: null, reason, changes: [], stderrTail: null, attempts: 0, durationMs: Date.now() - started }, now());
+            finals.set(t.ip, { status: 'failed', seconds: (Date.now() - started) / 1000 });
+            hlog.warn({ reason }, 'host not staged');
+            return { ip: t.ip, status: 'failed' as HostPushStatus, transient: false };
+          }
+          try {
+          const probe = mayProbe(t.ip)
+            ? { expected: hs ? () => hs.expected(list.plan.entries) : list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+            : undefined;
           // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
           // A unit without hooks owes nothing (two database writes a host saved).
           const owedFrom = owed.get(t.ip);
@@ -185,7 +210,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
-              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: input.dryRun,
+              sourceDir: hs?.dir ?? stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
               // Every `keep` deployments (so at most 2×keep−1 backups stay), riding on the push's own session.
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
@@ -221,12 +246,17 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           // Hooks done, or nothing landed and nothing was owed: the host owes nothing.
           if ((hooked || owedFrom !== undefined) && (hooksRan || (res.changes.length === 0 && owedFrom === undefined))) await clearPending(db, key, t.ip);
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
+          // A hook may print a rendered secret (`nginx -t` quoting a line): never into a record or a log.
+          if (stage.rendering) Object.assign(res, { reason: res.reason && stage.redactor.mask(res.reason), stderrTail: res.stderrTail && stage.redactor.mask(res.stderrTail) });
           await rec.finishHostPush(db, rowId, res, now());
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
           if (res.status === 'aborted') interrupted = true;
           finals.set(t.ip, { status: res.status, seconds: res.durationMs / 1000 }); // a deferred host's retry replaces its first try
           hlog.info({ status: res.status, reason: res.reason, changes: res.changes.length, attempts: res.attempts, ms: res.durationMs }, 'host push finished');
           return { ip: t.ip, status: res.status, transient: res.status === 'failed' && TRANSIENT.has(res.failureKind ?? '') };
+          } finally {
+            hs?.release();
+          }
         }, input.drain);
       } catch {
         // Never started: the server is draining. The deployment is re-run at the next start.

@@ -1,0 +1,220 @@
+// A unit's templates and secrets at a commit, staged per host: `*.age` files decrypted once into the shared
+// export, templates compiled once and rendered per host; hosts whose rendered files are byte-identical share
+// one staged copy (keyed by the SHA-256 of what was rendered), so a unit whose templates depend only on the env
+// renders a thousand hosts into one directory. Copies are hard links of the shared export plus the rendered
+// files; at most IDLE_KEEP unused copies are kept (older ones are deleted), so disk stays bounded by the
+// running pushes plus that many.
+import { createHash } from 'node:crypto';
+import { chmod, link, lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ConfigRepo } from '../gitops/repo.js';
+import { type Unit, unitKey } from '../gitops/targets.js';
+import { attributesFor, globToRegExp, type UnitMetadata } from '../deploy/metadata.js';
+import { expectedState, type Expected } from '../deploy/probe.js';
+import { createRenderer, type Compiled, TemplateError } from './engine.js';
+import { HOST_VALUES_DIR, PARTIALS_DIR, valuesPaths, type UnitFileKind } from './names.js';
+import { createRedactor, secretLeaves, type Redactor } from './redact.js';
+import type { SecretBox } from './secrets.js';
+import { hostVariables, mergeValues, parseValues, type HostInfo, type Values } from './vars.js';
+
+export const IDLE_KEEP = 16;
+/** Secret files land with this mode unless a `files` rule of the metadata gives one. */
+export const SECRET_MODE = 0o600;
+
+export interface HostStage {
+  /** The directory rsync and the probe read for this host (mirrors the host's /). */
+  dir: string;
+  /** SHA-256 of the rendered files (hosts with the same one share `dir`). */
+  renderHash: string;
+  /** What each entry must be on the host, for the probe (computed once per copy and entry list). */
+  expected(entries: string[]): Promise<Map<string, Expected>>;
+  /** Done with this copy (it may be deleted once no push uses it). */
+  release(): void;
+}
+
+export interface UnitRendering {
+  /** Per-host staging is needed (the unit has templates); otherwise every host reads the shared export. */
+  perHost: boolean;
+  /** Host paths (unit-relative) that came from `*.age` files. */
+  secretFiles: string[];
+  redactor: Redactor;
+  /** Render for one host; rejects with a reason naming the file, line and variable (never a value). */
+  forHost(host: HostInfo): Promise<HostStage>;
+  /** Staged copies created so far, and hosts that reused one (for the benchmark and logs). */
+  stats(): { renders: number; copies: number; reused: number };
+}
+
+interface Tmpl { kind: UnitFileKind; compiled: Compiled; mode: number }
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** Read the values and secrets of every level, decrypt `*.age` files in place, compile templates. Throws on any problem (the caller fails every host with it). */
+export async function prepareRendering(o: {
+  repo: ConfigRepo; unit: Unit; commit: string; meta: UnitMetadata; kinds: UnitFileKind[]; all: string[];
+  unitDir: string; copiesDir: string; box: () => SecretBox; inventoryEnv: string;
+}): Promise<UnitRendering> {
+  const { repo, unit, commit, meta, kinds, unitDir } = o;
+  const key = unitKey(unit);
+  const paths = valuesPaths(unit);
+  const present = new Set((await repo.listTreeEntries(commit, [...paths.vars, ...paths.secrets], { recursive: false })).filter((e) => e.type === 'blob').map((e) => e.path));
+  const secretValues: string[] = [];
+
+  // Values: repo → mod → env → .gitfleet.yaml `vars:` → the unit's .gitfleet/vars.yaml.
+  const layers: Values[] = [];
+  for (const [i, p] of paths.vars.entries()) {
+    if (i === 3 && meta.vars) layers.push(parseValues(`${key}/.gitfleet.yaml vars`, JSON.stringify(meta.vars)));
+    if (present.has(p)) layers.push(parseValues(p, (await repo.readFile(commit, p)).toString('utf8')));
+  }
+  const secretLayers: Values[] = [];
+  for (const p of paths.secrets) {
+    if (!present.has(p)) continue;
+    const plain = (await o.box().decrypt(p, await repo.readFile(commit, p))).toString('utf8');
+    const v = parseValues(p, plain);
+    secretValues.push(...secretLeaves(v));
+    secretLayers.push(v);
+  }
+  const values = mergeValues(...layers);
+  const secrets = mergeValues(...secretLayers);
+
+  // Per-host values and partials, from the unit's own export.
+  const hostValues = new Map<string, Values>();
+  const partials: Record<string, string> = {};
+  for (const f of o.all) {
+    if (f.startsWith(HOST_VALUES_DIR) && f.endsWith('.yaml') && !f.slice(HOST_VALUES_DIR.length).includes('/')) {
+      hostValues.set(f.slice(HOST_VALUES_DIR.length, -'.yaml'.length), parseValues(`${key}/${f}`, await readFile(join(unitDir, f), 'utf8'), ['host']));
+    } else if (f.startsWith(PARTIALS_DIR)) {
+      partials[f.slice(PARTIALS_DIR.length)] = await readFile(join(unitDir, f), 'utf8');
+    }
+  }
+
+  // Secret files are decrypted once; templates are read (decrypted first when `.tmpl.age`) and compiled once.
+  const renderer = createRenderer(partials);
+  const templates: Tmpl[] = [];
+  const secretFiles: string[] = [];
+  for (const k of kinds) {
+    if (!k.template && !k.secret) continue;
+    const src = join(unitDir, k.source);
+    const st = await lstat(src);
+    if (!st.isFile()) throw new Error(`${k.source} is a symlink: a template or secret must be a regular file`);
+    let data: Buffer = await readFile(src);
+    if (k.secret) {
+      data = await o.box().decrypt(`${key}/${k.source}`, data);
+      secretFiles.push(k.hostPath);
+      secretValues.push(...data.toString('utf8').split('\n').map((l) => l.trim()));
+    }
+    // A secret ignores the unit-wide `mode`: 0600 unless its own `files` rule gives one.
+    const ruleMode = meta.files.find((r) => globToRegExp(r.path).test(k.hostPath))?.mode;
+    const unitMode = attributesFor(meta, k.hostPath).mode;
+    const mode = k.secret ? (ruleMode ? parseInt(ruleMode, 8) : SECRET_MODE) : unitMode ? parseInt(unitMode, 8) : st.mode & 0o777;
+    await rm(src);
+    if (k.template) {
+      templates.push({ kind: k, compiled: renderer.compile(`${key}/${k.source}`, data.toString('utf8')), mode });
+    } else {
+      await writeFile(join(unitDir, k.hostPath), data, { mode });
+      await chmod(join(unitDir, k.hostPath), mode);
+    }
+  }
+  const redactor = createRedactor({ secretFiles, secretValues });
+  const unitVars = { mod: unit.mod, env: unit.env, app: unit.app, key, inventory_env: o.inventoryEnv, commit };
+  const plain = kinds.filter((k) => !k.template);
+
+  const copies = new Map<string, { dir: string; users: number; ready: Promise<void>; expected: WeakMap<string[], Promise<Map<string, Expected>>> }>();
+  const idle: string[] = [];
+  let renders = 0; let reused = 0; let made = 0;
+  const shared: HostStage = {
+    dir: unitDir, renderHash: '', release: () => undefined,
+    expected: (entries) => expectedState(unitDir, entries),
+  };
+
+  const makeCopy = async (dir: string, rendered: Array<{ t: Tmpl; out: Buffer }>) => {
+    const dirs = new Set<string>();
+    const ensureDir = async (p: string) => {
+      const d = dirname(p);
+      if (dirs.has(d)) return;
+      await mkdir(d, { recursive: true });
+      dirs.add(d);
+    };
+    await mkdir(dir, { recursive: true });
+    for (const k of plain) {
+      const from = join(unitDir, k.hostPath);
+      const to = join(dir, k.hostPath);
+      await ensureDir(to);
+      const st = await lstat(from).catch((err: unknown) => { if (isMissing(err)) return undefined; throw err; });
+      if (!st) continue;
+      if (st.isSymbolicLink()) await symlink(await readlink(from), to);
+      else await link(from, to);
+    }
+    for (const { t, out } of rendered) {
+      const to = join(dir, t.kind.hostPath);
+      await ensureDir(to);
+      await writeFile(to, out, { mode: t.mode });
+      await chmod(to, t.mode);
+    }
+  };
+
+  return {
+    perHost: templates.length > 0,
+    secretFiles, redactor,
+    stats: () => ({ renders, copies: made, reused }),
+    async forHost(host) {
+      if (!templates.length) return shared;
+      const vars = hostVariables({ values, unit: unitVars, host, hostValues: hostValues.get(host.ip) ?? (host.hostname ? hostValues.get(host.hostname) : undefined), secrets });
+      const rendered: Array<{ t: Tmpl; out: Buffer }> = [];
+      const h = createHash('sha256');
+      for (const t of templates) {
+        let out: Buffer;
+        try {
+          out = Buffer.from(await renderer.render(t.compiled, vars), 'utf8');
+        } catch (err) {
+          throw err instanceof TemplateError ? new TemplateError(redactor.mask(err.message)) : err;
+        }
+        rendered.push({ t, out });
+        h.update(t.kind.hostPath).update('\0').update(String(t.mode)).update('\0').update(String(out.length)).update('\0').update(out);
+      }
+      renders++;
+      const hash = h.digest('hex');
+      let c = copies.get(hash);
+      if (c) {
+        reused++;
+        const at = idle.indexOf(hash);
+        if (at >= 0) idle.splice(at, 1);
+      } else {
+        const dir = join(o.copiesDir, hash.slice(0, 24));
+        c = { dir, users: 0, ready: makeCopy(dir, rendered), expected: new WeakMap() };
+        copies.set(hash, c);
+        made++;
+      }
+      c.users++;
+      const copy = c;
+      try {
+        await copy.ready;
+      } catch (err) {
+        copy.users--;
+        copies.delete(hash);
+        await rm(copy.dir, { recursive: true, force: true });
+        throw err;
+      }
+      let released = false;
+      return {
+        dir: copy.dir, renderHash: hash,
+        expected: (entries) => {
+          let e = copy.expected.get(entries);
+          if (!e) copy.expected.set(entries, e = expectedState(copy.dir, entries));
+          return e;
+        },
+        release: () => {
+          if (released) return;
+          released = true;
+          if (--copy.users > 0) return;
+          idle.push(hash);
+          while (idle.length > IDLE_KEEP) {
+            const old = idle.shift()!;
+            const gone = copies.get(old);
+            copies.delete(old);
+            if (gone) void rm(gone.dir, { recursive: true, force: true }).catch(() => undefined);
+          }
+        },
+      };
+    },
+  };
+}
