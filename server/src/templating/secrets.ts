@@ -2,7 +2,7 @@
 // files with it (the `age-encryption` package: the reference TypeScript implementation of age v1).
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Decrypter, generateIdentity, identityToRecipient } from 'age-encryption';
+import { Decrypter, Encrypter, armor, generateIdentity, identityToRecipient } from 'age-encryption';
 
 /** A file that could not be decrypted: names the file and why, never a byte of content. */
 export class SecretError extends Error {
@@ -67,7 +67,7 @@ export function openSecretBox(file: string): SecretBox & { ready: Promise<void> 
         throw new SecretError(`cannot decrypt ${path}: the server's age identity is not readable (${(err as Error).message})`);
       }
       try {
-        return Buffer.from(await dec!.decrypt(data));
+        return Buffer.from(await dec!.decrypt(dearmor(data)));
       } catch (err) {
         const msg = String((err as Error).message ?? err);
         const why = /no identity matched/i.test(msg)
@@ -79,4 +79,20 @@ export function openSecretBox(file: string): SecretBox & { ready: Promise<void> 
   };
   box.ready.catch(() => undefined);
   return box;
+}
+
+const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+
+/** age files come binary or ASCII-armored (`age -a`, and what encryptForRecipients writes): both are read. */
+function dearmor(data: Uint8Array): Uint8Array {
+  const head = Buffer.from(data.subarray(0, 64)).toString('latin1').trimStart();
+  return head.startsWith(ARMOR_BEGIN) ? armor.decode(Buffer.from(data).toString('latin1')) : data;
+}
+
+/** Encrypt for recipients (`age1…`), ASCII-armored: text that git diffs and stores well; `age -d` reads it too. */
+export async function encryptForRecipients(plain: Uint8Array, recipients: string[]): Promise<string> {
+  if (!recipients.length) throw new Error('no recipient given');
+  const e = new Encrypter();
+  for (const r of recipients) e.addRecipient(r);
+  return armor.encode(await e.encrypt(plain));
 }
