@@ -60,7 +60,8 @@ export interface StageOptions {
 export async function stageUnit(repo: ConfigRepo, root: string, unit: Unit, commit: string, bases: Iterable<string | undefined> = [], opts: StageOptions = {}): Promise<Stage> {
   const key = unitKey(unit);
   await rm(root, { recursive: true, force: true });
-  await mkdir(root, { recursive: true });
+  // 0700: decrypted secrets and rendered templates sit below it while the unit deploys.
+  await mkdir(root, { recursive: true, mode: 0o700 });
   const cleanup = () => rm(root, { recursive: true, force: true });
   try {
     const all = await repo.listUnitFiles(commit, unit);
