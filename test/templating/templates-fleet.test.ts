@@ -2,7 +2,7 @@
 // a per-host override, an undefined variable failing only its host, and a change that renders the same for a
 // host sending nothing to it.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { createGitFixture, type GitFixture } from '../helpers/git-fixture.js';
@@ -116,5 +116,35 @@ describe('templates on a real fleet', () => {
     assert.match(await onHost(b), /# wgq has one upstream\n/);
     // Nothing was written on a or c, through the shell or otherwise.
     assert.deepEqual(s.logs.slice(mark).filter((l) => l.msg === 'wrote through the shell' && (l.host === a || l.host === c)), []);
+  });
+
+  it('drift and the dry run compare with what each host\'s templates render to', async () => {
+    const check = async () => {
+      const r = await s.api('/api/v1/drift/check', { method: 'POST', body: { unit: 'nginx/prod/shop' } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return new Map((r.body.results[0].rows as Array<{ ip: string; state: string; files: string[] }>).map((x) => [x.ip, x]));
+    };
+    await fx.commit({ [UP]: '# {{ host.hostname }}, {{ host.cpus | default: 1 }} cpus\n' });
+    assert.equal((await sync()).status, 'succeeded');
+    let d = await check();
+    for (const ip of [a, b, c]) assert.equal(d.get(ip)!.state, 'in_sync', `${ip}: rendered content is what the host has`);
+    // A hand edit on one host, and a fact change of another (more CPUs): both drift, the third does not.
+    await writeFile(fleet.path(c, '/etc/nginx/conf.d/upstream.conf'), 'edited by hand\n');
+    const id = (await s.api(`/api/v1/hosts?ip=${a}`)).body.items[0].id;
+    await setHostFacts(s.ctx.db, id, { facts: { via: 'agent', cpu: { available: 8, cores: 8 } }, at: new Date().toISOString(), via: 'agent' });
+    d = await check();
+    assert.equal(d.get(a)!.state, 'drifted');
+    assert.deepEqual(d.get(a)!.files, ['+etc/nginx/conf.d/upstream.conf']);
+    assert.equal(d.get(c)!.state, 'drifted');
+    assert.equal(d.get(b)!.state, 'in_sync');
+    // The dry run says, per host, what would change; nothing is written.
+    const r = await s.api('/sync?env=prod&app=shop&dryRun=true');
+    assert.equal(r.status, 200);
+    const hosts = new Map((r.body.hosts as HostRow[]).map((h) => [h.ip, h]));
+    assert.deepEqual(hosts.get(a)!.changes, ['+etc/nginx/conf.d/upstream.conf']);
+    assert.deepEqual(hosts.get(c)!.changes, ['+etc/nginx/conf.d/upstream.conf']);
+    assert.deepEqual(hosts.get(b)!.changes, []);
+    assert.match(await onHost(a), /, 4 cpus\n/, 'dry run wrote nothing');
+    assert.equal(await onHost(c), 'edited by hand\n');
   });
 });
