@@ -7,6 +7,7 @@ const benches: Array<() => Promise<Bench>> = [
   async () => (await import('./host-sync.js')).default,
   async () => (await import('./es-sync.js')).default,
   async () => (await import('./webhooks.js')).default,
+  async () => (await import('./templates.js')).default,
 ];
 
 const wanted = process.argv.slice(2);

@@ -29,7 +29,7 @@ describe('secrets on a real host', () => {
   let s: TestServer;
   let rx: Receiver;
   let ip: string;
-  let recipient: string;
+  let recipient = '';
   const answers: unknown[] = [];
 
   const api = async (path: string, init?: Parameters<TestServer['api']>[1]) => {
@@ -43,7 +43,7 @@ describe('secrets on a real host', () => {
     [fleet, rx] = await Promise.all([startFleet(join(tmp.path, 'fleet'), 1), startReceiver()]);
     ip = fleet.ips[0]!;
     const identityFile = join(tmp.path, 'age', 'identity.txt');
-    [recipient] = await ensureAgeIdentity(identityFile);
+    recipient = (await ensureAgeIdentity(identityFile))[0]!;
     fx = await createGitFixture(join(tmp.path, 'git'));
     await fx.commit({
       'nginx/prod/secrets.yaml.age': await encryptForRecipients(Buffer.from(`db_password: ${DB_PASSWORD}\n`), [recipient!]),
