@@ -30,6 +30,10 @@ describe('template engine', () => {
     await fails('a\nb\nlisten {{ host.idc_port }};\n', { host: { ip: '1' } }, /^template nginx\/prod\/shop\/etc\/x\.conf\.tmpl line 3: undefined variable "host\.idc_port"$/);
   });
 
+  it('an index with a null key is named as such', async () => {
+    await fails('x\n{{ m[host.idc] }}', { m: { bx: 1 }, host: { idc: null } }, /line 2: undefined variable "m\[…\]" \(looked up with an empty or null key\)$/);
+  });
+
   it('an unknown filter and a syntax error fail with the line', async () => {
     await fails('x\n{{ a | shout }}', { a: 1 }, /line 2: undefined filter: shout/);
     await fails('{% if %}', {}, /line 1: .*invalid value expression/);

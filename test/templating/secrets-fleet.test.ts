@@ -81,7 +81,8 @@ describe('secrets on a real host', () => {
     assert.equal(await readFile(fleet.path(ip, '/etc/app/db.conf'), 'utf8'), `token=${FILE_SECRET}\n`);
     assert.equal((await stat(fleet.path(ip, '/etc/app/db.conf'))).mode & 0o777, 0o600);
     assert.equal(await readFile(fleet.path(ip, '/etc/app/app.ini'), 'utf8'), `user=app\npassword=${DB_PASSWORD}\nhost=${ip}\n`);
-    assert.equal((await stat(fleet.path(ip, '/etc/app/app.ini'))).mode & 0o777, 0o644);
+    assert.equal((await stat(fleet.path(ip, '/etc/app/app.ini'))).mode & 0o777, 0o600, 'a template reading secrets: 0600 too');
+    assert.equal((await stat(fleet.path(ip, '/etc/app/readme.txt'))).mode & 0o777, 0o644);
     await assert.rejects(stat(fleet.path(ip, '/etc/app/db.conf.age')), /ENOENT/);
     assert.deepEqual([...r.body.hosts[0].changes].sort(), ['+etc/app/app.ini', '+etc/app/db.conf', '+etc/app/readme.txt']);
   });

@@ -33,11 +33,15 @@ export function describeError(path: string, err: unknown): TemplateError {
   if (e instanceof LiquidError) {
     const [line] = e.token?.getPosition?.() ?? [];
     const orig = e.originalError as { variableName?: string; message?: string } | undefined;
-    const cause = orig?.variableName ? `undefined variable "${orig.variableName}"` : causeOf(orig?.message ?? e.message);
+    const cause = orig?.variableName ? undefinedVariable(orig.variableName) : causeOf(orig?.message ?? e.message);
     return new TemplateError(`template ${path}${line ? ` line ${line}` : ''}: ${cause}`);
   }
   return new TemplateError(`template ${path}: ${causeOf((err as Error)?.message ?? String(err))}`);
 }
+
+// liquidjs names `m[k]` with k null or empty as "m.": say what happened.
+const undefinedVariable = (name: string): string =>
+  /\.$|\.\./.test(name) ? `undefined variable "${name.replace(/\.+$/, '')}[…]" (looked up with an empty or null key)` : `undefined variable "${name}"`;
 
 // `date` with "now"/"today" would make two renders of the same commit differ (and every host look changed).
 const date = function (this: unknown, v: unknown, ...args: unknown[]) {

@@ -19,6 +19,8 @@ import type { SecretBox } from './secrets.js';
 import { hostVariables, mergeValues, parseValues, type HostInfo, type Values } from './vars.js';
 
 export const IDLE_KEEP = 16;
+/** A template that names `secrets` anywhere is treated as holding one (its default mode is 0600). */
+const READS_SECRETS = /\bsecrets\b/;
 /** Secret files land with this mode unless a `files` rule of the metadata gives one. */
 export const SECRET_MODE = 0o600;
 
@@ -102,10 +104,12 @@ export async function prepareRendering(o: {
       secretFiles.push(k.hostPath);
       secretValues.push(...data.toString('utf8').split('\n').map((l) => l.trim()));
     }
-    // A secret ignores the unit-wide `mode`: 0600 unless its own `files` rule gives one.
+    // A secret (a decrypted file, or a template that names `secrets`) ignores the unit-wide `mode`: 0600 unless
+    // its own `files` rule gives one.
     const ruleMode = meta.files.find((r) => globToRegExp(r.path).test(k.hostPath))?.mode;
     const unitMode = attributesFor(meta, k.hostPath).mode;
-    const mode = k.secret ? (ruleMode ? parseInt(ruleMode, 8) : SECRET_MODE) : unitMode ? parseInt(unitMode, 8) : st.mode & 0o777;
+    const secretish = k.secret || (k.template && READS_SECRETS.test(data.toString('utf8')));
+    const mode = secretish ? (ruleMode ? parseInt(ruleMode, 8) : SECRET_MODE) : unitMode ? parseInt(unitMode, 8) : st.mode & 0o777;
     await rm(src);
     if (k.template) {
       templates.push({ kind: k, compiled: renderer.compile(`${key}/${k.source}`, data.toString('utf8')), mode });
