@@ -13,7 +13,7 @@ import { setHostFacts } from '../../server/src/db/agents.js';
 const API_TOKEN = 'api-token-for-tests-0123456789';
 const UP = 'nginx/prod/shop/etc/nginx/conf.d/upstream.conf.tmpl';
 
-interface HostRow { ip: string; status: string; reason: string | null; changes: string[] }
+interface HostRow { ip: string; status: string; reason: string | null; changes: string[]; filesChanged: number; renderHash?: string }
 
 describe('templates on a real fleet', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -110,7 +110,11 @@ describe('templates on a real fleet', () => {
       const h = d.hosts.get(ip)!;
       assert.equal(h.status, 'succeeded');
       assert.deepEqual(h.changes, [], `${ip}: unchanged render, nothing sent`);
+      assert.equal(h.filesChanged, 0);
+      assert.equal(h.renderHash, first.hosts.get(ip)!.renderHash, `${ip}: the record shows the same rendered copy as before`);
     }
+    assert.notEqual(d.hosts.get(b)!.renderHash, first.hosts.get(b)!.renderHash);
+    assert.match(d.hosts.get(b)!.renderHash!, /^[0-9a-f]{16}$/);
     assert.equal(await onHost(a), beforeA);
     assert.deepEqual(d.hosts.get(b)!.changes, ['+etc/nginx/conf.d/upstream.conf']);
     assert.match(await onHost(b), /# wgq has one upstream\n/);

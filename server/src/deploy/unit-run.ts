@@ -27,6 +27,7 @@ import { deletionHold, stageUnit, type Stage } from './stage.js';
 import { removedCount } from './transfer-plan.js';
 import type { HostPushStatus, UnitStatus } from './types.js';
 import { hostInfoByIp } from '../db/host-facts.js';
+import { setHostPushRender } from '../db/host-render.js';
 import { identityFileOf, openSecretBox, type SecretBox } from '../templating/secrets.js';
 import type { HostStage } from '../templating/unit-render.js';
 
@@ -198,6 +199,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             hlog.warn({ reason }, 'host not staged');
             return { ip: t.ip, status: 'failed' as HostPushStatus, transient: false };
           }
+          if (hs) await setHostPushRender(db, rowId, hs.renderHash);
           try {
           const probe = mayProbe(t.ip)
             ? { expected: hs ? () => hs.expected(list.plan.entries) : list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
