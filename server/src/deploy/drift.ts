@@ -47,22 +47,19 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
         } catch (err) {
           return { unit: key, ip: t.ip, state: 'error', files: [], reason: stage.redactor.mask((err as Error).message), commit, checkedAt: now() };
         }
-        try {
+        const own = hs;
         const res = await pushHost({
           ssh: deps.ssh, launcher: deps.launcher, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
           plan: { sourceDir: hs?.dir ?? stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
-          probe: deps.config.deploy.ssh.probe ? { expected: hs ? () => hs.expected(list.plan.entries) : list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
+          probe: deps.config.deploy.ssh.probe ? { expected: own ? () => own.expected(list.plan.entries) : list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
           transfer: list.plan, rsync: { path: deps.config.deploy.ssh.rsyncPath, askVersion: false },
-        });
+        }).finally(() => own?.release());
         if (res.status !== 'succeeded') {
           return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason && stage.redactor.mask(res.reason), commit, checkedAt: now() };
         }
         // Per-path owner rules have their own rsync pass: an owner they put there is not reported as a change.
         return { unit: key, ip: t.ip, state: res.changes.length ? 'drifted' : 'in_sync', files: res.changes, reason: null, commit, checkedAt: now() };
-        } finally {
-          hs?.release();
-        }
       }, signal)));
       await replaceUnitDrift(deps.db, key, rows);
       for (const s of ['in_sync', 'drifted', 'unreachable', 'error'] as const) {

@@ -183,13 +183,13 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
       const list = lists.get(t.ip)!;
+      let hs: HostStage | undefined; // this host's staged copy, released when its push is done
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           const started = Date.now();
           // This host's own staged copy (templates rendered with its facts); a template or secret that fails
           // fails this host only, before anything is sent.
-          let hs: HostStage | undefined;
           try {
             hs = await stage.forHost(infos.get(t.ip) ?? { ip: t.ip, hostname: t.hostname ?? null });
           } catch (err) {
@@ -200,9 +200,9 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
             return { ip: t.ip, status: 'failed' as HostPushStatus, transient: false };
           }
           if (hs) await setHostPushRender(db, rowId, hs.renderHash);
-          try {
+          const own = hs;
           const probe = mayProbe(t.ip)
-            ? { expected: hs ? () => hs.expected(list.plan.entries) : list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+            ? { expected: own ? () => own.expected(list.plan.entries) : list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
             : undefined;
           // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
           // A unit without hooks owes nothing (two database writes a host saved).
@@ -256,15 +256,14 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           finals.set(t.ip, { status: res.status, seconds: res.durationMs / 1000 }); // a deferred host's retry replaces its first try
           hlog.info({ status: res.status, reason: res.reason, changes: res.changes.length, attempts: res.attempts, ms: res.durationMs }, 'host push finished');
           return { ip: t.ip, status: res.status, transient: res.status === 'failed' && TRANSIENT.has(res.failureKind ?? '') };
-          } finally {
-            hs?.release();
-          }
         }, input.drain);
       } catch {
         // Never started: the server is draining. The deployment is re-run at the next start.
         interrupted = true;
         await rec.finishHostPush(db, rowId, { status: 'aborted', exitCode: null, reason: 'not started: the server was shutting down', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
         return { ip: t.ip, status: 'aborted', transient: false };
+      } finally {
+        hs?.release();
       }
     };
 
