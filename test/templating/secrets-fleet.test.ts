@@ -20,6 +20,8 @@ import { startReceiver, type Receiver } from '../notify/receiver.js';
 const API_TOKEN = 'api-token-for-secret-tests-01234';
 const DB_PASSWORD = 'Zq8-pl41n-DBpass-4471';
 const FILE_SECRET = 'file-only-S3CRET-9911';
+const TMPL_SECRET = 'tmpl-S3CRET-7788-abc';
+const BROKEN_SECRET = 'broken-S3CRET-5566';
 const UNIT = 'nginx/prod/db';
 
 describe('secrets on a real host', () => {
@@ -115,6 +117,25 @@ describe('secrets on a real host', () => {
     await assert.rejects(stat(fleet.path(ip, '/etc/app/other.conf')), /ENOENT/);
   });
 
+  it('x.tmpl.age is decrypted, then rendered; a syntax error in it is reported without its text', async () => {
+    await fx.commit({
+      [`${UNIT}/etc/app/other.conf.age`]: null,
+      [`${UNIT}/etc/app/api.conf.tmpl.age`]: await encryptForRecipients(Buffer.from(`key=${TMPL_SECRET}\nip={{ host.ip }}\n`), [recipient]),
+    });
+    let r = await api('/sync?env=prod&app=db');
+    assert.equal(r.body.hosts[0].status, 'succeeded', JSON.stringify(r.body.hosts));
+    assert.equal(await readFile(fleet.path(ip, '/etc/app/api.conf'), 'utf8'), `key=${TMPL_SECRET}\nip=${ip}\n`);
+    assert.equal((await stat(fleet.path(ip, '/etc/app/api.conf'))).mode & 0o777, 0o600);
+    await fx.commit({ [`${UNIT}/etc/app/broken.conf.tmpl.age`]: await encryptForRecipients(Buffer.from(`x\n{% if ${BROKEN_SECRET} == %}y{% endif %}\n`), [recipient]) });
+    r = await api('/sync?env=prod&app=db');
+    const h = r.body.hosts[0];
+    assert.equal(h.status, 'failed');
+    assert.match(h.reason, /^template nginx\/prod\/db\/etc\/app\/broken\.conf\.tmpl\.age line 2: .*; nothing was pushed to this host$/);
+    assert.equal(h.reason.includes(BROKEN_SECRET), false, h.reason);
+    await fx.commit({ [`${UNIT}/etc/app/broken.conf.tmpl.age`]: null });
+    assert.equal((await api('/sync?env=prod&app=db')).body.hosts[0].status, 'succeeded');
+  });
+
   it('modify refuses an encrypted file', async () => {
     const r = await api(`/api/v1/units/${UNIT}/modify`, { method: 'POST', body: { path: 'etc/app/db.conf.age', set: { a: 'b' }, author: { name: 'Ada', email: 'ada@example.com' } } });
     assert.equal(r.status, 400);
@@ -135,7 +156,7 @@ describe('secrets on a real host', () => {
     };
     assert.ok(rows.length > 10 && s.logs.length > 20 && rx.requests.length >= 2 && answers.length > 15, 'the search covered real material');
     assert.ok(haystacks.api!.includes('BEGIN AGE ENCRYPTED FILE'), 'the file APIs serve the encrypted form');
-    for (const secret of [DB_PASSWORD, FILE_SECRET]) {
+    for (const secret of [DB_PASSWORD, FILE_SECRET, TMPL_SECRET, BROKEN_SECRET]) {
       for (const form of [secret, Buffer.from(secret).toString('base64').replace(/=+$/, '')]) {
         for (const [where, text] of Object.entries(haystacks)) assert.equal(text.includes(form), false, `${where} holds a secret`);
       }

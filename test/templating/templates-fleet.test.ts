@@ -151,4 +151,21 @@ describe('templates on a real fleet', () => {
     assert.match(await onHost(a), /, 4 cpus\n/, 'dry run wrote nothing');
     assert.equal(await onHost(c), 'edited by hand\n');
   });
+
+  it('a change of a values file outside the unit redeploys the units below it', async () => {
+    const push = async () => {
+      const { id } = await s.ctx.deployer.submit({ kind: 'push', trigger: 'api', actor: 'test' });
+      await s.ctx.deployer.wait(id);
+      return (await s.api(`/api/v1/deployments/${id}`)).body as { status: string; units: string[] };
+    };
+    await push(); // the branch's last processed commit is now the head
+    await fx.commit({ 'nginx/prod/vars.yaml': 'port: 8081\n', [UP]: '{% for s in upstreams[host.idc] %}server {{ s }}:{{ port }};\n{% endfor %}' });
+    await push();
+    await fx.commit({ 'nginx/prod/vars.yaml': 'port: 8082\n' });
+    const d = await push();
+    assert.equal(d.status, 'succeeded');
+    assert.deepEqual(d.units, ['nginx/prod/shop']);
+    assert.equal(await onHost(b), 'server 10.2.0.1:8082;\n');
+    assert.equal(await onHost(c), 'server 10.1.0.1:9090;\nserver 10.1.0.2:9090;\n', 'the host file still wins');
+  });
 });

@@ -47,6 +47,9 @@ export interface UnitRendering {
   stats(): { renders: number; copies: number; reused: number };
 }
 
+/** Error text of a decrypted template: what liquidjs quotes (a variable's name, an expression) is replaced by "…". */
+const unquote = (msg: string): string => msg.replace(/"[^"]*"/g, '"…"').replace(/(undefined (?:variable|filter)): \S+/g, '$1 "…"');
+
 interface Tmpl { kind: UnitFileKind; compiled: Compiled; mode: number }
 
 
@@ -112,7 +115,14 @@ export async function prepareRendering(o: {
     const mode = secretish ? (ruleMode ? parseInt(ruleMode, 8) : SECRET_MODE) : unitMode ? parseInt(unitMode, 8) : st.mode & 0o777;
     await rm(src);
     if (k.template) {
-      templates.push({ kind: k, compiled: renderer.compile(`${key}/${k.source}`, data.toString('utf8')), mode });
+      let compiled: Compiled;
+      try {
+        compiled = renderer.compile(`${key}/${k.source}`, data.toString('utf8'));
+      } catch (err) {
+        // liquidjs quotes the offending text: from a decrypted template that text is secret.
+        throw k.secret && err instanceof TemplateError ? new TemplateError(unquote(err.message)) : err;
+      }
+      templates.push({ kind: k, compiled, mode });
     } else {
       await writeFile(join(unitDir, k.hostPath), data, { mode });
       await chmod(join(unitDir, k.hostPath), mode);
@@ -183,7 +193,8 @@ export async function prepareRendering(o: {
         try {
           out = Buffer.from(await renderer.render(t.compiled, vars), 'utf8');
         } catch (err) {
-          throw err instanceof TemplateError ? new TemplateError(redactor.mask(err.message)) : err;
+          // In a decrypted template even a variable's name is its text: only the line is given then.
+          throw err instanceof TemplateError ? new TemplateError(redactor.mask(t.kind.secret ? unquote(err.message) : err.message)) : err;
         }
         rendered.push({ t, out });
         h.update(t.kind.hostPath).update('\0').update(String(t.mode)).update('\0').update(String(out.length)).update('\0').update(out);
