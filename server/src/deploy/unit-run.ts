@@ -300,6 +300,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       for (const r of again) results.set(r.ip, r.status);
     }
 
+    if (stage.rendering?.perHost) log.info(stage.rendering.stats(), 'templates rendered'); // renders, copies staged, hosts that shared one
     for (const f of finals.values()) {
       deps.metrics.hostPushes.inc({ status: f.status });
       deps.metrics.pushDuration.observe({ status: f.status }, f.seconds);
