@@ -8,6 +8,7 @@ const benches: Array<() => Promise<Bench>> = [
   async () => (await import('./es-sync.js')).default,
   async () => (await import('./webhooks.js')).default,
   async () => (await import('./dashboard.js')).default,
+  async () => (await import('./templates.js')).default,
 ];
 
 const wanted = process.argv.slice(2);

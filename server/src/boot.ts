@@ -30,6 +30,7 @@ import { SshConnections } from './ssh/connections.js';
 import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
+import { ensureAgeIdentity, identityFileOf } from './templating/secrets.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
 import { SyncWindows } from './windows/service.js';
 
@@ -77,6 +78,8 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const pub = await ensureIdentity(identityFile);
   await ensureKnownHosts(knownHostsFile);
   log.info({ publicKey: pub, identityFile }, 'deploy key (authorise it on your hosts: see README "SSH key set-up")');
+  const ageFile = identityFileOf(config);
+  log.info({ recipients: await ensureAgeIdentity(ageFile), identityFile: ageFile }, 'secrets recipient (encrypt *.age files for it: see README "Templates and secrets")');
 
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');

@@ -14,6 +14,7 @@ import { notificationsConfigSchema } from './notify/config-schema.js';
 import { syncWindowsConfigSchema } from './windows/config-schema.js';
 import { dryRunDiffConfigSchema } from './deploy/diff-config-schema.js';
 import { previewsConfigSchema } from './preview/config-schema.js';
+import { secretsConfigSchema } from './templating/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -127,6 +128,7 @@ export const configSchema = z.strictObject({
   syncWindows: syncWindowsConfigSchema,
   dryRunDiff: dryRunDiffConfigSchema.prefault({}),
   previews: previewsConfigSchema.prefault({}),
+  secrets: secretsConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };

@@ -7,6 +7,7 @@ import { createFssyncModule } from './fssync/module.js';
 import { createNotifyModule } from './notify/module.js';
 import { createRetentionModule } from './retention/module.js';
 import { createPreviewsModule } from './preview/module.js';
+import { createSecretsModule } from './templating/module.js';
 
 export function createModules(): AppModule[] {
   return [
@@ -17,5 +18,6 @@ export function createModules(): AppModule[] {
     createNotifyModule(),
     createRetentionModule(),
     createPreviewsModule(),
+    createSecretsModule(),
   ];
 }

@@ -113,12 +113,13 @@ export async function unitResults(q: Queryable, id: number): Promise<UnitView[]>
 }
 
 export async function hostPushes(q: Queryable, id: number): Promise<HostPushView[]> {
-  const rows = await q.all<{ unit: string; ip: string; hostname: string | null; status: string; exit_code: number | null; reason: string | null; files_changed: number | null; changes: string | null; stderr_tail: string | null; attempts: number; duration_ms: number | null; started_at: string | null; finished_at: string | null }>(
+  const rows = await q.all<{ unit: string; ip: string; hostname: string | null; status: string; exit_code: number | null; reason: string | null; files_changed: number | null; changes: string | null; stderr_tail: string | null; attempts: number; duration_ms: number | null; started_at: string | null; finished_at: string | null; render_hash?: string | null }>(
     'SELECT * FROM host_pushes WHERE deployment_id = ? ORDER BY unit, ip, id', [id]);
   return rows.map((r) => ({
     unit: r.unit, ip: r.ip, hostname: r.hostname, status: r.status as HostPushStatus, exitCode: r.exit_code, reason: r.reason,
     filesChanged: r.files_changed, changes: r.changes ? (JSON.parse(r.changes) as string[]) : [], stderrTail: r.stderr_tail,
     attempts: r.attempts, durationMs: r.duration_ms, startedAt: r.started_at, finishedAt: r.finished_at,
+    ...(r.render_hash ? { renderHash: r.render_hash } : {}),
   }));
 }
 

@@ -10,7 +10,8 @@ import { parseUnitKey } from '../gitops/targets.js';
 import { pushHost } from './host-push.js';
 import { ownerPasses } from './owner-passes.js';
 import type { LiveBus } from '../events/live-bus.js';
-import { resolveTargets, unitOwnership, type UnitRunDeps } from './unit-run.js';
+import { resolveTargets, stageOptions, unitOwnership, type UnitRunDeps } from './unit-run.js';
+import { hostInfoByIp } from '../db/host-facts.js';
 import { stageUnit, type Stage } from './stage.js';
 import type { Deployer } from './deployer.js';
 
@@ -38,19 +39,27 @@ export async function checkUnitDrift(deps: DriftDeps, key: string, signal: Abort
     try {
       const rows = await Promise.all(targets.map((t) => deps.deployer.slots.run(async (): Promise<DriftRow> => {
         const commit = known.get(t.ip) ?? state!.lastCommit;
-        if (!stages.has(commit)) stages.set(commit, stageUnit(deps.repo, `${root}-${stages.size}`, unit, commit));
+        if (!stages.has(commit)) stages.set(commit, stageUnit(deps.repo, `${root}-${stages.size}`, unit, commit, [], stageOptions(deps.config, unit.env)));
         const stage = await stages.get(commit)!;
         const { owner, group } = unitOwnership(deps.config, key, stage);
         const list = await stage.listFor(commit);
+        // Compared with what this host's templates render to (its own staged copy), not with the templates.
+        let hs;
+        try {
+          hs = await stage.forHost((stage.rendering?.perHost ? (await hostInfoByIp(deps.db, [t.ip])).get(t.ip) : undefined) ?? { ip: t.ip, hostname: t.hostname ?? null });
+        } catch (err) {
+          return { unit: key, ip: t.ip, state: 'error', files: [], reason: stage.redactor.mask((err as Error).message), commit, checkedAt: now() };
+        }
+        const own = hs;
         const res = await pushHost({
           ssh: deps.ssh, launcher: deps.launcher, target: t, log: deps.log.child({ unit: key, host: t.ip }), signal,
-          plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
+          plan: { sourceDir: hs?.dir ?? stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(deps.config.deploy.hostTimeout, 60) },
           timeoutSeconds: deps.config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
-          probe: deps.config.deploy.ssh.probe ? { expected: list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
+          probe: deps.config.deploy.ssh.probe ? { expected: own ? () => own.expected(list.plan.entries) : list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
           transfer: list.plan, rsync: { path: deps.config.deploy.ssh.rsyncPath, askVersion: false },
-        });
+        }).finally(() => own?.release());
         if (res.status !== 'succeeded') {
-          return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason, commit, checkedAt: now() };
+          return { unit: key, ip: t.ip, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error', files: [], reason: res.reason && stage.redactor.mask(res.reason), commit, checkedAt: now() };
         }
         // Per-path owner rules have their own rsync pass: an owner they put there is not reported as a change.
         return { unit: key, ip: t.ip, state: res.changes.length ? 'drifted' : 'in_sync', files: res.changes, reason: null, commit, checkedAt: now() };

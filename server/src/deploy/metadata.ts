@@ -50,6 +50,12 @@ export const metadataSchema = z.strictObject({
   }).optional(),
   deletion: z.strictObject({ maxFiles: z.number().int().min(0).optional(), maxPercent: z.number().min(0).max(100).optional() }).optional(),
   selfHeal: z.boolean().optional(),
+  /** Rendered per host under their own name (besides every `*.tmpl`; README "Templates and secrets"). */
+  templates: z.array(glob).max(200).default([]),
+  /** Kept exactly as in git: a file that really ends in `.tmpl` or `.age`. */
+  literal: z.array(glob).max(200).default([]),
+  /** The unit's own template values (over the repo, mod and env `vars.yaml`). */
+  vars: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type UnitMetadata = z.infer<typeof metadataSchema>;

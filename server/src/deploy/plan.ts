@@ -5,6 +5,7 @@ import { ConflictError } from '../errors.js';
 import * as rec from '../db/deployments.js';
 import { changedUnits, parseUnitKey, selectUnits, type Unit, unitKey } from '../gitops/targets.js';
 import { ZERO_SHA_RE } from '../util/validate.js';
+import { valuesScope } from '../templating/names.js';
 import type { UnitRunDeps } from './unit-run.js';
 import type { PushRequest, SyncRequest } from './types.js';
 
@@ -25,8 +26,14 @@ export async function planPush(deps: Pick<UnitRunDeps, 'repo' | 'db'>, branch: s
   if (base === head) return { units: [], commit: head, before: base };
   const [linear, changes] = await Promise.all([repo.inHistory(base, head), repo.diff(base, head)]);
   if (!linear) log.warn({ base, head }, 'history rewritten (force push): full sync of the affected units');
-  return { units: changedUnits(changes), commit: head, before: base };
+  // A values file outside the units (vars.yaml, secrets.yaml.age at repo, mod or env level) changes the units below it.
+  const scopes = changes.flatMap((c) => [c.path, ...(c.from ? [c.from] : [])]).map(valuesScope).filter((x): x is string => x !== undefined);
+  const byValues = scopes.length ? (await repo.listUnits(head)).filter((u) => scopes.some((p) => `${unitKey(u)}/`.startsWith(p))) : [];
+  return { units: mergeUnits(changedUnits(changes), byValues), commit: head, before: base };
 }
+
+const mergeUnits = (a: Unit[], b: Unit[]): Unit[] =>
+  [...new Map([...a, ...b].map((u) => [unitKey(u), u])).values()].sort((x, y) => unitKey(x).localeCompare(unitKey(y)));
 
 export async function planSync(deps: Pick<UnitRunDeps, 'repo'>, req: SyncRequest): Promise<Plan> {
   // A sync names what to deploy; a head fetched in the last seconds (e.g. by /sync validating it) will do.

@@ -46,6 +46,8 @@ export interface HostPushView {
   unit: string; ip: string; hostname: string | null; status: HostPushStatus; exitCode: number | null; reason: string | null;
   filesChanged: number | null; changes: string[]; stderrTail: string | null; attempts: number; durationMs: number | null;
   startedAt: string | null; finishedAt: string | null;
+  /** Templated units: the first 16 hex digits of the SHA-256 of what this host's templates rendered to. */
+  renderHash?: string;
 }
 
 export interface UnitView { unit: string; commit: string | null; status: UnitStatus; reason: string | null; hostCount: number; startedAt: string | null; finishedAt: string | null }

@@ -28,6 +28,10 @@ import { failureLimit, planBatches } from './rollout.js';
 import { deletionHold, stageUnit, type Stage } from './stage.js';
 import { removedCount } from './transfer-plan.js';
 import type { DeployChange, HostPushStatus, UnitStatus } from './types.js';
+import { hostInfoByIp } from '../db/host-facts.js';
+import { setHostPushRender } from '../db/host-render.js';
+import { identityFileOf, openSecretBox, type SecretBox } from '../templating/secrets.js';
+import type { HostStage } from '../templating/unit-render.js';
 
 export interface UnitRunDeps {
   config: Config; db: Db; clock: () => Date; metrics: Metrics; cmdb: CmdbProvider; ssh: SshConnections; repo: ConfigRepo;
@@ -76,6 +80,12 @@ export async function resolveTargets(deps: Pick<UnitRunDeps, 'cmdb' | 'config'>,
   const found = await deps.cmdb.resolveHosts({ env: inventoryEnv(deps.config, unit.env), app: unit.app }, AbortSignal.timeout(CMDB_TIMEOUT_MS));
   const all = [...new Map(found.map((h) => [h.ip, h])).values()].sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
   return onlyHosts ? all.filter((h) => onlyHosts.includes(h.ip)) : all;
+}
+
+/** How a unit is staged: the server's age identity (opened on first use) and the unit's inventory env. */
+export function stageOptions(config: Config, env: string): { secrets: () => SecretBox; inventoryEnv: string } {
+  let box: SecretBox | undefined;
+  return { secrets: () => (box ??= openSecretBox(identityFileOf(config))), inventoryEnv: inventoryEnv(config, env) };
 }
 
 /** Owner/group for rsync --chown: unit metadata, then deploy.units, then deploy.owner/group. */
@@ -140,7 +150,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
   let stage: Stage;
   try {
     const root = join(config.dataDir, 'staging', `${input.deploymentId}-${key.replaceAll('/', '~')}`);
-    stage = await stageUnit(deps.repo, root, input.unit, input.commit, targets.map((t) => known.get(t.ip)));
+    stage = await stageUnit(deps.repo, root, input.unit, input.commit, targets.map((t) => known.get(t.ip)), stageOptions(config, input.unit.env));
   } catch (err) {
     await record('failed', `cannot stage the unit: ${(err as Error).message}`, targets.length);
     return { status: 'failed', hosts: [], interrupted: false };
@@ -167,7 +177,10 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
     const mayProbe = (ip: string) => !input.force && config.deploy.ssh.probe && (known.get(ip) === input.commit
       || (config.deploy.ssh.shellWrites && (lists.get(ip)!.changedFiles ?? Infinity) <= SHELL_WRITE_MAX_OPS));
     // What the probes compare with, worked out while the host pushes start (they would all wait for it).
-    for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
+    const perHost = !!stage.rendering?.perHost;
+    if (!perHost) for (const l of new Set(targets.filter((t) => mayProbe(t.ip)).map((t) => lists.get(t.ip)!))) l.expected().catch(() => undefined);
+    // Templates read the inventory's facts of each host (README "Templates and secrets").
+    const infos = perHost ? await hostInfoByIp(db, targets.map((t) => t.ip)) : new Map();
     const { owner, group } = unitOwnership(config, key, stage);
     const backups = config.deploy.backups.enabled && !input.dryRun;
     const backupParent = `${config.deploy.backups.dir}/${key.replaceAll('/', '~')}`;
@@ -180,14 +193,28 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       const rowId = rows.get(t.ip)!;
       const hlog = log.child({ host: t.ip });
       const list = lists.get(t.ip)!;
-      const probe = mayProbe(t.ip)
-        ? { expected: list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
-        : undefined;
+      let hs: HostStage | undefined; // this host's staged copy, released when its push is done
       try {
         return await deps.hostSlots.run(async () => {
           await rec.startHostPush(db, rowId, now());
           hostChanged(t.ip, 'running');
           const started = Date.now();
+          // This host's own staged copy (templates rendered with its facts); a template or secret that fails
+          // fails this host only, before anything is sent.
+          try {
+            hs = await stage.forHost(infos.get(t.ip) ?? { ip: t.ip, hostname: t.hostname ?? null });
+          } catch (err) {
+            const reason = stage.redactor.mask(`${(err as Error).message}; nothing was pushed to this host`);
+            await rec.finishHostPush(db, rowId, { status: 'failed', exitCode: null, reason, changes: [], stderrTail: null, attempts: 0, durationMs: Date.now() - started }, now());
+            finals.set(t.ip, { status: 'failed', seconds: (Date.now() - started) / 1000 });
+            hlog.warn({ reason }, 'host not staged');
+            return { ip: t.ip, status: 'failed' as HostPushStatus, transient: false };
+          }
+          if (hs) await setHostPushRender(db, rowId, hs.renderHash);
+          const own = hs;
+          const probe = mayProbe(t.ip)
+            ? { expected: own ? () => own.expected(list.plan.entries) : list.expected, cold: known.get(t.ip) === input.commit, shellWrites: config.deploy.ssh.shellWrites, metrics: deps.metrics }
+            : undefined;
           // Write-ahead: files may land from here on; until the hooks ran, the host owes them (a crash keeps this).
           // A unit without hooks owes nothing (two database writes a host saved).
           const owedFrom = owed.get(t.ip);
@@ -196,7 +223,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           const res = await pushHost({
             ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal: input.kill,
             plan: {
-              sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: input.dryRun,
+              sourceDir: hs?.dir ?? stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: input.dryRun,
               ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60), backupDir: backups ? `${backupParent}/${input.deploymentId}` : undefined,
               // Every `keep` deployments (so at most 2×keep−1 backups stay), riding on the push's own session.
               remotePrefix: backups && input.deploymentId % config.deploy.backups.keep === 0 ? prunePrefix(backupParent, config.deploy.backups.keep) : undefined,
@@ -234,12 +261,15 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           // A dry run shows what each changed file would become (read-only; failures only lose the diff).
           if (input.dryRun && res.status === 'succeeded' && res.changes.length && config.dryRunDiff.enabled) {
             const d = await hostDiff({
-              ssh: deps.ssh, target: t, log: hlog, signal: input.kill, unitDir: stage.unitDir, changes: res.changes,
-              limits: config.dryRunDiff, redact: deps.redact, timeoutMs: config.deploy.hostTimeout * 1000,
+              ssh: deps.ssh, target: t, log: hlog, signal: input.kill, unitDir: hs?.dir ?? stage.unitDir, changes: res.changes,
+              limits: config.dryRunDiff, redact: stage.rendering ? stage.redactor.redact.bind(stage.redactor) : deps.redact,
+              timeoutMs: config.deploy.hostTimeout * 1000,
             }).catch((err: unknown) => { hlog.warn({ err }, 'host diff failed'); return undefined; });
             if (d) await saveHostDiff(db, rowId, capHostDiff(d, config.dryRunDiff.maxStoredBytes));
           }
           res.durationMs = Date.now() - started; // the hooks included: they are part of the host's push
+          // A hook may print a rendered secret (`nginx -t` quoting a line): never into a record or a log.
+          if (stage.rendering) Object.assign(res, { reason: res.reason && stage.redactor.mask(res.reason), stderrTail: res.stderrTail && stage.redactor.mask(res.stderrTail) });
           await rec.finishHostPush(db, rowId, res, now());
           hostChanged(t.ip, res.status);
           if (res.status === 'succeeded' && !input.dryRun) await rec.setHostCommit(db, key, t.ip, input.commit, input.deploymentId, now());
@@ -254,6 +284,8 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
         await rec.finishHostPush(db, rowId, { status: 'aborted', exitCode: null, reason: 'not started: the server was shutting down', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, now());
         hostChanged(t.ip, 'aborted');
         return { ip: t.ip, status: 'aborted', transient: false };
+      } finally {
+        hs?.release();
       }
     };
 
@@ -291,6 +323,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
       for (const r of again) results.set(r.ip, r.status);
     }
 
+    if (stage.rendering?.perHost) log.info(stage.rendering.stats(), 'templates rendered'); // renders, copies staged, hosts that shared one
     for (const f of finals.values()) {
       deps.metrics.hostPushes.inc({ status: f.status });
       deps.metrics.pushDuration.observe({ status: f.status }, f.seconds);

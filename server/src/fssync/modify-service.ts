@@ -99,6 +99,8 @@ export class ModifyService {
       if (req.mod && !(await this.clone.hasDir(unit))) throw new NotFoundError(`no unit ${unit} in the repo at ${head.slice(0, 12)}`);
       throw new NotFoundError(`no file ${req.path} in unit ${unit} at ${head.slice(0, 12)}`);
     }
+    // Its content is age ciphertext: an edit would destroy it, and the server must never write a secret in clear.
+    if (entry.path.endsWith('.age')) throw new ValidationError(`${entry.path} is encrypted (age): modify cannot edit it; decrypt, edit and re-encrypt it in the repo (scripts/secret.mjs)`, 'path');
     if (entry.mode !== '100644' && entry.mode !== '100755') throw new ValidationError(`${entry.path} is not a regular file (git mode ${entry.mode}); modify edits regular files only`, 'path');
     if ((entry.size ?? 0) > this.ctx.config.modify.maxFileBytes) throw new ValidationError(`${entry.path} is larger than modify.maxFileBytes (${this.ctx.config.modify.maxFileBytes})`, 'path');
     const unit = entry.path.split('/').slice(0, 3).join('/');

@@ -11,7 +11,10 @@ import { pushHost } from '../deploy/host-push.js';
 import { ownerPasses } from '../deploy/owner-passes.js';
 import { deletionHold, stageUnit, type Stage } from '../deploy/stage.js';
 import { removedCount } from '../deploy/transfer-plan.js';
-import { resolveTargets, unitOwnership, type UnitRunDeps } from '../deploy/unit-run.js';
+import { resolveTargets, stageOptions, unitOwnership, type UnitRunDeps } from '../deploy/unit-run.js';
+import { hostInfoByIp } from '../db/host-facts.js';
+import type { HostInfo } from '../templating/vars.js';
+import type { HostStage } from '../templating/unit-render.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { headRef, type PreviewEvent } from './events.js';
 
@@ -104,13 +107,16 @@ async function previewUnit(deps: PreviewDeps, e: PreviewEvent, unit: Unit, head:
   let stage: Stage;
   try {
     const root = join(config.dataDir, 'staging', `preview-${e.source}-${e.number}-${key.replaceAll('/', '~')}`);
-    stage = await stageUnit(deps.repo, root, unit, head, sample.map((t) => known.get(t.ip)));
+    stage = await stageUnit(deps.repo, root, unit, head, sample.map((t) => known.get(t.ip)), stageOptions(config, unit.env));
   } catch (err) {
     return { ...result, error: `cannot stage the unit: ${(err as Error).message}` };
   }
   try {
     const { owner, group } = unitOwnership(config, key, stage);
     const limits = { ...config.deploy.deletion, ...(stage.meta.deletion ?? {}) };
+    // Templates render with each host's facts; the diff shows the rendered text, secrets masked by the stage.
+    const infos = stage.rendering?.perHost ? await hostInfoByIp(db, sample.map((t) => t.ip)) : new Map<string, HostInfo>();
+    const redact: Redact | undefined = stage.rendering ? (p, text) => stage.redactor.redact(p, text) : deps.redact;
     for (const t of sample) {
       await deps.idle(signal);
       const list = await stage.listFor(known.get(t.ip));
@@ -119,22 +125,32 @@ async function previewUnit(deps: PreviewDeps, e: PreviewEvent, unit: Unit, head:
       result.deletions = Math.max(result.deletions, deletions);
       const hlog = log.child({ host: t.ip });
       const host = await deps.slots.run(async (): Promise<HostPreview> => {
-        const res = await pushHost({
-          ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal,
-          // A dry run: no backups, no prefix on the host, no hooks, no directory bookkeeping.
-          plan: { sourceDir: stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60) },
-          timeoutSeconds: config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
-          probe: config.deploy.ssh.probe ? { expected: list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
-          transfer: list.plan, rsync: { path: config.deploy.ssh.rsyncPath, askVersion: false },
-        });
-        const base = { ip: t.ip, hostname: t.hostname ?? null, changes: res.changes, reason: res.reason, deletions };
-        if (res.status !== 'succeeded') return { ...base, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error' };
-        if (res.changes.length === 0) return { ...base, state: 'unchanged' };
-        const diff = await hostDiff({
-          ssh: deps.ssh, target: t, log: hlog, signal, unitDir: stage.unitDir, changes: res.changes,
-          limits: config.dryRunDiff, redact: deps.redact, timeoutMs: config.deploy.hostTimeout * 1000,
-        }).catch((err: unknown) => { hlog.warn({ err }, 'host diff failed'); return undefined; });
-        return { ...base, state: 'changed', diff: diff && capHostDiff(diff, config.dryRunDiff.maxStoredBytes) };
+        let hs: HostStage | undefined;
+        try {
+          hs = await stage.forHost(infos.get(t.ip) ?? { ip: t.ip, hostname: t.hostname ?? null });
+        } catch (err) {
+          return { ip: t.ip, hostname: t.hostname ?? null, changes: [], reason: stage.redactor.mask((err as Error).message), deletions, state: 'error' };
+        }
+        try {
+          const res = await pushHost({
+            ssh: deps.ssh, launcher: deps.launcher, target: t, log: hlog, signal,
+            // A dry run: no backups, no prefix on the host, no hooks, no directory bookkeeping.
+            plan: { sourceDir: hs?.dir ?? stage.unitDir, passes: ownerPasses(stage.meta, list.plan.entries, owner, group), dryRun: true, ioTimeoutSeconds: Math.min(config.deploy.hostTimeout, 60) },
+            timeoutSeconds: config.deploy.hostTimeout, retries: 0, backoffSeconds: 0,
+            probe: config.deploy.ssh.probe ? { expected: hs ? () => hs!.expected(list.plan.entries) : list.expected, cold: true, shellWrites: false, metrics: deps.metrics } : undefined,
+            transfer: list.plan, rsync: { path: config.deploy.ssh.rsyncPath, askVersion: false },
+          });
+          const base = { ip: t.ip, hostname: t.hostname ?? null, changes: res.changes, reason: res.reason && stage.redactor.mask(res.reason), deletions };
+          if (res.status !== 'succeeded') return { ...base, state: UNREACHABLE.has(res.failureKind ?? '') ? 'unreachable' : 'error' };
+          if (res.changes.length === 0) return { ...base, state: 'unchanged' };
+          const diff = await hostDiff({
+            ssh: deps.ssh, target: t, log: hlog, signal, unitDir: hs?.dir ?? stage.unitDir, changes: res.changes,
+            limits: config.dryRunDiff, redact, timeoutMs: config.deploy.hostTimeout * 1000,
+          }).catch((err: unknown) => { hlog.warn({ err }, 'host diff failed'); return undefined; });
+          return { ...base, state: 'changed', diff: diff && capHostDiff(diff, config.dryRunDiff.maxStoredBytes) };
+        } finally {
+          hs?.release();
+        }
       }, signal);
       result.hosts.push(host);
     }
