@@ -104,6 +104,19 @@ describe('secrets on a real host', () => {
     await rx.waitFor(2);
   });
 
+  it('a dry run\'s content diff shows the rendered template with the secret masked', async () => {
+    await fx.commit({ [`${UNIT}/.gitfleet.yaml`]: null, [`${UNIT}/etc/app/app.ini.tmpl`]: 'user=app2\npassword={{ secrets.db_password }}\nhost={{ host.ip }}\n' });
+    const dry = await api('/sync?env=prod&app=db&dryRun=true');
+    assert.equal(dry.status, 200);
+    const h = dry.body.hosts[0];
+    assert.equal(h.status, 'succeeded', JSON.stringify(h));
+    const text = JSON.stringify(h.diff);
+    assert.match(text, /-user=app\\n\+user=app2/, text);
+    assert.match(text, /password=\[secret\]/, 'the context line with the secret is masked');
+    assert.ok(!text.includes(DB_PASSWORD) && !text.includes(FILE_SECRET), 'no plain secret in the diff');
+    await fx.commit({ [`${UNIT}/etc/app/app.ini.tmpl`]: 'user=app\npassword={{ secrets.db_password }}\nhost={{ host.ip }}\n' });
+  });
+
   it('a file encrypted for another recipient fails the host with the file and the recipient named', async () => {
     const other = await identityToRecipient(await generateIdentity());
     await fx.commit({
