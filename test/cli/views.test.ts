@@ -41,12 +41,17 @@ it('is a success only when the deployment and every host succeeded', () => {
 
 it('lists per host the changes, a failure with its reason, and a content diff when the server sends one', () => {
   const text = changesText([
-    host('192.0.2.1', { changes: ['+etc/a.conf', '-etc/old.conf'], diff: '--- a/etc/a.conf\n+++ b/etc/a.conf\n@@ -1 +1 @@\n-v1\n+v2\n' }),
+    // The shape the server sends (deploy/host-diff.ts HostDiff): per file a kind and, for text, the unified diff.
+    host('192.0.2.1', { changes: ['+etc/a.conf', '-etc/old.conf'], diff: { omitted: 1, files: [
+      { path: '/etc/a.conf', kind: 'modified', diff: '--- host/etc/a.conf\n+++ git/etc/a.conf\n@@ -1 +1 @@\n-v1\n+v2\n' },
+      { path: '/etc/logo.png', kind: 'binary', hostBytes: 10, newBytes: 12 },
+    ] } }),
     host('192.0.2.2', { changes: [] }),
     host('192.0.2.3', { status: 'failed', reason: 'host unreachable (connection refused)', changes: [] }),
   ]);
   assert.equal(text, [
-    '', 'app/prod/web on 192.0.2.1:', '  +etc/a.conf', '  -etc/old.conf', '  --- a/etc/a.conf', '  +++ b/etc/a.conf', '  @@ -1 +1 @@', '  -v1', '  +v2',
+    '', 'app/prod/web on 192.0.2.1:', '  +etc/a.conf', '  -etc/old.conf', '  --- host/etc/a.conf', '  +++ git/etc/a.conf', '  @@ -1 +1 @@', '  -v1', '  +v2',
+    '  /etc/logo.png: binary, 10 → 12 bytes', '  … and 1 more changed file(s) not shown',
     '', 'app/prod/web on 192.0.2.2: no changes',
     '', 'app/prod/web on 192.0.2.3: failed: host unreachable (connection refused)', '',
   ].join('\n'));

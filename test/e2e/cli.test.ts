@@ -137,7 +137,7 @@ describe('gitfleet CLI', () => {
     assert.deepEqual(partial.items.map((d: { id: number; status: string }) => [d.id, d.status]), [[failedId, 'partial']]);
     const bogus = await cli(['deployments', '--status', 'bogus']);
     assert.equal(bogus.code, 6);
-    assert.match(bogus.stderr, /status must be one of queued, running, succeeded, partial, failed, interrupted \(HTTP 400 validation_failed\)/);
+    assert.match(bogus.stderr, /status must be one of queued, running, succeeded, partial, failed, interrupted, held \(HTTP 400 validation_failed\)/);
   });
 
   it('deployments --watch prints a deployment as it appears and ends cleanly on Ctrl-C', async () => {
@@ -181,6 +181,8 @@ describe('gitfleet CLI', () => {
       const section = r.stdout.split(`app/prod/web on ${ip}:`)[1]?.split('\napp/prod/web on ')[0] ?? '';
       assert.match(section, /^ {2}\+etc\/web\/a\.conf$/m, r.stdout);
       assert.match(section, /^ {2}\+etc\/web\/b\.conf$/m, r.stdout);
+      // The content diff the dry run read from the host (v3 there, v4 in git).
+      assert.match(section, /^ {2}-v3\n {2}\+v4$/m, r.stdout);
     }
     assert.match(r.stdout, new RegExp(`at ${commits.v4}`));
     const j = json(await cli(['diff', 'app/prod/web', '--host', A, '-o', 'json']));

@@ -2,10 +2,12 @@
 import type { Host } from '../db/hosts.js';
 import type { HostRsync } from '../db/host-rsync.js';
 import type { DeploymentView, HostPushView } from '../deploy/types.js';
+import type { HostDiff } from '../deploy/host-diff.js';
+import { hostDiffText } from '../preview/render.js';
 import { between, formatAge, formatDuration, renderTable, shortSha } from './render.js';
 
 /** A host push as the API sends it; dry runs may carry a content diff (a newer server adds `diff`). */
-export type ApiHostPush = HostPushView & { diff?: string | null };
+export type ApiHostPush = HostPushView & { diff?: HostDiff | null };
 export type ApiDeployment = DeploymentView & { hosts?: ApiHostPush[] };
 export type ApiHost = Host & { rsync: HostRsync | null };
 
@@ -82,7 +84,7 @@ export function changesText(hosts: ApiHostPush[]): string {
       continue;
     }
     out += `${head}\n${indent(h.changes.join('\n'))}\n`;
-    if (h.diff) out += indent(h.diff.trimEnd()) + '\n';
+    if (h.diff?.files.length) out += indent(hostDiffText(h.diff).trimEnd()) + '\n';
   }
   return out;
 }
