@@ -28,6 +28,10 @@ import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
+import { Auth } from './auth/auth-service.js';
+import { listenPolicy } from './auth/listen-policy.js';
+import { AuditLog } from './audit/audit-log.js';
+import { ConfigError } from './errors.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -66,6 +70,16 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const db = await openDb(join(config.dataDir, 'gitfleet.db'));
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'database migrated');
+  // Secure by default: no API token and not loopback → no start (unless api.open); checked before anything else starts.
+  const clock = opts.clock ?? (() => new Date());
+  const auth = new Auth({ config, db, clock });
+  const policy = listenPolicy(config.server.host, await auth.tokensConfigured(), config.api.open);
+  if (!policy.start) {
+    await db.close();
+    throw new ConfigError([policy.problem]);
+  }
+  if (policy.warning) log.warn({ host: config.server.host }, policy.warning);
+  const audit = new AuditLog({ db, log, clock });
 
   const sshCfg = config.deploy.ssh;
   const identityFile = sshCfg.identityFile ?? join(config.dataDir, 'ssh', 'id_ed25519');
@@ -96,13 +110,12 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
     maxConnections: sshCfg.maxConnections, metrics, log, launcher,
   });
   await ssh.init();
-  const clock = opts.clock ?? (() => new Date());
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, shutdown: shutdown.signal };
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, auth, audit, shutdown: shutdown.signal };
 
   const modules = opts.modules ?? createModules();
   const app = createApp(ctx, modules);
@@ -117,7 +130,6 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   if (!loopback && !config.webhook.gitlab.token && !config.webhook.gitlab.signingSecret && !config.webhook.github.secret) {
     log.warn('webhooks accept unauthenticated deliveries: set webhook.gitlab.token or webhook.github.secret');
   }
-  if (!loopback && config.api.tokens.length === 0) log.warn('the API is open to anyone who can reach this port: set api.tokens');
 
   await ensureBaseline(ctx);
   await deployer.recover();

@@ -11,6 +11,7 @@ import { esSyncConfigSchema } from './essync/config-schema.js';
 import { agentsConfigSchema } from './agents/config-schema.js';
 import { modifyConfigSchema } from './fssync/config-schema.js';
 import { notificationsConfigSchema } from './notify/config-schema.js';
+import { auditConfigSchema } from './audit/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -108,7 +109,13 @@ export const configSchema = z.strictObject({
     }).prefault({}),
     github: z.strictObject({ secret: z.string().min(1).optional() }).prefault({}),
   }).prefault({}),
-  api: z.strictObject({ tokens: z.array(z.string().min(16, 'API tokens must be at least 16 characters')).default([]) }).prefault({}),
+  api: z.strictObject({
+    /** Admin tokens (named config-1, config-2, … in the audit log); scoped tokens are made through /api/v1/tokens. */
+    tokens: z.array(z.string().min(16, 'API tokens must be at least 16 characters')).default([]),
+    /** Run the API without tokens on a non-loopback address (README "Tokens and scopes"); warned at every start. */
+    open: z.boolean().default(false),
+  }).prefault({}),
+  audit: auditConfigSchema.prefault({}),
   inventory: cmdbConfigSchema.extend({
     envAliases: z.record(z.string().regex(SEGMENT_RE), z.string().regex(SEGMENT_RE)).default({}),
   }).prefault({}),

@@ -9,6 +9,8 @@ import type { Deployer } from './deploy/deployer.js';
 import type { SshConnections } from './ssh/connections.js';
 import type { ConfigRepo } from './gitops/repo.js';
 import type { Launcher } from './util/launcher.js';
+import type { Auth } from './auth/auth-service.js';
+import type { AuditLog } from './audit/audit-log.js';
 
 export interface AppContext {
   config: Config;
@@ -22,6 +24,10 @@ export interface AppContext {
   launcher: Launcher;
   repo: ConfigRepo;
   deployer: Deployer;
+  /** Who is calling (tokens, scopes, open API): auth/auth-service.ts. */
+  auth: Auth;
+  /** The append-only audit log: audit/audit-log.ts. */
+  audit: AuditLog;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }
