@@ -6,6 +6,7 @@ import { createAgentsModule } from './agents/module.js';
 import { createFssyncModule } from './fssync/module.js';
 import { createNotifyModule } from './notify/module.js';
 import { createRetentionModule } from './retention/module.js';
+import { createAuditModule } from './audit/module.js';
 
 export function createModules(): AppModule[] {
   return [
@@ -15,5 +16,6 @@ export function createModules(): AppModule[] {
     createFssyncModule(),
     createNotifyModule(),
     createRetentionModule(),
+    createAuditModule(),
   ];
 }
