@@ -29,7 +29,7 @@ describe('audit log', () => {
   const rowsOf = async (act: () => Promise<unknown>, n = 1) => {
     const before = (await s.ctx.db.get<{ m: number | null }>('SELECT MAX(id) AS m FROM audit_log'))!.m ?? 0;
     await act();
-    const rows = await until(`${n} audit row(s)`, async () => {
+    await until(`${n} audit row(s)`, async () => {
       const r = await s.ctx.db.all<any>('SELECT * FROM audit_log WHERE id > ? ORDER BY id', [before]);
       return r.length >= n ? r : undefined;
     }, 10_000);

@@ -70,6 +70,7 @@ export class Auth {
       const v = await this.verify(m[1]!);
       return 'actor' in v ? v.actor : { kind: 'anonymous', reason: v.reason };
     }
+    // (A dashboard session, signed in with authenticateToken, would be looked up here, before the open check.)
     if (await this.isOpen()) return { kind: 'open' };
     return { kind: 'anonymous', reason: 'a valid bearer token is required (Authorization: Bearer <token>)' };
   }
