@@ -174,6 +174,12 @@ describe('secure by default', () => {
     try {
       assert.equal((await call(url, '/api/v1/whoami')).status, 401);
       assert.deepEqual((await call(url, '/api/v1/whoami', secret)).body, { open: false, kind: 'token', name: 'ops', scopes: { read: false, sync: [], admin: true }, rights: 'admin', expiresAt: null });
+      // The last admin token on a public address is not revoked (nobody could make another); with a second one it is.
+      const last = await call(url, '/api/v1/tokens/ops', secret, { method: 'DELETE' });
+      assert.deepEqual([last.status, last.body.error.message], [409, 'ops is the last admin token and 0.0.0.0 is not a loopback address: create another admin token (or set api.tokens) before revoking it']);
+      const other = await call(url, '/api/v1/tokens', secret, { method: 'POST', body: { name: 'ops2', scopes: { admin: true } } });
+      assert.equal((await call(url, '/api/v1/tokens/ops', other.body.secret, { method: 'DELETE' })).status, 200);
+      assert.equal((await call(url, '/api/v1/whoami', secret)).status, 401);
     } finally {
       child.kill('SIGTERM');
       assert.deepEqual(await exited(child), { code: 0, signal: null });

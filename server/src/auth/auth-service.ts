@@ -91,12 +91,28 @@ export class Auth {
     return { secret, token: (await store.tokenByName(this.d.db, t.name))! };
   }
 
+  /**
+   * On a public address without api.tokens or api.open, the last live admin token is not revoked: nobody could make
+   * a new one through the API, and the next start would refuse (the answer says what to do instead).
+   */
+  private async refuseLockout(name: string): Promise<void> {
+    const { server, api } = this.d.config;
+    if (isLoopbackHost(server.host) || api.open || api.tokens.length > 0) return;
+    const now = this.d.clock().toISOString();
+    const live = (await store.listTokens(this.d.db)).filter((t) => !t.revokedAt && (!t.expiresAt || t.expiresAt > now));
+    const admins = live.filter((t) => t.scopes.admin);
+    if (admins.length === 1 && admins[0]!.name === name) {
+      throw new ConflictError(`${name} is the last admin token and ${server.host} is not a loopback address: create another admin token (or set api.tokens) before revoking it`);
+    }
+  }
+
   listTokens(): Promise<store.StoredToken[]> {
     return store.listTokens(this.d.db);
   }
 
   async revokeToken(name: string, by: string): Promise<store.StoredToken> {
     if (/^config-\d+$/.test(name)) throw new ValidationError(`${name} is a token of api.tokens in the config: remove it there`, 'name');
+    await this.refuseLockout(name);
     const revoked = await this.d.db.tx((q) => store.revokeToken(q, name, this.d.clock().toISOString(), by));
     const t = await store.tokenByName(this.d.db, name);
     if (!t) throw new NotFoundError(`no API token named ${name}`);
