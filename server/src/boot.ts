@@ -33,6 +33,10 @@ import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
 import { ensureAgeIdentity, identityFileOf } from './templating/secrets.js';
 import { startWarmKeeper } from './ssh/warm-keeper.js';
 import { SyncWindows } from './windows/service.js';
+import { Auth } from './auth/auth-service.js';
+import { listenPolicy } from './auth/listen-policy.js';
+import { AuditLog } from './audit/audit-log.js';
+import { ConfigError } from './errors.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -71,6 +75,16 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const db = await openDb(join(config.dataDir, 'gitfleet.db'));
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'database migrated');
+  // Secure by default: no API token and not loopback → no start (unless api.open); checked before anything else starts.
+  const clock = opts.clock ?? (() => new Date());
+  const auth = new Auth({ config, db, clock });
+  const policy = listenPolicy(config.server.host, await auth.tokensConfigured(), config.api.open);
+  if (!policy.start) {
+    await db.close();
+    throw new ConfigError([policy.problem]);
+  }
+  if (policy.warning) log.warn({ host: config.server.host }, policy.warning);
+  const audit = new AuditLog({ db, log, clock });
 
   const sshCfg = config.deploy.ssh;
   const identityFile = sshCfg.identityFile ?? join(config.dataDir, 'ssh', 'id_ed25519');
@@ -103,7 +117,6 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
     maxConnections: sshCfg.maxConnections, metrics, log, launcher,
   });
   await ssh.init();
-  const clock = opts.clock ?? (() => new Date());
   const shutdown = new AbortController();
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
@@ -113,7 +126,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, shutdown: shutdown.signal };
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
@@ -129,7 +142,6 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   if (!loopback && !config.webhook.gitlab.token && !config.webhook.gitlab.signingSecret && !config.webhook.github.secret) {
     log.warn('webhooks accept unauthenticated deliveries: set webhook.gitlab.token or webhook.github.secret');
   }
-  if (!loopback && config.api.tokens.length === 0) log.warn('the API is open to anyone who can reach this port: set api.tokens');
 
   await ensureBaseline(ctx);
   await deployer.recover();

@@ -15,6 +15,7 @@ import { syncWindowsConfigSchema } from './windows/config-schema.js';
 import { dryRunDiffConfigSchema } from './deploy/diff-config-schema.js';
 import { previewsConfigSchema } from './preview/config-schema.js';
 import { secretsConfigSchema } from './templating/config-schema.js';
+import { auditConfigSchema } from './audit/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -112,7 +113,13 @@ export const configSchema = z.strictObject({
     }).prefault({}),
     github: z.strictObject({ secret: z.string().min(1).optional() }).prefault({}),
   }).prefault({}),
-  api: z.strictObject({ tokens: z.array(z.string().min(16, 'API tokens must be at least 16 characters')).default([]) }).prefault({}),
+  api: z.strictObject({
+    /** Admin tokens (named config-1, config-2, … in the audit log); scoped tokens are made through /api/v1/tokens. */
+    tokens: z.array(z.string().min(16, 'API tokens must be at least 16 characters')).default([]),
+    /** Run the API without tokens on a non-loopback address (README "Tokens and scopes"); warned at every start. */
+    open: z.boolean().default(false),
+  }).prefault({}),
+  audit: auditConfigSchema.prefault({}),
   inventory: cmdbConfigSchema.extend({
     envAliases: z.record(z.string().regex(SEGMENT_RE), z.string().regex(SEGMENT_RE)).default({}),
   }).prefault({}),

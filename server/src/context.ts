@@ -12,6 +12,8 @@ import type { Launcher } from './util/launcher.js';
 import type { SyncWindows } from './windows/service.js';
 import type { PreviewService } from './preview/service.js';
 import type { LiveBus } from './events/live-bus.js';
+import type { Auth } from './auth/auth-service.js';
+import type { AuditLog } from './audit/audit-log.js';
 
 export interface AppContext {
   config: Config;
@@ -31,6 +33,10 @@ export interface AppContext {
   previews?: PreviewService;
   /** State changes for live views (GET /api/v1/events); optional so hand-built test contexts need not make one. */
   live?: LiveBus;
+  /** Who is calling (tokens, scopes, open API): auth/auth-service.ts. */
+  auth: Auth;
+  /** The append-only audit log: audit/audit-log.ts. */
+  audit: AuditLog;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

@@ -20,6 +20,12 @@ export class UnauthorizedError extends AppError {
     super('unauthorized', 401, message);
   }
 }
+/** Authenticated, but the token lacks the right (the message names the right needed and the rights held). */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('forbidden', 403, message);
+  }
+}
 export class NotFoundError extends AppError {
   constructor(message: string) {
     super('not_found', 404, message);

@@ -38,7 +38,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  running = await startServer(config, log);
+  try {
+    running = await startServer(config, log);
+  } catch (err) {
+    // A refusal to start (e.g. an open API on a public address) is a message, not a stack trace.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gitfleet: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   if (stopRequested) { stop(); return; }
   // pm2 wait_ready: say we are ready once listening.
   if (process.send) process.send('ready');

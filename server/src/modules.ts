@@ -8,6 +8,7 @@ import { createNotifyModule } from './notify/module.js';
 import { createRetentionModule } from './retention/module.js';
 import { createPreviewsModule } from './preview/module.js';
 import { createSecretsModule } from './templating/module.js';
+import { createAuditModule } from './audit/module.js';
 
 export function createModules(): AppModule[] {
   return [
@@ -19,5 +20,6 @@ export function createModules(): AppModule[] {
     createRetentionModule(),
     createPreviewsModule(),
     createSecretsModule(),
+    createAuditModule(),
   ];
 }

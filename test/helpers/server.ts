@@ -21,7 +21,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: { modules?: AppModule[] } = {}): Promise<TestServer> {
+export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<TestServer> {
   const config: Config = parseConfig(merge({ dataDir, server: { port: 0 }, repo: { pollInterval: 0 }, log: { level: 'debug' } }, raw));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({

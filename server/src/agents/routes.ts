@@ -9,7 +9,8 @@ import type { AppContext } from '../context.js';
 import * as rec from '../db/agents.js';
 import { getHost } from '../db/hosts.js';
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
-import { secretEquals } from '../http/middleware/auth.js';
+import { publicRoute, requireScope, secretEquals } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 import { paging } from '../http/paging.js';
 import { SEGMENT_RE } from '../util/validate.js';
 import { AGENTS_DIR } from './collector-script.js';
@@ -49,7 +50,7 @@ const SCRIPTS: Record<string, string> = { 'collector.sh': '', 'install.sh': 'ins
 
 export function createAgentPublicRoutes(ctx: AppContext, svc: AgentsService): Router {
   const r = Router();
-  r.post(REPORT_PATH, agentAuth(ctx), rawReport(ctx.config.agents.maxReportBytes), async (req, res) => {
+  r.post(REPORT_PATH, publicRoute('agent reports: the agent token (agents.token), not API tokens'), agentAuth(ctx), rawReport(ctx.config.agents.maxReportBytes), async (req, res) => {
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let json: unknown;
     try {
@@ -78,7 +79,7 @@ export function createAgentPublicRoutes(ctx: AppContext, svc: AgentsService): Ro
     }
   });
   // The collector, installer and report command, so a host can install from the server: curl URL/agents/install.sh | sh -s -- ...
-  r.get('/agents/:file', async (req, res, next) => {
+  r.get('/agents/:file', publicRoute('install scripts, public'), async (req, res, next) => {
     const file = SCRIPTS[req.params.file];
     if (file === undefined) return next();
     const text = file ? await readFile(join(AGENTS_DIR, file), 'utf8') : await svc.script();
@@ -119,7 +120,7 @@ export function createAgentApiRoutes(ctx: AppContext, svc: AgentsService): Route
     if (!run) throw new NotFoundError(`collection run ${id} not found`);
     return { ...run, counts: await rec.runCounts(ctx.db, id), hosts: await rec.runHosts(ctx.db, id) };
   };
-  r.post('/agents/collect', async (req, res) => {
+  r.post('/agents/collect', audited(ctx.audit, 'agents.collect'), requireScope('admin'), async (req, res) => {
     const b = parseBody(collectBody, req.body);
     const id = await svc.runner.start({ trigger: 'api', ips: b.ips, env: b.env, app: b.app, register: b.register });
     res.location(`/api/v1/agents/runs/${id}`);
@@ -130,17 +131,17 @@ export function createAgentApiRoutes(ctx: AppContext, svc: AgentsService): Route
     await svc.runner.wait(id);
     res.json(await runView(id));
   });
-  r.get('/agents/runs', async (req, res) => {
+  r.get('/agents/runs', requireScope('read'), async (req, res) => {
     const q = req.query;
     const { limit, offset } = paging(q, 500, 50);
     if (q.status !== undefined && !RUN_STATUSES.has(String(q.status))) throw new ValidationError(`status must be one of ${[...RUN_STATUSES].join(', ')}`, 'status');
     if (q.trigger !== undefined && q.trigger !== 'api' && q.trigger !== 'schedule') throw new ValidationError('trigger must be api or schedule', 'trigger');
     res.json({ ...(await rec.listRuns(ctx.db, { status: q.status as string | undefined, trigger: q.trigger as string | undefined, limit, offset })), limit, offset });
   });
-  r.get('/agents/runs/:id', async (req, res) => {
+  r.get('/agents/runs/:id', requireScope('read'), async (req, res) => {
     res.json(await runView(positiveId(req.params.id, 'run')));
   });
-  r.delete('/agents/hosts/:id/identity', async (req, res) => {
+  r.delete('/agents/hosts/:id/identity', audited(ctx.audit, 'agents.identity.clear', { target: (_req, p) => `host ${p.id}` }), requireScope('admin'), async (req, res) => {
     const id = positiveId(req.params.id, 'host');
     if (!(await getHost(ctx.db, id, false))) throw new NotFoundError(`host ${id} not found`);
     await ctx.db.tx((q) => rec.clearHostIdentity(q, id, ctx.clock().toISOString()));

@@ -1,41 +1,20 @@
 // Dashboard sign-in: an API token exchanged for an HttpOnly, SameSite=Strict session cookie (the token never sits
 // in the browser), CSRF-checked on mutating requests. Bearer-token requests are unaffected.
-import { createHash, randomBytes } from 'node:crypto';
-import { Router, type Request, type RequestHandler } from 'express';
+import { randomBytes } from 'node:crypto';
+import { Router, type Request } from 'express';
 import type { AppContext } from '../context.js';
+import { sha256 } from '../auth/auth-service.js';
+import { actorName, type Actor } from '../auth/scopes.js';
 import { deleteSession, getSession, insertSession, pruneSessions, type UiSession } from '../db/ui-sessions.js';
-import { AppError, UnauthorizedError, ValidationError } from '../errors.js';
-import { bearerAuth, secretEquals } from '../http/middleware/auth.js';
+import { UnauthorizedError, ValidationError } from '../errors.js';
+import { CSRF_HEADER, publicRoute, type SessionLookup } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 import { jsonBody } from '../http/middleware/json-body.js';
+import { secretEquals } from '../util/secret-equals.js';
 
 export const SESSION_COOKIE = 'gitfleet_session';
-export const CSRF_HEADER = 'x-csrf-token';
 /** A dashboard session lasts this long from sign-in (then sign in again). */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-export class CsrfError extends AppError {
-  constructor() {
-    super('csrf_failed', 403, `a request signed in by the session cookie must carry the session's CSRF token in ${CSRF_HEADER} (GET /api/v1/session)`);
-  }
-}
-
-export interface Actor { name: string }
-
-const digest = (s: string) => createHash('sha256').update(s).digest('hex');
-
-/**
- * THE check of a presented API token, for sign-in and for every cookie request (so a token removed from the config
- * ends its sessions). Today: the configured bearer tokens. Swap this one function for scoped tokens.
- */
-export function tokenActor(tokens: readonly string[], token: string): Actor | null {
-  const ok = tokens.map((t) => secretEquals(token, t)).includes(true);
-  return ok ? { name: `token:${digest(token).slice(0, 8)}` } : null;
-}
-
-function stillValid(tokens: readonly string[], tokenDigest: string): boolean {
-  return tokens.map((t) => secretEquals(digest(t), tokenDigest)).includes(true);
-}
 
 /** The value of one cookie (no dependency for a one-line parse; values are our own base64url ids). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
@@ -51,13 +30,19 @@ function cookie(req: Request, value: string, maxAgeSeconds: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${req.secure ? '; Secure' : ''}`;
 }
 
-async function currentSession(ctx: AppContext, req: Request): Promise<{ idDigest: string; s: UiSession } | undefined> {
+/**
+ * The live session of a request's cookie and its token's actor now: the token is re-checked by its digest on every
+ * request (auth/auth-service.ts verifyDigest), so a revoked, expired or removed token ends its sessions at once and
+ * a session has exactly its token's scopes.
+ */
+async function currentSession(ctx: AppContext, req: Request): Promise<{ idDigest: string; s: UiSession; actor: Actor } | undefined> {
   const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
   if (!sid || !/^[A-Za-z0-9_-]{20,100}$/.test(sid)) return undefined;
-  const idDigest = digest(sid);
+  const idDigest = sha256(sid);
   const s = await getSession(ctx.db, idDigest, ctx.clock().toISOString());
-  if (!s || !stillValid(ctx.config.api.tokens, s.tokenDigest)) return undefined;
-  return { idDigest, s };
+  if (!s) return undefined;
+  const v = await ctx.auth.verifyDigest(s.tokenDigest);
+  return 'actor' in v ? { idDigest, s, actor: v.actor } : undefined;
 }
 
 const csrfOk = (req: Request, s: UiSession) => {
@@ -65,54 +50,51 @@ const csrfOk = (req: Request, s: UiSession) => {
   return typeof h === 'string' && secretEquals(h, s.csrf);
 };
 
-/**
- * Auth of /api/v1: a bearer token as before; else a live session cookie (mutations need the CSRF header); else
- * open when no token is configured, 401 otherwise.
- */
-export function apiAuth(ctx: AppContext): RequestHandler {
-  const bearer = bearerAuth(ctx.config.api.tokens);
-  return async (req, res, next) => {
-    if (req.headers.authorization || !req.headers.cookie) return bearer(req, res, next);
+/** For resolveActorMiddleware: a cookie request's actor (its token's) and whether it carries the CSRF token. */
+export function sessionLookup(ctx: AppContext): SessionLookup {
+  return async (req) => {
     const cur = await currentSession(ctx, req);
-    if (!cur) return bearer(req, res, next);
-    if (!SAFE_METHODS.has(req.method) && !csrfOk(req, cur.s)) return next(new CsrfError());
-    res.locals.actor = cur.s.actor;
-    next();
+    return cur && { actor: cur.actor, csrfOk: csrfOk(req, cur.s) };
   };
 }
 
-/** GET / POST / DELETE /session: who am I, sign in, sign out (mounted before the API's auth). */
+/** GET / POST / DELETE /session: who am I, sign in, sign out (the way a browser gets its credentials: public routes). */
 export function createSessionRoutes(ctx: AppContext): Router {
   const r = Router();
-  const open = () => ctx.config.api.tokens.length === 0;
-  r.get('/session', async (req, res) => {
-    const cur = open() ? undefined : await currentSession(ctx, req);
-    res.set('cache-control', 'no-store').json({
-      open: open(), signedIn: !!cur, actor: cur?.s.actor ?? null, csrfToken: cur?.s.csrf ?? null, expiresAt: cur?.s.expiresAt ?? null,
-    });
+  const why = 'dashboard sign-in: exchanges an API token for a session cookie';
+  const view = (cur: { s: UiSession; actor: Actor } | undefined, open: boolean) => ({
+    open, signedIn: !!cur, actor: cur ? actorName(cur.actor) : null, scopes: cur?.actor.kind === 'token' ? cur.actor.scopes : null,
+    csrfToken: cur?.s.csrf ?? null, expiresAt: cur?.s.expiresAt ?? null,
   });
-  r.post('/session', jsonBody({ limitBytes: 8192, what: 'the sign-in body limit' }), async (req, res) => {
+  r.get('/session', publicRoute(why), async (req, res) => {
+    const open = await ctx.auth.isOpen();
+    res.set('cache-control', 'no-store').json(view(open ? undefined : await currentSession(ctx, req), open));
+  });
+  r.post('/session', audited(ctx.audit, 'session.create', { target: () => 'dashboard session' }), publicRoute(why), jsonBody({ limitBytes: 8192, what: 'the sign-in body limit' }), async (req, res) => {
     const token = (req.body as { token?: unknown } | undefined)?.token;
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw new ValidationError('body must be { "token": "<API token>" }', 'token');
-    if (open()) throw new ValidationError('no API tokens are configured: the API is open and needs no sign-in');
-    const actor = tokenActor(ctx.config.api.tokens, token);
-    if (!actor) throw new UnauthorizedError('that token is not valid');
+    if (await ctx.auth.isOpen()) throw new ValidationError('no API tokens are configured: the API is open and needs no sign-in');
+    const v = await ctx.auth.verify(token);
+    if (!('actor' in v)) throw new UnauthorizedError(`that token is not valid: ${v.reason}`);
+    res.locals.auditActor = v.actor;
     const now = ctx.clock();
     const sid = randomBytes(32).toString('base64url');
     const s: UiSession = {
-      tokenDigest: digest(token), actor: actor.name, csrf: randomBytes(24).toString('base64url'),
+      tokenDigest: sha256(token), actor: actorName(v.actor), csrf: randomBytes(24).toString('base64url'),
       createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + SESSION_TTL_MS).toISOString(),
     };
     await pruneSessions(ctx.db, s.createdAt);
-    await insertSession(ctx.db, digest(sid), s);
+    await insertSession(ctx.db, sha256(sid), s);
     res.set('set-cookie', cookie(req, sid, SESSION_TTL_MS / 1000)).set('cache-control', 'no-store').status(201)
-      .json({ open: false, signedIn: true, actor: s.actor, csrfToken: s.csrf, expiresAt: s.expiresAt });
+      .json(view({ s, actor: v.actor }, false));
   });
-  r.delete('/session', async (req, res) => {
+  r.delete('/session', audited(ctx.audit, 'session.delete', { target: () => 'dashboard session' }), publicRoute(why), async (req, res) => {
     const cur = await currentSession(ctx, req);
     if (cur) {
-      if (!csrfOk(req, cur.s)) throw new CsrfError();
+      // (resolveActorMiddleware already refused a cookie DELETE without its CSRF token.)
       await deleteSession(ctx.db, cur.idDigest);
+    } else {
+      res.locals.auditSkip = true; // nothing to sign out of
     }
     res.set('set-cookie', cookie(req, '', 0)).status(204).end();
   });

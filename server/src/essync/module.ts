@@ -10,7 +10,7 @@ export function createEsSyncModule(): AppModule {
   const get = (ctx: AppContext) => (service ??= new EsSyncService(ctx));
   return {
     name: 'es-sync',
-    apiRoutes: (ctx) => createEsSyncRoutes(get(ctx), ctx.db, ctx.config.esSync),
+    apiRoutes: (ctx) => createEsSyncRoutes(get(ctx), ctx.db, ctx.config.esSync, ctx.audit),
     apiJsonLimits: (ctx) => [{ path: '/es-sync/tasks/:id/execute', ...executeBodyLimit(ctx.config.esSync.maxManualIps) }],
     start: (ctx) => get(ctx).start(),
     stop: async () => { await service?.stop(); },

@@ -10,6 +10,9 @@ import type { EsSyncConfig } from './config-schema.js';
 import { parseIpFile, parseIpList } from './ip-list.js';
 import type { EsSyncService } from './service.js';
 import type { HostStatus, RunStatus, RunTrigger } from './types.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { requireScope } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 
 const RUN_STATUSES = new Set<RunStatus>(['running', 'success', 'partial', 'failed']);
 const HOST_STATUSES = new Set<HostStatus>(['success', 'failed', 'not_in_pool', 'no_data']);
@@ -57,8 +60,10 @@ export function executeBodyLimit(maxManualIps: number): JsonBodyLimit {
   return { limitBytes: maxManualIps * BYTES_PER_IP + 64 * 1024, what: `${BYTES_PER_IP} bytes per IP of esSync.maxManualIps = ${maxManualIps}, plus 64 KiB`, field: 'ips' };
 }
 
-export function createEsSyncRoutes(service: EsSyncService, db: Db, cfg: EsSyncConfig): Router {
+export function createEsSyncRoutes(service: EsSyncService, db: Db, cfg: EsSyncConfig, audit: AuditLog): Router {
   const r = Router();
+  const task = (_req: unknown, p: Record<string, string>) => (p.id ? `es-sync task ${p.id}` : null);
+  const admin = (action: string) => [audited(audit, action, { target: task }), requireScope('admin')];
 
   /** Start a run; by default wait for it (201 with the execution), `wait=false` answers 202 at once. */
   const run = async (res: Response, query: Record<string, unknown>, id: number, ips: string[], trigger: RunTrigger) => {
@@ -73,47 +78,47 @@ export function createEsSyncRoutes(service: EsSyncService, db: Db, cfg: EsSyncCo
     res.status(201).json(await done);
   };
 
-  r.post('/es-sync/tasks', async (req, res) => {
+  r.post('/es-sync/tasks', ...admin('es-sync.task.create'), async (req, res) => {
     const task = await service.createTask(req.body);
     res.status(201).location(`/api/v1/es-sync/tasks/${task.id}`).json(task);
   });
-  r.get('/es-sync/tasks', async (req, res) => {
+  r.get('/es-sync/tasks', requireScope('read'), async (req, res) => {
     const { limit, offset } = paging(req.query, 500, 50);
     res.json({ ...(await service.listTasks({ enabled: bool(req.query.enabled, 'enabled'), limit, offset })), limit, offset });
   });
-  r.get('/es-sync/tasks/:id', async (req, res) => {
+  r.get('/es-sync/tasks/:id', requireScope('read'), async (req, res) => {
     res.json(await service.getTask(positiveId(req.params.id, 'id')));
   });
-  r.put('/es-sync/tasks/:id', async (req, res) => {
+  r.put('/es-sync/tasks/:id', ...admin('es-sync.task.update'), async (req, res) => {
     res.json(await service.updateTask(positiveId(req.params.id, 'id'), req.body));
   });
-  r.delete('/es-sync/tasks/:id', async (req, res) => {
+  r.delete('/es-sync/tasks/:id', ...admin('es-sync.task.delete'), async (req, res) => {
     await service.deleteTask(positiveId(req.params.id, 'id'));
     res.status(204).end();
   });
-  r.put('/es-sync/tasks/:id/enabled', async (req, res) => {
+  r.put('/es-sync/tasks/:id/enabled', ...admin('es-sync.task.enable'), async (req, res) => {
     const id = positiveId(req.params.id, 'id');
     const enabled = (req.body as { enabled?: unknown } | undefined)?.enabled;
     if (typeof enabled !== 'boolean') throw new ValidationError(`enabled must be true or false; got ${JSON.stringify(enabled)}`, 'enabled');
     res.json(await service.setEnabled(id, enabled));
   });
-  r.post('/es-sync/tasks/:id/execute', async (req, res) => {
+  r.post('/es-sync/tasks/:id/execute', ...admin('es-sync.run'), async (req, res) => {
     const id = positiveId(req.params.id, 'id');
     const ips = parseIpList((req.body as { ips?: unknown } | undefined)?.ips, cfg.maxManualIps);
     await run(res, req.query, id, ips, 'manual');
   });
-  r.post('/es-sync/tasks/:id/execute-file', uploadOne(cfg.maxUploadBytes), async (req, res) => {
+  r.post('/es-sync/tasks/:id/execute-file', ...admin('es-sync.run'), uploadOne(cfg.maxUploadBytes), async (req, res) => {
     const id = positiveId(req.params.id, 'id');
     if (!req.file) throw new ValidationError('send the IP list as multipart/form-data in the field "file"', 'file');
     await run(res, req.query, id, parseIpFile(req.file.buffer, cfg.maxManualIps), 'upload');
   });
-  r.get('/es-sync/executions', async (req, res) => {
+  r.get('/es-sync/executions', requireScope('read'), async (req, res) => {
     const { limit, offset } = paging(req.query, 500, 50);
     const taskId = req.query.taskId === undefined ? undefined : positiveId(req.query.taskId, 'taskId');
     const status = oneOf(req.query.status, RUN_STATUSES, 'status');
     res.json({ ...(await store.listRuns(db, { taskId, status, limit, offset })), limit, offset });
   });
-  r.get('/es-sync/executions/:id', async (req, res) => {
+  r.get('/es-sync/executions/:id', requireScope('read'), async (req, res) => {
     const id = positiveId(req.params.id, 'id');
     const { limit, offset } = paging(req.query, 10_000, 1000);
     const status = oneOf(req.query.hostStatus, HOST_STATUSES, 'hostStatus');

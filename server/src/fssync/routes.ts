@@ -4,7 +4,9 @@ import type { AppContext } from '../context.js';
 import * as rec from '../db/deployments.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { selectUnits, unitKey, type Unit } from '../gitops/targets.js';
-import { bearerAuth } from '../http/middleware/auth.js';
+import { requireScope } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
+import { envAppTarget } from '../http/scope-targets.js';
 import { jsonBody as namedJsonBody } from '../http/middleware/json-body.js';
 import { requireSegment } from '../util/validate.js';
 import type { ModifyResult, ModifyService } from './modify-service.js';
@@ -66,11 +68,10 @@ function modifyOrThrow(s: FssyncServices): ModifyService {
   return s.modify;
 }
 
-/** Root routes, fssync-compatible, behind the API bearer tokens (checked here: mounted before the API's auth). */
+/** Root routes, fssync-compatible, with the API's tokens: /getfile needs read, /modify sync on its env/app. */
 export function createFssyncRootRoutes(ctx: AppContext, s: FssyncServices): Router {
   const r = Router();
-  r.use(['/getfile', '/modify'], bearerAuth(ctx.config.api.tokens));
-  r.get('/getfile', async (req, res) => {
+  r.get('/getfile', requireScope('read'), async (req, res) => {
     const q = req.query;
     const env = requireSegment(q.env, 'env');
     const app = requireSegment(q.app, 'app');
@@ -87,7 +88,7 @@ export function createFssyncRootRoutes(ctx: AppContext, s: FssyncServices): Rout
     for (const u of units) for (const f of await s.files.list(commit, u)) if (!/[\r\n]/.test(f.repoPath)) lines.push(f.repoPath);
     res.type('text/plain; charset=utf-8').set('x-gitfleet-commit', commit).send(lines.length ? `${lines.join('\n')}\n` : '');
   });
-  r.post('/modify', jsonBody, async (req, res) => {
+  r.post('/modify', audited(ctx.audit, 'modify'), jsonBody, requireScope('sync', (req) => envAppTarget(req.body)), async (req, res) => {
     const svc = modifyOrThrow(s);
     if (req.body === undefined) throw new ValidationError('send a JSON body with content-type: application/json', 'body');
     const m = parseModifyRequest(req.body);
@@ -99,19 +100,19 @@ export function createFssyncRootRoutes(ctx: AppContext, s: FssyncServices): Rout
 /** /api/v1 routes (auth and JSON body parsing applied by the API router). */
 export function createFssyncApiRoutes(ctx: AppContext, s: FssyncServices): Router {
   const r = Router();
-  r.get('/units/:mod/:env/:app/files', async (req, res) => {
+  r.get('/units/:mod/:env/:app/files', requireScope('read'), async (req, res) => {
     const unit = unitOfParams(req);
     const commit = await s.files.commit(req.query.commit);
     res.set('x-gitfleet-commit', commit).json({ unit: unitKey(unit), commit, files: await s.files.list(commit, unit) });
   });
-  r.get('/units/:mod/:env/:app/file', async (req, res) => {
+  r.get('/units/:mod/:env/:app/file', requireScope('read'), async (req, res) => {
     const unit = unitOfParams(req);
     const path = requireUnitPath(req.query.path);
     const commit = await s.files.commit(req.query.commit);
     const { file } = await s.files.find(commit, [unit], path);
     await sendFile(req, res, s, commit, file);
   });
-  r.post('/units/:mod/:env/:app/modify', async (req, res) => {
+  r.post('/units/:mod/:env/:app/modify', audited(ctx.audit, 'modify'), requireScope('sync', (req) => envAppTarget(req.params)), async (req, res) => {
     const svc = modifyOrThrow(s);
     const unit = unitOfParams(req);
     if (req.body === undefined) throw new ValidationError('send a JSON body with content-type: application/json', 'body');

@@ -5,6 +5,8 @@ import * as store from '../db/host-sync.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { paging } from '../http/paging.js';
 import { requireSegment } from '../util/validate.js';
+import { requireScope } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 import type { HostSyncService } from './service.js';
 import type { UpstreamSync } from './upstream.js';
 
@@ -19,10 +21,10 @@ function flag(v: unknown, name: string, def: boolean): boolean {
 
 export function createHostSyncRoutes(ctx: AppContext, svc: () => HostSyncService, upstream: () => UpstreamSync | null): Router {
   const r = Router();
-  r.get('/host-sync/sources', async (_req, res) => {
+  r.get('/host-sync/sources', requireScope('read'), async (_req, res) => {
     res.json({ items: await svc().views() });
   });
-  r.post('/host-sync/sources/:name/run', async (req, res) => {
+  r.post('/host-sync/sources/:name/run', audited(ctx.audit, 'host-sync.run', { target: (_req, p) => `source ${p.name}` }), requireScope('admin'), async (req, res) => {
     const name = requireSegment(req.params.name, 'name');
     const wait = flag(req.query.wait, 'wait', true);
     const force = flag(req.query.force, 'force', false);
@@ -34,25 +36,26 @@ export function createHostSyncRoutes(ctx: AppContext, svc: () => HostSyncService
     }
     res.json(await done);
   });
-  r.get('/host-sync/runs', async (req, res) => {
+  r.get('/host-sync/runs', requireScope('read'), async (req, res) => {
     const q = req.query;
     const { limit, offset } = paging(q, 500, 50);
     const source = q.source === undefined ? undefined : requireSegment(q.source, 'source');
     if (q.status !== undefined && !RUN_STATUSES.has(String(q.status))) throw new ValidationError(`status must be one of ${[...RUN_STATUSES].join(', ')}`, 'status');
     res.json({ ...(await store.listRuns(ctx.db, { source, status: q.status as string | undefined, limit, offset })), limit, offset });
   });
-  r.get('/host-sync/runs/:id', async (req, res) => {
+  r.get('/host-sync/runs/:id', requireScope('read'), async (req, res) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('run id must be a positive integer', 'id');
     const run = await store.getRun(ctx.db, id);
     if (!run) throw new NotFoundError(`host-sync run ${id} not found`);
     res.json(run);
   });
-  r.get('/host-sync/upstream', async (req, res) => {
+  // Admin: the upstream URLs may carry credentials.
+  r.get('/host-sync/upstream', requireScope('admin'), async (req, res) => {
     const { limit, offset } = paging(req.query, 500, 20);
     res.json({ configured: !!upstream(), ...(upstream()?.describe() ?? {}), runs: await store.listUpstreamRuns(ctx.db, limit, offset) });
   });
-  r.post('/host-sync/upstream/run', async (_req, res) => {
+  r.post('/host-sync/upstream/run', audited(ctx.audit, 'upstream-sync.run'), requireScope('admin'), async (_req, res) => {
     const u = upstream();
     if (!u) throw new NotFoundError('no upstream CMDB sync configured (hostSync.upstream)');
     res.json(await u.run('api'));

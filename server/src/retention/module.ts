@@ -3,6 +3,8 @@ import { Router } from 'express';
 import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { pruneHistory, type PruneCounts } from './prune.js';
+import { requireScope } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 
 const FIRST_RUN_MS = 60_000;
 
@@ -32,8 +34,8 @@ export function createRetentionModule(): AppModule {
     name: 'retention',
     apiRoutes(ctx) {
       const r = Router();
-      r.get('/retention', (_req, res) => { res.json({ config: ctx.config.retention, last }); });
-      r.post('/retention/run', async (_req, res, next) => {
+      r.get('/retention', requireScope('read'), (_req, res) => { res.json({ config: ctx.config.retention, last }); });
+      r.post('/retention/run', audited(ctx.audit, 'retention.run'), requireScope('admin'), async (_req, res, next) => {
         try { res.json({ deleted: await run(ctx) }); } catch (err) { next(err); }
       });
       return r;

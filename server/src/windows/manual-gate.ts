@@ -22,14 +22,15 @@ export class OverrideForbiddenError extends AppError {
   }
 }
 
-/** What a route depends on (the auth branch supplies the real ones; until then: authenticated = may override). */
+/**
+ * Who may override (http/app.ts: the admin scope). The override itself is in the request's audit row (its
+ * override/reason parameters and the windows it passed), so nothing is audited here.
+ */
 export interface WindowPolicy {
   canOverride(req: Request): boolean;
-  /** audit: where the audit record of an override or a window change goes (no-op until the audit log exists). */
-  audit(entry: { action: string; actor: string; params: Record<string, unknown>; outcome: string }): void;
 }
 
-export const defaultWindowPolicy: WindowPolicy = { canOverride: () => true, audit: () => undefined };
+export const defaultWindowPolicy: WindowPolicy = { canOverride: () => true };
 
 export interface OverrideAsk { override: boolean; reason?: string }
 
@@ -55,11 +56,8 @@ export function admitManual(ctx: AppContext, policy: WindowPolicy, req: Request,
   if (!ask.override) throw new SyncWindowBlockedError(blocked);
   const windows = [...new Set(blocked.flatMap((b) => b.windows))].sort();
   if (!policy.canOverride(req)) {
-    policy.audit({ action: 'sync-window.override', actor, params: { units: blocked.map((b) => b.unit), windows, reason: ask.reason }, outcome: 'forbidden' });
     throw new OverrideForbiddenError(`overriding sync window(s) ${windows.map((w) => JSON.stringify(w)).join(', ')} needs the right to override`);
   }
-  // audit: the override, its reason and the windows it passed (the audit log's record goes here).
-  policy.audit({ action: 'sync-window.override', actor, params: { units: blocked.map((b) => b.unit), windows, reason: ask.reason }, outcome: 'allowed' });
   req.log?.warn({ override: { actor, reason: ask.reason, windows, units: blocked.map((b) => b.unit) } }, 'sync window overridden');
   return { actor, reason: ask.reason!, windows };
 }

@@ -3,13 +3,14 @@ import { Router } from 'express';
 import type { AppContext } from '../context.js';
 import { ValidationError } from '../errors.js';
 import { windowBodySchema, WINDOW_NAME_RE } from './config-schema.js';
-import { defaultWindowPolicy, type WindowPolicy } from './manual-gate.js';
+import { deployActor, requireScope } from '../http/middleware/auth.js';
+import { audited } from '../http/middleware/audited.js';
 import type { Blocked } from './service.js';
 import { parseUnitKey, unitKey } from '../gitops/targets.js';
 
-export function createWindowRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
+export function createWindowRoutes(ctx: AppContext): Router {
   const r = Router();
-  r.get('/windows', async (req, res) => {
+  r.get('/windows', requireScope('read'), async (req, res) => {
     // ?unit=mod/env/app: also whether it may sync now (automatic and manual), e.g. for a CLI's "can I deploy?".
     let unit: { unit: string; automatic: Blocked | null; manual: Blocked | null } | undefined;
     if (req.query.unit !== undefined) {
@@ -19,7 +20,7 @@ export function createWindowRoutes(ctx: AppContext, policy: WindowPolicy = defau
     }
     res.json({ items: ctx.windows.list(), held: await ctx.windows.held(), ...(unit ? { unit } : {}) });
   });
-  r.post('/windows/:name', async (req, res) => {
+  r.post('/windows/:name', audited(ctx.audit, 'window.put', { target: (_req, p) => `window ${p.name}` }), requireScope('admin'), async (req, res) => {
     const name = windowName(req.params.name);
     const parsed = windowBodySchema.safeParse(req.body ?? {});
     if (!parsed.success) {
@@ -27,18 +28,13 @@ export function createWindowRoutes(ctx: AppContext, policy: WindowPolicy = defau
       const key = i.path.join('.');
       throw new ValidationError(i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}` : `${key || 'body'}: ${i.message}`, key || undefined);
     }
-    const actor = req.header('x-actor')?.slice(0, 100) ?? 'api';
-    const created = await ctx.windows.put({ name, ...parsed.data }, actor);
-    // audit: a window created or replaced through the API.
-    policy.audit({ action: created ? 'sync-window.create' : 'sync-window.replace', actor, params: { name, ...parsed.data }, outcome: 'ok' });
+    const created = await ctx.windows.put({ name, ...parsed.data }, deployActor(res, req.header('x-actor')));
+    res.locals.auditDetail = created ? 'created' : 'replaced';
     res.status(created ? 201 : 200).json(ctx.windows.list().find((w) => w.name === name));
   });
-  r.delete('/windows/:name', async (req, res) => {
+  r.delete('/windows/:name', audited(ctx.audit, 'window.delete', { target: (_req, p) => `window ${p.name}` }), requireScope('admin'), async (req, res) => {
     const name = windowName(req.params.name);
-    const actor = req.header('x-actor')?.slice(0, 100) ?? 'api';
     await ctx.windows.remove(name);
-    // audit: a window removed through the API.
-    policy.audit({ action: 'sync-window.delete', actor, params: { name }, outcome: 'ok' });
     res.status(204).end();
   });
   return r;

@@ -10,6 +10,8 @@ export const notFound: RequestHandler = (req, res) => {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   if (res.headersSent) return next(err);
+  // For the audit row of this request (middleware/audited.ts): why it failed.
+  res.locals.errorMessage = err instanceof AppError ? err.message : 'internal error';
   if (err instanceof AppError) {
     const body: Record<string, unknown> = { code: err.code, message: err.message };
     if ('field' in err && err.field) body.field = err.field;

@@ -6,19 +6,22 @@ import * as rec from '../../db/deployments.js';
 import { hostPushesWithDiffs } from '../../db/host-diffs.js';
 import { requireIp, requireSegment } from '../../util/validate.js';
 import type { SyncRequest } from '../../deploy/types.js';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { requireDeployTargets } from '../known-targets.js';
 import { paging } from '../paging.js';
 import { selectUnits, parseUnitKey, type Unit, unitKey } from '../../gitops/targets.js';
 import { admitManual, defaultWindowPolicy, parseOverride, type WindowPolicy } from '../../windows/manual-gate.js';
-import type { Request } from 'express';
+import { deployActor, requireScope } from '../middleware/auth.js';
+import { audited } from '../middleware/audited.js';
+import { deploymentBodyTarget } from '../scope-targets.js';
+import type { Target } from '../../auth/scopes.js';
 
 const STATUSES = new Set(['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted', 'held']);
 
 /** policy: who may override a sync window, and where that is audited (README "Sync windows"). */
 export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
   const r = Router();
-  r.get('/deployments', async (req, res) => {
+  r.get('/deployments', requireScope('read'), async (req, res) => {
     const q = req.query;
     const { limit, offset } = paging(q, 500, 50);
     if (q.status !== undefined && !STATUSES.has(String(q.status))) throw new ValidationError(`status must be one of ${[...STATUSES].join(', ')}`, 'status');
@@ -30,7 +33,7 @@ export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = d
     }
     res.json({ ...(await rec.listDeployments(ctx.db, { status: q.status as string | undefined, unit, limit, offset })), limit, offset });
   });
-  r.get('/deployments/:id', async (req, res) => {
+  r.get('/deployments/:id', requireScope('read'), async (req, res) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
     const d = await rec.getDeployment(ctx.db, id);
@@ -38,17 +41,26 @@ export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = d
     res.json({ ...d, unitResults: await rec.unitResults(ctx.db, id), hosts: await hostPushesWithDiffs(ctx.db, id) });
   });
   // Create a deployment: full sync of units (or env/app[/mod]), optionally at an earlier commit (rollback), on some hosts, or dry.
-  r.post('/deployments', async (req, res) => {
+  const dry = (action: string) => (req: { body?: unknown }) => ((req.body as { dryRun?: unknown } | undefined)?.dryRun === true ? 'dry-run' : action);
+  r.post('/deployments', audited(ctx.audit, dry('deploy')), requireScope('sync', deploymentBodyTarget), async (req, res) => {
     const sync = await parseSyncBody(ctx, req.body, 'api');
+    sync.actor = deployActor(res, actorOf(req.body));
     await respond(ctx, res, sync, req.body?.wait === true, { policy, req });
   });
-  r.post('/rollback', async (req, res) => {
+  r.post('/rollback', audited(ctx.audit, 'rollback'), requireScope('sync', deploymentBodyTarget), async (req, res) => {
     if (typeof req.body?.commit !== 'string') throw new ValidationError('commit is required for a rollback', 'commit');
     const sync = await parseSyncBody(ctx, req.body, 'rollback');
+    sync.actor = deployActor(res, actorOf(req.body));
     await respond(ctx, res, sync, req.body?.wait === true, { policy, req });
   });
   // Release units the deletion circuit breaker held: the same commit, removals allowed.
-  r.post('/deployments/:id/confirm', async (req, res) => {
+  // Needs sync on every unit the deployment holds (none held: the handler's 404).
+  const heldTarget = async (req: Request): Promise<Target> => {
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id) || id < 1) return [];
+    return (await rec.unitResults(ctx.db, id)).filter((u) => u.status === 'held').map((u) => ({ env: u.unit.split('/')[1]!, app: u.unit.split('/')[2]! }));
+  };
+  r.post('/deployments/:id/confirm', audited(ctx.audit, 'deployment.confirm'), requireScope('sync', heldTarget), async (req, res) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
     const held = (await rec.unitResults(ctx.db, id)).filter((u) => u.status === 'held');
@@ -57,9 +69,10 @@ export function createDeploymentRoutes(ctx: AppContext, policy: WindowPolicy = d
     const ids: number[] = [];
     for (const commit of commits) {
       const units = held.filter((u) => u.commit === commit).map((u) => u.unit);
-      const { id: newId } = await ctx.deployer.submit({ kind: 'sync', trigger: 'api', actor: actorOf(req.body) ?? `confirm of #${id}`, units, commit: commit ?? undefined, confirmDeletions: true });
+      const { id: newId } = await ctx.deployer.submit({ kind: 'sync', trigger: 'api', actor: deployActor(res, actorOf(req.body) ?? `confirm of #${id}`), units, commit: commit ?? undefined, confirmDeletions: true });
       ids.push(newId);
     }
+    res.locals.auditDetail = `deployment ${ids.join(', ')}`;
     res.status(202).json({ queued: ids });
   });
   return r;
@@ -115,8 +128,12 @@ async function respond(ctx: AppContext, res: Response, req: SyncRequest, wait: b
   await requireDeployTargets(ctx, req, head);
   // A sync window blocking these units: 423, or the caller's override (stored on the deployment).
   const override = admitManual(ctx, gate.policy, gate.req, await unitsOf(ctx, req, head), ask, req.actor ?? 'api', !!req.dryRun);
-  if (override) req.override = override;
+  if (override) {
+    req.override = override;
+    res.locals.auditParams = { overrideWindows: override.windows };
+  }
   const { id, coalesced } = await ctx.deployer.submit(req);
+  res.locals.auditDetail = `deployment ${id}`;
   if (!wait) {
     res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced });
     return;

@@ -3,6 +3,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { DataDirProbe } from '../../util/data-dir-probe.js';
+import { publicRoute } from '../middleware/auth.js';
 
 export function createHealthRoutes(ctx: AppContext): Router {
   const r = Router();
@@ -15,15 +16,15 @@ export function createHealthRoutes(ctx: AppContext): Router {
     return { status, reasons: disk.reason ? [disk.reason] : [] };
   };
   // 200 while the process serves (a restart would not free the disk); the body says when it is degraded.
-  r.get('/healthz', async (_req, res) => {
+  r.get('/healthz', publicRoute('health check for load balancers'), async (_req, res) => {
     const { status, reasons } = await state();
     res.json({ status, ...(reasons.length ? { reasons } : {}), queue: ctx.deployer.queueDepth(), head: ctx.repo.lastKnownHead() });
   });
-  r.get('/readyz', async (_req, res) => {
+  r.get('/readyz', publicRoute('readiness for load balancers'), async (_req, res) => {
     const { status, reasons } = await state();
     res.status(status === 'ok' ? 200 : 503).json({ status: status === 'ok' ? 'ready' : status, ...(reasons.length ? { reasons } : {}) });
   });
-  r.get('/metrics', async (_req, res) => {
+  r.get('/metrics', publicRoute('Prometheus scrape'), async (_req, res) => {
     ctx.metrics.queueDepth.set(ctx.deployer.queueDepth());
     res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });

@@ -8,11 +8,15 @@ import { unitResults } from '../../db/deployments.js';
 import { hostPushesWithDiffs } from '../../db/host-diffs.js';
 import { requireDeployTargets } from '../known-targets.js';
 import { admitManual, defaultWindowPolicy, parseOverride, type WindowPolicy } from '../../windows/manual-gate.js';
+import { deployActor, requireScope } from '../middleware/auth.js';
+import { audited } from '../middleware/audited.js';
+import { envAppTarget } from '../scope-targets.js';
 
 /** policy: who may override a sync window, and where that is audited (README "Sync windows"). */
 export function createSyncRoutes(ctx: AppContext, policy: WindowPolicy = defaultWindowPolicy): Router {
   const r = Router();
-  r.get('/sync', async (req, res) => {
+  const action = (req: { query: Record<string, unknown> }) => (req.query.dryRun === 'true' ? 'dry-run' : 'sync');
+  r.get('/sync', audited(ctx.audit, action), requireScope('sync', (req) => envAppTarget(req.query)), async (req, res) => {
     const q = req.query;
     const env = requireSegment(q.env, 'env');
     const app = requireSegment(q.app, 'app');
@@ -23,16 +27,18 @@ export function createSyncRoutes(ctx: AppContext, policy: WindowPolicy = default
     if (q.force !== undefined && q.force !== 'true' && q.force !== 'false') throw new ValidationError('force must be true or false', 'force');
     const force = q.force === 'true';
     const ask = parseOverride(q.override, q.reason);
-    const hosts = q.host === undefined ? undefined : (Array.isArray(q.host) ? q.host : [q.host]).map((h) => requireIp(h, 'host'));
+    const hosts = q.host === undefined ? undefined : (Array.isArray(q.host) ? q.host : [q.host]).map((h: unknown) => requireIp(h, 'host'));
     const head = await ctx.repo.fetch();
     const units = selectUnits(await ctx.repo.listUnits(head), { env, app, mod });
     if (units.length === 0) throw new NotFoundError(`no unit ${mod ?? '*'}/${env}/${app} in the repo at ${head.slice(0, 12)}`);
     // An IP that is not a host of these units is a 404 naming it, as on the deployments API.
     if (hosts) await requireDeployTargets(ctx, { kind: 'sync', trigger: 'manual', units: units.map(unitKey), hosts }, head);
-    const actor = req.header('x-actor')?.slice(0, 100) ?? 'api';
-    // A sync window blocking these units: 423, or the caller's override (stored on the deployment).
+    const actor = deployActor(res, req.header('x-actor'));
+    // A sync window blocking these units: 423, or the caller's override (stored on the deployment, and in its audit row).
     const override = admitManual(ctx, policy, req, units, ask, actor, dryRun);
+    if (override) res.locals.auditParams = { overrideWindows: override.windows };
     const { id, coalesced } = await ctx.deployer.submit({ kind: 'sync', trigger: 'manual', actor, units: units.map(unitKey), ...(dryRun ? { dryRun } : {}), ...(force ? { force } : {}), ...(hosts ? { hosts } : {}), ...(override ? { override } : {}) });
+    res.locals.auditDetail = `deployment ${id}`;
     if (q.wait === 'false') {
       res.status(202).location(`/api/v1/deployments/${id}`).json({ id, coalesced, units: units.map(unitKey) });
       return;

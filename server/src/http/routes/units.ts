@@ -10,12 +10,15 @@ import { checkUnitDrift, type DriftDeps } from '../../deploy/drift.js';
 import { parseUnitKey, unitKey } from '../../gitops/targets.js';
 import { requireSegment } from '../../util/validate.js';
 import { requireKnownUnit } from '../known-targets.js';
+import { requireScope } from '../middleware/auth.js';
+import { audited } from '../middleware/audited.js';
+import { unitFieldTarget } from '../scope-targets.js';
 
 export const driftDeps = (ctx: AppContext): DriftDeps => ({ ...ctx });
 
 export function createUnitRoutes(ctx: AppContext): Router {
   const r = Router();
-  r.get('/units', async (_req, res) => {
+  r.get('/units', requireScope('read'), async (_req, res) => {
     const head = ctx.repo.lastKnownHead();
     const inRepo = head ? (await ctx.repo.listUnits(head)).map(unitKey) : [];
     const states = new Map((await deployedUnits(ctx.db)).map((s) => [s.unit, s]));
@@ -39,19 +42,19 @@ export function createUnitRoutes(ctx: AppContext): Router {
     });
   });
   // Which commit is on which host of a unit, and since when.
-  r.get('/units/:mod/:env/:app/hosts', async (req, res) => {
+  r.get('/units/:mod/:env/:app/hosts', requireScope('read'), async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
     await requireKnownUnit(ctx, unit);
     const state = await rec.getUnitState(ctx.db, unit);
     res.json({ unit, lastCommit: state?.lastCommit ?? null, lastDeployedAt: state?.lastDeployedAt ?? null, hosts: await rec.unitHosts(ctx.db, unit) });
   });
-  r.get('/units/:mod/:env/:app/drift', async (req, res) => {
+  r.get('/units/:mod/:env/:app/drift', requireScope('read'), async (req, res) => {
     const unit = ['mod', 'env', 'app'].map((k) => requireSegment(req.params[k as 'mod'], k)).join('/');
     await requireKnownUnit(ctx, unit);
     res.json({ unit, hosts: await unitDrift(ctx.db, unit) });
   });
   // Check now: one unit ({unit}) or every deployed unit; waits for the result.
-  r.post('/drift/check', async (req, res) => {
+  r.post('/drift/check', audited(ctx.audit, 'drift.check'), requireScope('sync', unitFieldTarget('unit')), async (req, res) => {
     const body = (req.body ?? {}) as { unit?: unknown };
     let units: string[];
     if (body.unit !== undefined) {

@@ -1,11 +1,14 @@
 // POST /webhooks/gitlab and /webhooks/github: cheapest checks first, raw-body authentication, then a queued deployment (202).
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../../context.js';
 import { UnauthorizedError, ValidationError } from '../../errors.js';
-import { acceptPush } from '../../gitops/intake.js';
-import { deliveryKey, parsePushPayload } from '../../gitops/push-event.js';
+import { acceptPush, type IntakeResult } from '../../gitops/intake.js';
+import { deliveryKey, parsePushPayload, type PushEvent } from '../../gitops/push-event.js';
 import { parseGithubPullRequest, parseGitlabMergeRequest, type PreviewParse } from '../../preview/events.js';
 import { verifyGithubSignature, verifyGitlabToken, verifyStandardWebhook } from '../../gitops/webhook-auth.js';
+import type { Actor } from '../../auth/scopes.js';
+import { publicRoute } from '../middleware/auth.js';
+import { audited } from '../middleware/audited.js';
 
 const header = (req: Request, name: string): string | undefined => {
   const v = req.headers[name];
@@ -35,7 +38,17 @@ export function createWebhookRoutes(ctx: AppContext): Router {
   const cfg = ctx.config.webhook;
   const raw = express.raw({ type: () => true, limit: cfg.maxBodyBytes });
 
-  r.post('/webhooks/gitlab', raw, async (req, res) => {
+  // Audited as the pusher ("gitlab:alice"); a delivery refused by the secret check is a "denied" row of "gitlab:?".
+  const pusher = (source: string, name: string | null): Actor => ({ kind: 'webhook', name: `${source}:${name ?? '?'}` });
+  const why = 'webhook: authenticated by its secret or signature (webhook.*)';
+  const noted = (res: Response, source: string, e: PushEvent, key: string, out: IntakeResult) => {
+    res.locals.auditActor = pusher(source, e.actor);
+    res.locals.auditTarget = `${e.ref} ${e.before.slice(0, 12)}..${e.after.slice(0, 12)}`;
+    res.locals.auditParams = { ref: e.ref, before: e.before, after: e.after, delivery: key };
+    res.locals.auditDetail = out.body.queued.length ? `deployment ${out.body.queued.join(', ')}` : out.body.ignored ?? null;
+  };
+  r.post('/webhooks/gitlab', audited(ctx.audit, 'webhook.push'), publicRoute(why), raw, async (req, res) => {
+    res.locals.auditActor = pusher('gitlab', null);
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const event = header(req, 'x-gitlab-event');
     if (cfg.gitlab.token && !verifyGitlabToken(header(req, 'x-gitlab-token'), cfg.gitlab.token)) throw new UnauthorizedError('X-Gitlab-Token is missing or wrong');
@@ -47,12 +60,14 @@ export function createWebhookRoutes(ctx: AppContext): Router {
       if (!check.ok) throw new UnauthorizedError(check.reason);
     }
     if (event === 'Merge Request Hook') {
+      res.locals.auditSkip = true; // a preview changes nothing here (it comments on the merge request)
       const out = await acceptPreview(ctx, parseGitlabMergeRequest, body);
       req.log.info({ ...out.body }, 'gitlab merge request event received');
       res.status(out.status).json(out.body);
       return;
     }
     if (event !== 'Push Hook') {
+      res.locals.auditSkip = true; // not a push: nothing changes
       res.status(200).json({ queued: [], ignored: `event ${JSON.stringify(event ?? null)} is not handled` });
       return;
     }
@@ -60,16 +75,19 @@ export function createWebhookRoutes(ctx: AppContext): Router {
     if (!parsed.ok) throw new ValidationError(parsed.reason);
     const key = deliveryKey('gitlab', header(req, 'idempotency-key') ?? header(req, 'webhook-id') ?? header(req, 'x-gitlab-event-uuid'), parsed.event);
     const out = await acceptPush(ctx, 'gitlab', parsed.event, key);
+    noted(res, 'gitlab', parsed.event, key, out);
     req.log.info({ key, ...out.body }, 'gitlab push received');
     res.status(out.status).json(out.body);
   });
 
-  r.post('/webhooks/github', raw, async (req, res) => {
+  r.post('/webhooks/github', audited(ctx.audit, 'webhook.push'), publicRoute(why), raw, async (req, res) => {
+    res.locals.auditActor = pusher('github', null);
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (cfg.github.secret && !verifyGithubSignature(header(req, 'x-hub-signature-256'), body, cfg.github.secret)) {
       throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match');
     }
     const event = header(req, 'x-github-event');
+    if (event !== 'push') res.locals.auditSkip = true; // not a push: nothing changes
     if (event === 'ping') {
       res.status(200).json({ pong: true });
       return;
@@ -92,6 +110,7 @@ export function createWebhookRoutes(ctx: AppContext): Router {
     if (!parsed.ok) throw new ValidationError(parsed.reason);
     const key = deliveryKey('github', header(req, 'x-github-delivery'), parsed.event);
     const out = await acceptPush(ctx, 'github', parsed.event, key);
+    noted(res, 'github', parsed.event, key, out);
     req.log.info({ key, ...out.body }, 'github push received');
     res.status(out.status).json(out.body);
   });
