@@ -19,7 +19,7 @@ const WHO: Who[] = ['none', 'read', 'syncIn', 'syncOut', 'admin', 'expired'];
  * something), and `ok`: the status of a caller that may use the route. Sync routes target prod/shop: the syncIn token
  * has sync on prod*\/shop, syncOut on test/shop.
  */
-interface Row { need: 'public' | 'signed-in' | 'read' | 'sync' | 'admin'; path?: string; body?: unknown; ok?: number; override?: Partial<Record<Who, number>> }
+interface Row { need: 'public' | 'signed-in' | 'read' | 'sync' | 'admin'; path?: string; body?: unknown; ok?: number; override?: Partial<Record<Who, number>>; stream?: boolean }
 const TABLE: Record<string, Row> = {
   'POST /webhooks/gitlab': { need: 'public' },
   'POST /webhooks/github': { need: 'public' },
@@ -76,6 +76,26 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/units/:mod/:env/:app/modify': { need: 'sync', path: '/api/v1/units/nginx/prod/shop/modify', body: {}, ok: 400 },
   'GET /api/v1/retention': { need: 'read', ok: 200 },
   'POST /api/v1/retention/run': { need: 'admin', ok: 200 },
+  // The dashboard: its files are public, its sign-in too (a session has its token's scopes); the data is read.
+  'GET /': { need: 'public' },
+  'GET /ui': { need: 'public' },
+  'GET /ui/': { need: 'public' },
+  'GET /api/v1/session': { need: 'public' },
+  'POST /api/v1/session': { need: 'public' },
+  'DELETE /api/v1/session': { need: 'public' },
+  'GET /api/v1/events': { need: 'read', ok: 200, stream: true },
+  'GET /api/v1/matrix': { need: 'read', ok: 200 },
+  'GET /api/v1/held-units': { need: 'read', ok: 200 },
+  'GET /api/v1/hosts/:id/pushes': { need: 'read', path: '/api/v1/hosts/999999/pushes', ok: 404 },
+  'GET /api/v1/deployments/:id/commits': { need: 'read', path: '/api/v1/deployments/999999/commits', ok: 404 },
+  'GET /api/v1/units/:mod/:env/:app/tree': { need: 'read', path: '/api/v1/units/nginx/prod/nope/tree', ok: 404 },
+  'GET /api/v1/units/:mod/:env/:app/blob': { need: 'read', path: '/api/v1/units/nginx/prod/nope/blob?path=x', ok: 404 },
+  // Sync windows: reading is read, editing is admin (overriding one is admin too: see the sync windows tests).
+  'GET /api/v1/windows': { need: 'read', ok: 200 },
+  'POST /api/v1/windows/:name': { need: 'admin', path: '/api/v1/windows/matrix-test', body: { kind: 'never' }, ok: 400 },
+  'DELETE /api/v1/windows/:name': { need: 'admin', path: '/api/v1/windows/matrix-test', ok: 404 },
+  'GET /api/v1/previews': { need: 'read', ok: 200 },
+  'GET /api/v1/secrets/recipient': { need: 'read', ok: 200 },
 };
 
 /** The status a caller should get: ok if its rights suffice, else 401 (no or expired token) or 403. */
@@ -135,8 +155,11 @@ describe('route × scope matrix', () => {
       for (const who of WHO) {
         const headers: Record<string, string> = secrets[who] ? { authorization: `Bearer ${secrets[who]}` } : {};
         if (row.body !== undefined) headers['content-type'] = 'application/json';
-        const res = await fetch(s.url + (row.path ?? pattern), { method, headers, body: row.body === undefined ? undefined : JSON.stringify(row.body) });
-        const body = await res.text();
+        const ctl = new AbortController();
+        const res = await fetch(s.url + (row.path ?? pattern), { method, headers, body: row.body === undefined ? undefined : JSON.stringify(row.body), signal: ctl.signal });
+        // A stream (server-sent events) never ends: its status is the answer.
+        const body = row.stream && res.status === 200 ? '' : await res.text();
+        ctl.abort();
         if (res.status !== expected(row, who)) wrong.push(`${key} as ${who}: ${res.status} (expected ${expected(row, who)}) ${body.slice(0, 200)}`);
       }
     }

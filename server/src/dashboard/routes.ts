@@ -1,4 +1,5 @@
 // API endpoints that only the dashboard needed: the units × hosts matrix, a unit's files at a commit and one file.
+import { requireScope } from '../http/middleware/auth.js';
 import { Router, type Request } from 'express';
 import type { AppContext } from '../context.js';
 import { heldUnits, pushesOfHost } from '../db/attention.js';
@@ -16,7 +17,7 @@ const MAX_FILE_BYTES = 512 * 1024;
 
 export function createDashboardApiRoutes(ctx: AppContext): Router {
   const r = Router();
-  r.get('/matrix', async (_req, res) => {
+  r.get('/matrix', requireScope('read'), async (_req, res) => {
     const states = await listUnitStates(ctx.db);
     const rows = await matrixRows(ctx.db);
     const unitCommits = new Map<string, string | null>(states.map((s) => [s.unit, s.lastCommit]));
@@ -25,11 +26,11 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
   });
 
   // Units held by the deletion breaker or whose rollout stopped, as of their latest real deployment.
-  r.get('/held-units', async (_req, res) => {
+  r.get('/held-units', requireScope('read'), async (_req, res) => {
     res.json({ items: await heldUnits(ctx.db) });
   });
   // A host's latest pushes, any unit (the host page).
-  r.get('/hosts/:id/pushes', async (req, res) => {
+  r.get('/hosts/:id/pushes', requireScope('read'), async (req, res) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('host id must be a positive integer', 'id');
     const host = await getHost(ctx.db, id);
@@ -37,7 +38,7 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
     res.json({ id, ip: host.ip, items: await pushesOfHost(ctx.db, host.ip, 50) });
   });
   // The commits a deployment brought (its range; a sync or rollback: its one commit), with their messages.
-  r.get('/deployments/:id/commits', async (req, res) => {
+  r.get('/deployments/:id/commits', requireScope('read'), async (req, res) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id < 1) throw new ValidationError('deployment id must be a positive integer', 'id');
     const d = await getDeployment(ctx.db, id);
@@ -65,13 +66,13 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
     await requireKnownUnit(ctx, unit);
     return unit;
   };
-  r.get('/units/:mod/:env/:app/tree', async (req, res) => {
+  r.get('/units/:mod/:env/:app/tree', requireScope('read'), async (req, res) => {
     const unit = await unitParam(req);
     const commit = await commitOf(req, unit);
     const files = await ctx.repo.listUnitFiles(commit, parseUnitKey(unit)!);
     res.json({ unit, commit, files });
   });
-  r.get('/units/:mod/:env/:app/blob', async (req, res) => {
+  r.get('/units/:mod/:env/:app/blob', requireScope('read'), async (req, res) => {
     const unit = await unitParam(req);
     const path = req.query.path;
     if (typeof path !== 'string' || !path || path.length > 4096 || path.split('/').some((s) => s === '' || s === '.' || s === '..')) {

@@ -2,6 +2,7 @@
 // `retry:` sets the browser's reconnect delay; Last-Event-ID replays what a reconnecting client missed (or tells it
 // to refetch everything); a client that stops reading is dropped once its unsent bytes pass a bound, so a slow
 // dashboard never grows the server's memory.
+import { requireScope } from '../http/middleware/auth.js';
 import { Router } from 'express';
 import type { LiveBus, LiveEvent } from './live-bus.js';
 
@@ -21,7 +22,7 @@ export function frame(e: { type: LiveEvent['type'] | 'hello' | 'resync'; at: str
 
 export function createEventRoutes(bus: LiveBus, opts: SseOptions = SSE_DEFAULTS, onDrop?: () => void): Router {
   const r = Router();
-  r.get('/events', (req, res) => {
+  r.get('/events', requireScope('read'), (req, res) => {
     res.status(200).set({
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
