@@ -25,7 +25,7 @@ describe('dashboard session (tokens configured)', () => {
   it('says the API is closed and nobody is signed in, without credentials', async () => {
     const r = await fetch(`${s.url}/api/v1/session`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { open: false, signedIn: false, actor: null, csrfToken: null, expiresAt: null });
+    assert.deepEqual(await r.json(), { open: false, signedIn: false, actor: null, scopes: null, csrfToken: null, expiresAt: null });
     assert.equal((await fetch(`${s.url}/api/v1/units`)).status, 401);
   });
 
@@ -43,7 +43,8 @@ describe('dashboard session (tokens configured)', () => {
     assert.match(si.setCookie, /^gitfleet_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
     assert.doesNotMatch(si.setCookie, /Secure/); // plain http here
     assert.equal(typeof si.body.csrfToken, 'string');
-    assert.match(si.body.actor, /^token:[0-9a-f]{8}$/);
+    assert.equal(si.body.actor, 'config-1', 'the token\'s name (api.tokens are config-1, config-2, …)');
+    assert.equal(si.body.scopes.admin, true);
 
     const units = await fetch(`${s.url}/api/v1/units`, { headers: { cookie: si.cookie } });
     assert.equal(units.status, 200);
@@ -83,6 +84,38 @@ describe('dashboard session (tokens configured)', () => {
   });
 });
 
+describe('dashboard session with a scoped token', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let s: TestServer;
+  before(async () => {
+    tmp = await tempDir('gf-session-scoped-');
+    s = await startTestServer(`${tmp.path}/data`, { api: { tokens: [API_TOKEN] } });
+  });
+  after(async () => { await s?.stop(); await tmp?.cleanup(); });
+
+  it('a session has exactly its token\'s scopes, and revoking the token ends it', async () => {
+    const made = await s.api('/api/v1/tokens', { method: 'POST', body: { name: 'viewer', scopes: { read: true } } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const si = await signIn(s, made.body.secret);
+    assert.equal(si.status, 201, JSON.stringify(si.body));
+    assert.deepEqual([si.body.actor, si.body.scopes.read, si.body.scopes.admin], ['viewer', true, false]);
+    const headers = { cookie: si.cookie, 'x-csrf-token': si.body.csrfToken, 'content-type': 'application/json' };
+    assert.equal((await fetch(`${s.url}/api/v1/units`, { headers })).status, 200);
+    const write = await fetch(`${s.url}/api/v1/hosts`, { method: 'POST', headers, body: JSON.stringify({ ip: '10.9.9.8', env: 'prod', apps: ['shop'] }) });
+    assert.equal(write.status, 403);
+    assert.match(((await write.json()) as any).error.message, /needs admin; token 'viewer' has read/);
+    assert.equal((await s.api('/api/v1/tokens/viewer', { method: 'DELETE' })).status, 200);
+    assert.equal((await fetch(`${s.url}/api/v1/units`, { headers })).status, 401, 'the revoked token\'s session is over');
+    const who = await (await fetch(`${s.url}/api/v1/session`, { headers })).json() as any;
+    assert.equal(who.signedIn, false);
+    // Sign-in with a bad token is refused with the reason, and audited as denied.
+    const bad = await signIn(s, 'gft_not-a-token-at-all');
+    assert.equal(bad.status, 401);
+    const rows = (await s.api('/api/v1/audit?action=session.')).body.items;
+    assert.deepEqual(rows.map((r: any) => [r.action, r.actor, r.outcome]).sort(), [['session.create', 'anonymous', 'denied'], ['session.create', 'viewer', 'ok']].sort());
+  });
+});
+
 describe('dashboard session (open API)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let s: TestServer;
@@ -94,7 +127,7 @@ describe('dashboard session (open API)', () => {
 
   it('reports the API as open and has nothing to sign in to', async () => {
     const r = await (await fetch(`${s.url}/api/v1/session`)).json();
-    assert.deepEqual(r, { open: true, signedIn: false, actor: null, csrfToken: null, expiresAt: null });
+    assert.deepEqual(r, { open: true, signedIn: false, actor: null, scopes: null, csrfToken: null, expiresAt: null });
     const si = await signIn(s, 'whatever-token-0123456789');
     assert.equal(si.status, 400);
     assert.equal((await fetch(`${s.url}/api/v1/units`)).status, 200);

@@ -64,7 +64,9 @@ describe('live events', () => {
   it('drops a client that stops reading once its unsent bytes pass the bound (memory stays bounded)', async () => {
     const bus = new LiveBus(10);
     let drops = 0;
-    const app = express().use(createEventRoutes(bus, { heartbeatMs: 60_000, retryMs: 1000, maxBufferedBytes: 64 * 1024 }, () => drops++));
+    // The stream alone (its own bus and bound); the caller as the open API's actor (what resolveActorMiddleware gives there).
+    const app = express().use((_req, res, next) => { res.locals.actor = { kind: 'open' }; next(); })
+      .use(createEventRoutes(bus, { heartbeatMs: 60_000, retryMs: 1000, maxBufferedBytes: 64 * 1024 }, () => drops++));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as { port: number }).port;

@@ -166,16 +166,31 @@ describe('sync windows end to end', () => {
     const ok = await s.api('/sync?env=prod&app=api&override=true&reason=hotfix%20INC-42', { headers: { 'x-actor': 'alice' } });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.status, 'succeeded');
-    assert.deepEqual(ok.body.request.override, { actor: 'alice', reason: 'hotfix INC-42', windows: ['api-freeze'] });
-    assert.deepEqual((await s.api(`/api/v1/deployments/${ok.body.id}`)).body.request.override, { actor: 'alice', reason: 'hotfix INC-42', windows: ['api-freeze'] });
+    // The actor is the token's name (config-1: api.tokens), with the name the caller gave beside it.
+    assert.deepEqual(ok.body.request.override, { actor: 'config-1 (alice)', reason: 'hotfix INC-42', windows: ['api-freeze'] });
+    assert.deepEqual((await s.api(`/api/v1/deployments/${ok.body.id}`)).body.request.override, { actor: 'config-1 (alice)', reason: 'hotfix INC-42', windows: ['api-freeze'] });
     for (const ip of ips) assert.equal(await fileOn(ip, '/etc/api.conf'), 'a0\n');
     const logged = s.logs.slice(mark).filter((l) => l.msg === 'sync window overridden');
     assert.equal(logged.length, 1);
-    assert.deepEqual(logged[0]!.override, { actor: 'alice', reason: 'hotfix INC-42', windows: ['api-freeze'], units: ['app/prod/api'] });
+    assert.deepEqual(logged[0]!.override, { actor: 'config-1 (alice)', reason: 'hotfix INC-42', windows: ['api-freeze'], units: ['app/prod/api'] });
+    // One audit row for the request, with the override, its reason and the windows it passed (the 400 has its own).
+    const audit = (await s.api('/api/v1/audit?action=sync')).body.items.filter((r: { params: { reason?: string } }) => r.params.reason === 'hotfix INC-42');
+    assert.equal(audit.length, 1, JSON.stringify(audit));
+    assert.equal(audit[0].actor, 'config-1');
+    assert.equal(audit[0].outcome, 'ok');
+    assert.deepEqual([audit[0].params.reason, audit[0].params.overrideWindows], ['hotfix INC-42', ['api-freeze']]);
+    // Overriding is the admin right: a token with sync on the unit gets 403 (and a denied audit row).
+    const team = await s.api('/api/v1/tokens', { method: 'POST', body: { name: 'api-team', scopes: { sync: { env: ['prod'], app: ['api'] } } } });
+    assert.equal(team.status, 201, JSON.stringify(team.body));
+    const asTeam = { authorization: `Bearer ${team.body.secret}` };
+    const refused = await s.api('/sync?env=prod&app=api&override=true&reason=mine', { headers: asTeam });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(refused.body.error.message, /needs the right to override/);
+    assert.equal((await s.api('/sync?env=prod&app=api', { headers: asTeam })).status, 423, 'without override: the window');
 
     const api = await s.api('/api/v1/deployments', { method: 'POST', body: { units: ['app/prod/api'], override: true, reason: 'second fix', actor: 'bob', wait: true } });
     assert.equal(api.status, 200, JSON.stringify(api.body));
-    assert.deepEqual(api.body.request.override, { actor: 'bob', reason: 'second fix', windows: ['api-freeze'] });
+    assert.deepEqual(api.body.request.override, { actor: 'config-1 (bob)', reason: 'second fix', windows: ['api-freeze'] });
     // Removing the window lifts the block at once.
     assert.equal((await s.api('/api/v1/windows/api-freeze', { method: 'DELETE' })).status, 204);
     const free = await s.api('/sync?env=prod&app=api');
