@@ -32,7 +32,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 # lists are older than APT_MAX_AGE hours (so a machine that kept an old rsync or openssh is brought up to date).
 apt_packages() {
   local pkgs=(rsync openssh-client git tar ca-certificates)
-  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps) ;; esac
+  # postgresql: the suite starts its own private cluster (test/helpers/postgres.ts), never the system one.
+  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps postgresql) ;; esac
   # Without a usable Node and npm there is nothing to fetch Node 26 with: take Debian's (any version will do).
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
   if ! command -v apt-get >/dev/null 2>&1; then
