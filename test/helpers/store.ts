@@ -1,5 +1,7 @@
-// The store a test runs on: SQLite (default) or, with GITFLEET_TEST_STORE=postgres, a fresh database of the test
-// cluster (test/helpers/postgres.ts). Conformance runs (test/db/conformance.test.ts) set it for chosen files.
+// The store a test runs on: SQLite (default) or, with GITFLEET_TEST_STORE=postgres, a database of the test cluster
+// (test/helpers/postgres.ts), one per data dir so that a restarted server finds its records again. The conformance
+// run (test/db/conformance.test.ts) sets the variable for the files that exercise the store.
+import { dirname, resolve } from 'node:path';
 import { openDb, type Db } from '../../server/src/db/connection.js';
 import { openPostgres } from '../../server/src/db/postgres.js';
 import { testPostgres } from './postgres.js';
@@ -12,14 +14,30 @@ export function testStoreKind(): StoreKind {
   return v;
 }
 
-/** Config to merge into a test server's: {} on SQLite, { db: { url } } of a new database on PostgreSQL. */
-export async function testDbConfig(): Promise<{ db?: { url: string } }> {
-  if (testStoreKind() === 'sqlite') return {};
-  return { db: { url: await (await testPostgres()).createDatabase() } };
+const byDataDir = new Map<string, Promise<string>>();
+
+/** The PostgreSQL database of a data dir (created on first use). */
+export function testDbUrl(dataDir: string): Promise<string> {
+  const key = resolve(dataDir);
+  let url = byDataDir.get(key);
+  if (!url) {
+    url = testPostgres().then((c) => c.createDatabase());
+    byDataDir.set(key, url);
+  }
+  return url;
 }
 
-/** A store for a db-level test: `file` in SQLite, or a new PostgreSQL database (the file is then unused). */
+/** Config to merge into a test server's: {} on SQLite, { db: { url } } on PostgreSQL. */
+export async function testDbConfig(dataDir: string): Promise<{ db?: { url: string } }> {
+  return testStoreKind() === 'sqlite' ? {} : { db: { url: await testDbUrl(dataDir) } };
+}
+
+/** The same as YAML lines for a config file ([] on SQLite). */
+export async function testDbYaml(dataDir: string): Promise<string[]> {
+  return testStoreKind() === 'sqlite' ? [] : [`db: { url: '${await testDbUrl(dataDir)}' }`];
+}
+
+/** The store of a test: the SQLite `file`, or on PostgreSQL the database of the file's directory (the data dir). */
 export async function openTestDb(file: string, kind: StoreKind = testStoreKind()): Promise<Db> {
-  if (kind === 'sqlite') return openDb(file);
-  return openPostgres(await (await testPostgres()).createDatabase());
+  return kind === 'sqlite' ? openDb(file) : openPostgres(await testDbUrl(dirname(file)));
 }

@@ -129,10 +129,11 @@ export async function finishRun(q: Queryable, id: number, e: RunEnd): Promise<vo
 export async function failInterruptedRuns(q: Queryable, activeIds: number[], now: string, reason: string): Promise<number> {
   const keep = activeIds.length ? ` AND id NOT IN (${activeIds.map(() => '?').join(', ')})` : '';
   const n = (status: string) => `(SELECT count(*) FROM es_sync_run_hosts h WHERE h.run_id = es_sync_runs.id AND h.status = '${status}')`;
+  const greatest = q.dialect === 'postgres' ? 'GREATEST' : 'max'; // SQLite's scalar max(a, b)
   const r = await q.run(
     `UPDATE es_sync_runs SET status = 'failed', error = ?, finished_at = ?,
        success_count = ${n('success')}, not_in_pool_count = ${n('not_in_pool')}, no_data_count = ${n('no_data')},
-       failed_count = max(total_hosts - ${n('success')} - ${n('not_in_pool')} - ${n('no_data')}, ${n('failed')})
+       failed_count = ${greatest}(total_hosts - ${n('success')} - ${n('not_in_pool')} - ${n('no_data')}, ${n('failed')})
      WHERE status = 'running'${keep}`,
     [reason, now, ...activeIds],
   );
