@@ -124,24 +124,30 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
     chain = next.catch(() => undefined);
     return next;
   };
+  const tx = <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => queued(async () => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.write]);
+      const out = await fn(over(client));
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  });
   return {
     ...base,
-    tx: (fn) => queued(async () => {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.write]);
-        const out = await fn(over(client));
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    }),
+    // Writes outside a transaction take the write lock too (as every SQLite statement waits for the mutex): a
+    // read-then-write transaction never has a row changed under it between its read and its write. Reads do not wait.
+    run: (sql, params) => tx((q) => q.run(sql, params)),
+    insert: (sql, params) => tx((q) => q.insert(sql, params)),
+    exec: (sql) => tx((q) => q.exec(sql)),
+    tx,
     close: () => queued(() => pool.end()),
   };
 }
