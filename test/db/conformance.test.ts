@@ -13,6 +13,9 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CONFORMANCE_FILES: Array<[file: string, covers: string]> = [
   ['test/windows/held-store.test.ts', 'held work merge rules (db-level)'],
   ['test/hostsync/reconcile.test.ts', 'host-sync plans applied with savepoints (db-level)'],
+  ['test/hostsync/job.test.ts', 'host-sync runs: safety refusals, per-record errors (db-level)'],
+  ['test/essync/api.test.ts', 'ES sync tasks (unique live name), runs and host rows, metrics on hosts'],
+  ['test/agents/runs.test.ts', 'agent collection runs, interrupted runs closed at start'],
   ['test/e2e/coalescing.test.ts', 'deployments, coalescing of pushes and syncs'],
   ['test/e2e/host-push-records.test.ts', 'per-host push records'],
   ['test/e2e/crash-recovery.test.ts', 'kill -9 mid-deployment, interrupted and resumed on restart (server process)'],
@@ -40,7 +43,9 @@ if (requirePostgres()) {
     for (const [file, covers] of CONFORMANCE_FILES) {
       test(`${file} passes on PostgreSQL (${covers})`, async () => {
         const t0 = Date.now();
-        const r = await runFiles([file], { ...process.env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
+        // NODE_TEST_CONTEXT would make the child think it is a file of this run and run nothing.
+        const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+        const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
         const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
         process.stderr.write(`conformance ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
         assert.equal(r.code, 0, `${file} failed on PostgreSQL:\n${r.out.slice(-12_000)}`);
