@@ -82,7 +82,8 @@ function over(c: Client): Queryable {
     run,
     insert: async (sql, params = []) => {
       const r = await c.query<{ id: number }>(`${positional(sql)} RETURNING id`, params);
-      return r.rows[0]!.id;
+      if (!r.rows[0]) throw new Error('insert() added no row (an ON CONFLICT DO NOTHING insert has no id: use run())');
+      return r.rows[0].id;
     },
     get: async <T>(sql: string, params: Param[] = []) => (await c.query(positional(sql), params)).rows[0] as T | undefined,
     all: async <T>(sql: string, params: Param[] = []) => (await c.query(positional(sql), params)).rows as T[],
