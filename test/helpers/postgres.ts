@@ -2,7 +2,7 @@
 // started on a free loopback port with its unix socket in that dir and fsync off, one database per test, stopped
 // at the end (also when the process dies of a failure). Never touches the system cluster.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,11 +99,35 @@ function withAdmin(adminUrl: string, stop: () => Promise<void>): TestPostgres {
   };
 }
 
-/** Start a private cluster; stopped by stop() or, failing that, when this process exits. */
+const PREFIX = 'gitfleet-pg-';
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Clusters whose test process died without stopping them (SIGKILL, a timeout's kill): stopped and removed. */
+function sweepOrphans(bin: string): void {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let owner = 0;
+    try { owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8')); } catch { continue; }
+    if (!owner || alive(owner)) continue;
+    const data = join(dir, 'data');
+    if (existsSync(join(data, 'postmaster.pid'))) {
+      const st = statSync(data);
+      spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w'], { stdio: 'ignore', uid: st.uid, gid: st.gid });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Start a private cluster; stopped by stop() or, failing that, when this process exits (or by the next run's sweep). */
 export async function startPostgres(): Promise<TestPostgres> {
   const found = findPostgresBin();
   if ('reason' in found) throw new Error(found.reason);
-  const dir = mkdtempSync(join(tmpdir(), 'gitfleet-pg-'));
+  sweepOrphans(found.bin);
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
   let ids: { uid: number; gid: number } | null = null;
@@ -130,6 +154,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
+  // A signal ends the process without 'exit': stop the cluster, then die of the same signal.
+  const onSignal = (sig: NodeJS.Signals) => { onExit(); process.kill(process.pid, sig); };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, onSignal);
   const start = await run(pgCtl, ['start', '-D', data, '-w', '-t', '60', '-l', logFile], ids);
   if (start.code !== 0) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
@@ -144,6 +171,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     await run(pgCtl, ['stop', '-D', data, '-m', 'fast', '-w'], ids);
     rmSync(dir, { recursive: true, force: true });
     process.removeListener('exit', onExit);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(sig, onSignal);
   });
 }
 
