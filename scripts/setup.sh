@@ -33,7 +33,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 apt_packages() {
   local pkgs=(rsync openssh-client git tar ca-certificates)
   # chromium + a CJK font: the dashboard's browser tests (playwright-core drives Debian's build; zh-CN screenshots).
-  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps chromium fonts-noto-cjk) ;; esac
+  # postgresql: the suite starts its own private cluster (test/helpers/postgres.ts), never the system one.
+  case "$mode" in test|install-test) pkgs+=(openssh-server pssh iproute2 procps chromium fonts-noto-cjk postgresql) ;; esac
   # Without a usable Node and npm there is nothing to fetch Node 26 with: take Debian's (any version will do).
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
   if ! command -v apt-get >/dev/null 2>&1; then

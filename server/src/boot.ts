@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
-import { openDb } from './db/connection.js';
+import { openStore } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import { createProvider } from './cmdb/registry.js';
 import { Deployer } from './deploy/deployer.js';
@@ -72,7 +72,7 @@ function accessible(dir: string): boolean {
 
 export async function startServer(config: Config, log: Logger, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true });
-  const db = await openDb(join(config.dataDir, 'gitfleet.db'));
+  const db = await openStore(config);
   const applied = await migrate(db);
   if (applied.length) log.info({ applied }, 'database migrated');
   // Secure by default: no API token and not loopback → no start (unless api.open); checked before anything else starts.

@@ -98,6 +98,10 @@ export const configSchema = z.strictObject({
     trustProxy: z.boolean().default(false),
   }).prefault({}),
   dataDir: z.string().min(1).default('./data'),
+  /** The store (README "PostgreSQL"): absent = SQLite in dataDir/gitfleet.db; a postgres:// URL = that database. */
+  db: z.strictObject({
+    url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL').optional(),
+  }).prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   repo: z.strictObject({
     url: z.string().min(1).optional(),
@@ -145,6 +149,7 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_PORT', ['server', 'port'], Number],
   ['GITFLEET_HOST', ['server', 'host'], String],
   ['GITFLEET_DATA_DIR', ['dataDir'], String],
+  ['GITFLEET_DB_URL', ['db', 'url'], String],
   ['GITFLEET_REPO_URL', ['repo', 'url'], String],
   ['GITFLEET_LOG_LEVEL', ['log', 'level'], String],
   ['GITFLEET_GITLAB_TOKEN', ['webhook', 'gitlab', 'token'], String],

@@ -70,7 +70,7 @@ describe('agents collection runs (no hosts reachable needed)', () => {
 
   it('closes runs a dead server left open as interrupted, their hosts as aborted', async () => {
     const now = new Date().toISOString();
-    const { lastID } = await srv.ctx.db.run("INSERT INTO agent_runs (trigger, request, status, host_count, created_at, started_at) VALUES ('api', '{}', 'running', 1, ?, ?)", [now, now]);
+    const lastID = await srv.ctx.db.insert("INSERT INTO agent_runs (trigger, request, status, host_count, created_at, started_at) VALUES ('api', '{}', 'running', 1, ?, ?)", [now, now]);
     await srv.ctx.db.run("INSERT INTO agent_run_hosts (run_id, ip, status) VALUES (?, '10.0.0.1', 'running')", [lastID]);
     await mod.service!.runner.recover();
     const run = (await srv.api(`/api/v1/agents/runs/${lastID}`)).body;

@@ -13,6 +13,7 @@ import { deliver, gitlabPush } from '../helpers/webhooks.js';
 import { freePort } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
 import { exited, startServerProcess } from '../helpers/server-process.js';
+import { testDbYaml } from '../helpers/store.js';
 
 
 
@@ -43,6 +44,7 @@ describe('shutdown and crash recovery (server as a separate process)', () => {
     configFile = join(tmp.path, 'gitfleet.yaml');
     await writeFile(configFile, [
       `dataDir: ${join(tmp.path, 'data')}`,
+      ...(await testDbYaml(join(tmp.path, 'data'))),
       'server: { port: ' + port + ', shutdownGrace: 2 }',
       `repo: { url: ${fx.origin}, pollInterval: 0 }`,
       'log: { level: warn }',

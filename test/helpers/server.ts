@@ -4,6 +4,7 @@ import { parseConfig, type Config } from '../../server/src/config.js';
 import { createLogger } from '../../server/src/log.js';
 import { startServer, type RunningServer } from '../../server/src/boot.js';
 import type { AppModule } from '../../server/src/module.js';
+import { testDbConfig } from './store.js';
 
 export interface TestServer extends RunningServer {
   url: string;
@@ -22,7 +23,9 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<TestServer> {
-  const config: Config = parseConfig(merge({ dataDir, server: { port: 0 }, repo: { pollInterval: 0 }, log: { level: 'debug' } }, raw));
+  // GITFLEET_TEST_STORE=postgres: a fresh database per server unless the test names one (test/helpers/store.ts).
+  const store = raw.db ? {} : await testDbConfig(dataDir);
+  const config: Config = parseConfig(merge({ dataDir, server: { port: 0 }, repo: { pollInterval: 0 }, log: { level: 'debug' }, ...store }, raw));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

@@ -1,8 +1,9 @@
-// Held work in SQLite: later holds of a unit join the held work instead of piling up, by the merge rules.
+// Held work in the store (SQLite, or PostgreSQL under GITFLEET_TEST_STORE=postgres): later holds of a unit join the held work instead of piling up, by the merge rules.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openDb, type Db } from '../../server/src/db/connection.js';
+import type { Db } from '../../server/src/db/connection.js';
+import { openTestDb } from '../helpers/store.js';
 import { migrate } from '../../server/src/db/migrate.js';
 import { holdUnit, listHeld, releaseHeld } from '../../server/src/db/sync-windows.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -12,7 +13,7 @@ describe('held units store', () => {
   let db: Db;
   before(async () => {
     tmp = await tempDir('gf-held-');
-    db = await openDb(join(tmp.path, 'gitfleet.db'));
+    db = await openTestDb(join(tmp.path, 'gitfleet.db'));
     await migrate(db);
   });
   after(async () => {

@@ -9,6 +9,7 @@ import { createHost, isSourceOwned, updateHost } from '../inventory/hosts-servic
 import type { AgentsConfig } from './config-schema.js';
 import { inventoryHostname, mergeFacts, planMatch, type FactsVia } from './facts.js';
 import { failedPlugins, type AgentReport } from './report-schema.js';
+import { isUniqueViolation } from '../db/errors.js';
 
 export interface IngestDeps { db: Db; events: InventoryEvents; clock: () => Date; log: Logger; agents: AgentsConfig }
 
@@ -76,7 +77,7 @@ export async function ingestReport(deps: IngestDeps, report: AgentReport, o: Ing
   try {
     await deps.db.tx((q) => setHostFacts(q, hostId, { facts, at: now, via: o.via, identity: plan.action === 'update' ? plan.setIdentity : null }));
   } catch (err) {
-    if (err instanceof Error && /UNIQUE constraint failed: hosts\.identity/.test(err.message)) throw new ConflictError(`identity ${identity} is already pinned to another host`);
+    if (isUniqueViolation(err, 'hosts', 'identity')) throw new ConflictError(`identity ${identity} is already pinned to another host`);
     throw err;
   }
   return { hostId, matched: plan.action === 'create' ? 'new' : plan.matched, identity, hostname, hostnameChanged, pluginErrors: failedPlugins(report) };

@@ -62,12 +62,12 @@ export async function clearHostIdentity(q: Queryable, id: number, now: string): 
 /** A run and its pending host rows, in one transaction. */
 export async function insertRun(q: Queryable, r: { trigger: RunTrigger; actor: string | null; request: CollectRequestRecord; ips: string[] }, now: string): Promise<number> {
   const status: RunStatus = r.ips.length ? 'running' : 'no_hosts';
-  const res = await q.run(
+  const runId = await q.insert(
     'INSERT INTO agent_runs (trigger, actor, request, status, host_count, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     [r.trigger, r.actor, JSON.stringify(r.request), status, r.ips.length, now, now, r.ips.length ? null : now],
   );
-  for (const ip of r.ips) await q.run("INSERT INTO agent_run_hosts (run_id, ip, status) VALUES (?, ?, 'pending')", [res.lastID, ip]);
-  return res.lastID;
+  for (const ip of r.ips) await q.run("INSERT INTO agent_run_hosts (run_id, ip, status) VALUES (?, ?, 'pending')", [runId, ip]);
+  return runId;
 }
 
 export async function runHostIds(q: Queryable, runId: number): Promise<Array<{ id: number; ip: string }>> {

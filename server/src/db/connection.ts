@@ -2,11 +2,17 @@
 import sqlite3 from 'sqlite3';
 
 export type Param = string | number | bigint | null | Buffer;
+/** `lastID` is SQLite's only: code that needs a new row's id uses `insert` (portable to PostgreSQL). */
 export interface RunResult { lastID: number; changes: number }
+/** Which SQL the store speaks: db/*.ts branch on it only where no portable statement exists. */
+export type Dialect = 'sqlite' | 'postgres';
 
-/** Statement runner handed to repositories and to `tx` callbacks. */
+/** Statement runner handed to repositories and to `tx` callbacks (db/postgres.ts implements it too). */
 export interface Queryable {
+  readonly dialect: Dialect;
   run(sql: string, params?: Param[]): Promise<RunResult>;
+  /** An INSERT into a table whose key is an integer `id`; returns the new row's id (RETURNING id on PostgreSQL). */
+  insert(sql: string, params?: Param[]): Promise<number>;
   get<T>(sql: string, params?: Param[]): Promise<T | undefined>;
   all<T>(sql: string, params?: Param[]): Promise<T[]>;
   exec(sql: string): Promise<void>;
@@ -19,12 +25,15 @@ export interface Db extends Queryable {
 }
 
 function raw(db: sqlite3.Database): Queryable {
+  const run = (sql: string, params: Param[] = []) => new Promise<RunResult>((resolve, reject) => {
+    db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+      if (err) reject(err); else resolve({ lastID: this.lastID, changes: this.changes });
+    });
+  });
   return {
-    run: (sql, params = []) => new Promise((resolve, reject) => {
-      db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
-        if (err) reject(err); else resolve({ lastID: this.lastID, changes: this.changes });
-      });
-    }),
+    dialect: 'sqlite',
+    insert: async (sql, params) => (await run(sql, params)).lastID,
+    run,
     get: <T>(sql: string, params: Param[] = []) => new Promise<T | undefined>((resolve, reject) => {
       db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
     }),
@@ -49,6 +58,8 @@ export async function openDb(file: string): Promise<Db> {
     return next;
   };
   const wrapped: Db = {
+    dialect: 'sqlite',
+    insert: (sql, params) => locked(() => q.insert(sql, params)),
     run: (sql, params) => locked(() => q.run(sql, params)),
     get: (sql, params) => locked(() => q.get(sql, params)),
     all: (sql, params) => locked(() => q.all(sql, params)),

@@ -17,11 +17,10 @@ function toView(r: DeploymentRow): DeploymentView {
 }
 
 export async function insertDeployment(q: Queryable, d: { trigger: string; actor?: string | null; branch: string; before?: string | null; after?: string | null; request: DeployRequest }, now: string): Promise<number> {
-  const r = await q.run(
+  return q.insert(
     'INSERT INTO deployments (trigger, actor, branch, before_sha, after_sha, request, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     [d.trigger, d.actor ?? null, d.branch, d.before ?? null, d.after ?? null, JSON.stringify(d.request), 'queued', now],
   );
-  return r.lastID;
 }
 
 export async function markDeploymentRunning(q: Queryable, id: number, now: string): Promise<void> {
@@ -80,8 +79,7 @@ export async function insertHostPushes(db: Db, deploymentId: number, unit: strin
   return db.tx(async (q) => {
     const ids: number[] = [];
     for (const h of hosts) {
-      const r = await q.run("INSERT INTO host_pushes (deployment_id, unit, ip, hostname, status) VALUES (?, ?, ?, ?, 'pending')", [deploymentId, unit, h.ip, h.hostname ?? null]);
-      ids.push(r.lastID);
+      ids.push(await q.insert("INSERT INTO host_pushes (deployment_id, unit, ip, hostname, status) VALUES (?, ?, ?, ?, 'pending')", [deploymentId, unit, h.ip, h.hostname ?? null]));
     }
     return ids;
   });
@@ -191,8 +189,9 @@ export async function linkDelivery(q: Queryable, key: string, deploymentId: numb
 
 /** The push deployment of the branch still waiting to start (at most one exists). */
 export async function waitingPush(q: Queryable, branch: string): Promise<number | undefined> {
+  const kind = q.dialect === 'postgres' ? "request::json->>'kind'" : "json_extract(request, '$.kind')";
   return (await q.get<{ id: number }>(
-    "SELECT id FROM deployments WHERE status = 'queued' AND branch = ? AND json_extract(request, '$.kind') = 'push' ORDER BY id DESC LIMIT 1", [branch]))?.id;
+    `SELECT id FROM deployments WHERE status = 'queued' AND branch = ? AND ${kind} = 'push' ORDER BY id DESC LIMIT 1`, [branch]))?.id;
 }
 
 /** A deployment with exactly this request still waiting to start. */

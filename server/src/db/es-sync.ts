@@ -1,6 +1,7 @@
 // Storage of the ES metrics sync: tasks, execution logs, per-host rows, and the metrics written onto inventory hosts. Every parameter bound.
 import type { Param, Queryable } from './connection.js';
 import { pageNewestFirst } from './paged.js';
+import { isUniqueViolation } from './errors.js';
 import type { EsSyncTask, HostResult, RunCounts, RunHostRow, RunRecord, RunStatus, RunTrigger, TaskInput } from '../essync/types.js';
 
 interface TaskRow {
@@ -42,16 +43,15 @@ const toRunHost = (r: RunHostDbRow): RunHostRow => ({
 
 /** True when err is the violation of the "one live task per name" index. */
 export function isDuplicateTaskName(err: unknown): boolean {
-  return err instanceof Error && /UNIQUE constraint failed: es_sync_tasks\.name/.test(err.message);
+  return isUniqueViolation(err, 'es_sync_tasks', 'name');
 }
 
 export async function insertTask(q: Queryable, t: TaskInput, now: string): Promise<number> {
-  const r = await q.run(
+  return q.insert(
     `INSERT INTO es_sync_tasks (name, description, es_endpoint, index_pattern, cron, time_range, enabled, created_by, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [t.name, t.description, t.esEndpoint, t.indexPattern, t.cron, t.timeRange, t.enabled ? 1 : 0, t.createdBy, now, now],
   );
-  return r.lastID;
 }
 
 export async function updateTask(q: Queryable, id: number, t: TaskInput, now: string): Promise<boolean> {
@@ -100,12 +100,11 @@ export interface NewRun {
 }
 
 export async function insertRun(q: Queryable, r: NewRun): Promise<number> {
-  const res = await q.run(
+  return q.insert(
     `INSERT INTO es_sync_runs (task_id, task_name, trigger, status, time_range, es_endpoint, index_pattern, started_at, total_hosts)
      VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
     [r.taskId, r.taskName, r.trigger, r.timeRange, r.esEndpoint, r.indexPattern, r.startedAt, r.totalHosts ?? 0],
   );
-  return res.lastID;
 }
 
 /** The hosts a run covers, once planned (a scheduled run learns them from the inventory). */
@@ -130,10 +129,11 @@ export async function finishRun(q: Queryable, id: number, e: RunEnd): Promise<vo
 export async function failInterruptedRuns(q: Queryable, activeIds: number[], now: string, reason: string): Promise<number> {
   const keep = activeIds.length ? ` AND id NOT IN (${activeIds.map(() => '?').join(', ')})` : '';
   const n = (status: string) => `(SELECT count(*) FROM es_sync_run_hosts h WHERE h.run_id = es_sync_runs.id AND h.status = '${status}')`;
+  const greatest = q.dialect === 'postgres' ? 'GREATEST' : 'max'; // SQLite's scalar max(a, b)
   const r = await q.run(
     `UPDATE es_sync_runs SET status = 'failed', error = ?, finished_at = ?,
        success_count = ${n('success')}, not_in_pool_count = ${n('not_in_pool')}, no_data_count = ${n('no_data')},
-       failed_count = max(total_hosts - ${n('success')} - ${n('not_in_pool')} - ${n('no_data')}, ${n('failed')})
+       failed_count = ${greatest}(total_hosts - ${n('success')} - ${n('not_in_pool')} - ${n('no_data')}, ${n('failed')})
      WHERE status = 'running'${keep}`,
     [reason, now, ...activeIds],
   );

@@ -126,7 +126,7 @@ function toRun(r: RunRow, withDetails: boolean): RunView {
 }
 
 export async function insertRun(q: Queryable, source: string, type: string, trigger: string, now: string): Promise<number> {
-  return (await q.run('INSERT INTO host_sync_runs (source, source_type, trigger, status, started_at) VALUES (?, ?, ?, ?, ?)', [source, type, trigger, 'running', now])).lastID;
+  return q.insert('INSERT INTO host_sync_runs (source, source_type, trigger, status, started_at) VALUES (?, ?, ?, ?, ?)', [source, type, trigger, 'running', now]);
 }
 
 export async function finishRun(q: Queryable, id: number, status: RunStatus, c: RunCounts, error: string | null, details: unknown[], now: string, durationMs: number): Promise<void> {
@@ -187,7 +187,7 @@ export interface UpstreamRunView {
 }
 
 export async function insertUpstreamRun(q: Queryable, trigger: string, now: string): Promise<number> {
-  return (await q.run('INSERT INTO upstream_sync_runs (trigger, status, started_at) VALUES (?, ?, ?)', [trigger, 'running', now])).lastID;
+  return q.insert('INSERT INTO upstream_sync_runs (trigger, status, started_at) VALUES (?, ?, ?)', [trigger, 'running', now]);
 }
 
 export async function finishUpstreamRun(q: Queryable, id: number, r: { status: string; triggered: boolean | null; pushedHosts: number | null; httpStatus: string | null; error: string | null }, now: string, durationMs: number): Promise<void> {

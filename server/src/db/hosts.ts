@@ -42,7 +42,12 @@ interface HostRow {
 
 export interface HostFilter { env?: string; app?: string; ip?: string; source?: string; limit?: number; offset?: number }
 
-const SELECT = `SELECT h.*, (SELECT group_concat(app, char(31)) FROM (SELECT app FROM host_apps a WHERE a.host_id = h.id ORDER BY app)) AS apps FROM hosts h`;
+// A host's apps in one column, sorted, joined by the unit separator (each dialect's aggregate).
+const APPS = {
+  sqlite: '(SELECT group_concat(app, char(31)) FROM (SELECT app FROM host_apps a WHERE a.host_id = h.id ORDER BY app))',
+  postgres: '(SELECT string_agg(app, chr(31) ORDER BY app) FROM host_apps a WHERE a.host_id = h.id)',
+};
+const selectFor = (q: Queryable) => `SELECT h.*, ${APPS[q.dialect]} AS apps FROM hosts h`;
 
 function toHost(r: HostRow, withFacts: boolean): Host {
   const host: Host = {
@@ -70,7 +75,7 @@ function whereOf(f: HostFilter): { sql: string; params: Param[] } {
 
 export async function listHosts(q: Queryable, f: HostFilter = {}): Promise<Host[]> {
   const { sql: where, params } = whereOf(f);
-  let sql = `${SELECT}${where} ORDER BY h.id`;
+  let sql = `${selectFor(q)}${where} ORDER BY h.id`;
   if (f.limit !== undefined) { sql += ' LIMIT ? OFFSET ?'; params.push(f.limit, f.offset ?? 0); }
   return (await q.all<HostRow>(sql, params)).map((r) => toHost(r, false));
 }
@@ -82,17 +87,17 @@ export async function countHosts(q: Queryable, f: HostFilter = {}): Promise<numb
 }
 
 export async function getHost(q: Queryable, id: number, withFacts = true): Promise<Host | undefined> {
-  const r = await q.get<HostRow>(`${SELECT} WHERE h.id = ?`, [id]);
+  const r = await q.get<HostRow>(`${selectFor(q)} WHERE h.id = ?`, [id]);
   return r && toHost(r, withFacts);
 }
 
 export async function getHostByIp(q: Queryable, ip: string): Promise<Host | undefined> {
-  const r = await q.get<HostRow>(`${SELECT} WHERE h.ip = ?`, [ip]);
+  const r = await q.get<HostRow>(`${selectFor(q)} WHERE h.ip = ?`, [ip]);
   return r && toHost(r, false);
 }
 
 export async function getHostByIdentity(q: Queryable, identity: string): Promise<Host | undefined> {
-  const r = await q.get<HostRow>(`${SELECT} WHERE h.identity = ?`, [identity]);
+  const r = await q.get<HostRow>(`${selectFor(q)} WHERE h.identity = ?`, [identity]);
   return r && toHost(r, false);
 }
 
@@ -104,19 +109,19 @@ async function setApps(q: Queryable, id: number, apps: string[]): Promise<void> 
 }
 
 export async function insertHost(q: Queryable, h: HostInput, meta: HostMeta, now: string): Promise<number> {
-  const r = await q.run(
-    `INSERT INTO hosts (ip, hostname, env, port, user, labels, source, source_uid, hash, identity, created_at, updated_at)
+  const id = await q.insert(
+    `INSERT INTO hosts (ip, hostname, env, port, "user", labels, source, source_uid, hash, identity, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [h.ip, h.hostname ?? null, h.env, h.port ?? null, h.user ?? null, JSON.stringify(h.labels ?? {}),
       meta.source ?? 'manual', meta.sourceUid ?? null, meta.hash ?? null, meta.identity ?? null, now, now],
   );
-  await setApps(q, r.lastID, h.apps);
-  return r.lastID;
+  await setApps(q, id, h.apps);
+  return id;
 }
 
 export async function updateHost(q: Queryable, id: number, h: HostInput, meta: HostMeta, now: string): Promise<boolean> {
   const r = await q.run(
-    `UPDATE hosts SET ip = ?, hostname = ?, env = ?, port = ?, user = ?, labels = ?, hash = COALESCE(?, hash), updated_at = ? WHERE id = ?`,
+    `UPDATE hosts SET ip = ?, hostname = ?, env = ?, port = ?, "user" = ?, labels = ?, hash = COALESCE(?, hash), updated_at = ? WHERE id = ?`,
     [h.ip, h.hostname ?? null, h.env, h.port ?? null, h.user ?? null, JSON.stringify(h.labels ?? {}), meta.hash ?? null, now, id],
   );
   if (r.changes === 0) return false;

@@ -2,12 +2,13 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Db } from '../db/connection.js';
 import * as hosts from '../db/hosts.js';
+import { isUniqueViolation as uniqueViolation } from '../db/errors.js';
 import type { InventoryEvents } from './events.js';
 
 export interface InventoryDeps { db: Db; events: InventoryEvents; clock: () => Date }
 
 function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && /UNIQUE constraint failed/.test(err.message);
+  return uniqueViolation(err, 'hosts');
 }
 
 /** The writers that are not host-sync sources (hostSync's RESERVED_SOURCE_NAMES; not imported: that pulls in every source type). */

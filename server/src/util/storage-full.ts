@@ -1,6 +1,6 @@
-// PURE: is an error (or one of its causes) a full disk? SQLite's SQLITE_FULL, the OS's ENOSPC / EDQUOT, or a child
+// PURE: is an error (or one of its causes) a full disk? SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), the OS's ENOSPC / EDQUOT, or a child
 // program's message saying so (git, tar).
-const CODES = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
+const CODES = new Set(['SQLITE_FULL', '53100', 'ENOSPC', 'EDQUOT']);
 const MESSAGE_RE = /No space left on device|database or disk is full|Disk quota exceeded/i;
 
 export function isStorageFull(err: unknown): boolean {

@@ -1,0 +1,56 @@
+// Conformance: the test files that exercise the store most, run again on PostgreSQL (they run on SQLite as part of
+// the suite anyway). One private cluster serves them all (GITFLEET_TEST_PG_ADMIN); each test server gets a fresh
+// database per data dir (test/helpers/store.ts). The files run one after another so the suite's CPU use stays level.
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { requirePostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** The files, with what of the store each one covers. */
+export const CONFORMANCE_FILES: Array<[file: string, covers: string]> = [
+  ['test/windows/held-store.test.ts', 'held work merge rules (db-level)'],
+  ['test/hostsync/reconcile.test.ts', 'host-sync plans applied with savepoints (db-level)'],
+  ['test/hostsync/job.test.ts', 'host-sync runs: safety refusals, per-record errors (db-level)'],
+  ['test/essync/api.test.ts', 'ES sync tasks (unique live name), runs and host rows, metrics on hosts'],
+  ['test/agents/runs.test.ts', 'agent collection runs, interrupted runs closed at start'],
+  ['test/e2e/coalescing.test.ts', 'deployments, coalescing of pushes and syncs'],
+  ['test/e2e/host-push-records.test.ts', 'per-host push records'],
+  ['test/e2e/crash-recovery.test.ts', 'kill -9 mid-deployment, interrupted and resumed on restart (server process)'],
+  ['test/hostsync/converge-e2e.test.ts', 'inventory and host sync, converge deployments'],
+  ['test/windows/held-e2e.test.ts', 'sync windows: held units released as one deployment'],
+];
+
+function runFiles(files: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    p.once('error', rej);
+    p.once('close', (code) => res({ code, out }));
+  });
+}
+
+if (requirePostgres()) {
+  describe('conformance on PostgreSQL', () => {
+    let cluster: TestPostgres;
+    before(async () => { cluster = await startPostgres(); });
+    after(async () => { await cluster?.stop(); });
+
+    for (const [file, covers] of CONFORMANCE_FILES) {
+      test(`${file} passes on PostgreSQL (${covers})`, async () => {
+        const t0 = Date.now();
+        // NODE_TEST_CONTEXT would make the child think it is a file of this run and run nothing.
+        const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+        const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
+        const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
+        process.stderr.write(`conformance ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        assert.equal(r.code, 0, `${file} failed on PostgreSQL:\n${r.out.slice(-12_000)}`);
+        assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test on PostgreSQL:\n${r.out.slice(-4000)}`);
+      });
+    }
+  });
+}
