@@ -74,7 +74,8 @@ describe('gitfleet CLI', () => {
     const d = json(r);
     assert.equal(d.status, 'succeeded');
     assert.equal(d.trigger, 'manual');
-    assert.match(d.actor, /^cli:/, 'the deployment records who ran the CLI');
+    // The token's name, with who ran the CLI beside it (cli:<login>).
+    assert.match(d.actor, /^config-1 \(cli:[^)]+\)$/, 'the deployment records the token and who ran the CLI');
     assert.deepEqual(d.units, ['app/prod/web']);
     assert.deepEqual(d.unitResults.map((u: { unit: string; status: string; commit: string }) => [u.unit, u.status, u.commit]), [['app/prod/web', 'succeeded', commits.v2]]);
     assert.deepEqual(d.hosts.map((h: { ip: string; status: string; changes: string[] }) => [h.ip, h.status, h.changes]), [[A, 'succeeded', ['+etc/web/a.conf']], [B, 'succeeded', ['+etc/web/a.conf']]]);
