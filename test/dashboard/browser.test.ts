@@ -66,7 +66,10 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     fx = await createGitFixture(`${tmp.path}/git`);
     c1 = await fx.commit({ 'README.md': 'x\n', [`${UNIT}${CONF}`]: 'v1\n', [`${UNIT}${EXTRA}`]: 'extra\n', [`${UNIT}/.gitfleet.yaml`]: META }, 'shop: first config');
     head = c1;
+    // A host-sync source that lists nobody and runs only when asked: the host-sync page's switch and run now.
+    await writeFile(`${tmp.path}/inv.yaml`, 'hosts: []\n');
     config = {
+      hostSync: { sources: { inv: { type: 'file', path: `${tmp.path}/inv.yaml`, runAtStart: false } } },
       repo: { url: fx.origin }, api: { tokens: [API_TOKEN] }, webhook: { gitlab: { token: HOOK_TOKEN } },
       deploy: { retries: 0, hostTimeout: 20, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 3 } },
     };
@@ -279,5 +282,30 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     const r = await s.api('/sync?env=prod&app=shop&wait=false');
     await page.locator(`[data-testid=recent] tr[data-deployment="${r.body.id}"] [data-status=succeeded]`).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('token').count(), 0, 'the session survived the restart');
+  });
+  it('host sync: a source is disabled and enabled from its page, in both languages; run now still runs it', async () => {
+    await go('/host-sync');
+    const row = page.locator('[data-source=inv]');
+    const toggle = row.getByTestId('source-toggle');
+    await page.locator('[data-source=inv][data-enabled=true]').waitFor();
+    assert.equal(await toggle.innerText(), 'Disable');
+    await toggle.click();
+    await page.locator('[data-source=inv][data-enabled=false]').waitFor();
+    assert.equal(await toggle.innerText(), 'Enable');
+    const src = (await s.api('/api/v1/host-sync/sources')).body.items.find((x: any) => x.name === 'inv');
+    assert.deepEqual([src.enabled, src.disabledBy], [false, 'api'], 'the server has it disabled');
+    await row.getByTestId('source-run').click();
+    await page.getByTestId('hs-runs').locator('tbody tr').first().locator('[data-status]').waitFor();
+    assert.equal((await s.api('/api/v1/host-sync/runs?source=inv')).body.total, 1, 'run now ran the disabled source once');
+    await shot('host-sync-disabled-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.equal(await toggle.innerText(), '启用');
+    await toggle.click();
+    await page.locator('[data-source=inv][data-enabled=true]').waitFor();
+    assert.equal(await toggle.innerText(), '停用');
+    assert.deepEqual(await untranslated(page), [], 'host sync page in zh-CN');
+    assert.equal((await s.api('/api/v1/host-sync/sources')).body.items.find((x: any) => x.name === 'inv').enabled, true);
+    await shot('host-sync-zh-CN-enabled');
+    await page.getByTestId('language').selectOption('en');
   });
 });

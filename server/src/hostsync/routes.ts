@@ -22,6 +22,13 @@ export function createHostSyncRoutes(ctx: AppContext, svc: () => HostSyncService
   r.get('/host-sync/sources', async (_req, res) => {
     res.json({ items: await svc().views() });
   });
+  // Runtime switch, persisted (see HostSyncService.setEnabled); the same body as the ES tasks' switch.
+  r.put('/host-sync/sources/:name/enabled', async (req, res) => {
+    const name = requireSegment(req.params.name, 'name');
+    const enabled = (req.body as { enabled?: unknown } | undefined)?.enabled;
+    if (typeof enabled !== 'boolean') throw new ValidationError(`enabled must be true or false; got ${JSON.stringify(enabled)}`, 'enabled');
+    res.json(await svc().setEnabled(name, enabled, req.header('x-actor')?.slice(0, 100) ?? 'api'));
+  });
   r.post('/host-sync/sources/:name/run', async (req, res) => {
     const name = requireSegment(req.params.name, 'name');
     const wait = flag(req.query.wait, 'wait', true);

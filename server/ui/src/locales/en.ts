@@ -107,6 +107,7 @@ export const en = {
   },
   hosts: { title: 'Hosts', facts: 'Facts (agents)', units: 'Units on this host', deployments: 'Recent pushes to this host', labels: 'Labels', rsync: 'rsync on the host' },
   hostSync: {
+    enable: 'Enable', disable: 'Disable', offInConfig: 'No (configuration)',
     title: 'Host sync', sources: 'Sources', runs: 'Run history', runNow: 'Run now', type: 'Type', next: 'Next run', watching: 'Watching',
     toAdd: 'to add', toMod: 'to modify', toDel: 'to delete', details: 'Run #{{id}}', errors: 'Errors', noSources: 'No host-sync source is configured.',
   },

@@ -109,6 +109,7 @@ export const zhCN: Catalogue = {
   },
   hosts: { title: '主机', facts: '采集信息（代理）', units: '此主机上的单元', deployments: '最近推送到此主机', labels: '标签', rsync: '主机上的 rsync' },
   hostSync: {
+    enable: '启用', disable: '停用', offInConfig: '否（配置文件）',
     title: '主机同步', sources: '数据源', runs: '运行历史', runNow: '立即运行', type: '类型', next: '下次运行', watching: '监听中',
     toAdd: '待新增', toMod: '待修改', toDel: '待删除', details: '运行 #{{id}}', errors: '错误', noSources: '未配置主机同步数据源。',
   },
