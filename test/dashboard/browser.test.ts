@@ -308,4 +308,32 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     await shot('host-sync-zh-CN-enabled');
     await page.getByTestId('language').selectOption('en');
   });
+  it('the unit page shows its files as a tree: folders open and close, a file opens in the viewer (both languages)', async () => {
+    await go(`/units/${UNIT}`);
+    const files = page.getByTestId('files');
+    await files.locator('[data-dir=etc]').waitFor();
+    // A small unit starts open: every file is visible, folders before files (extra.conf was removed by the breaker test).
+    assert.deepEqual((await s.api(`/api/v1/units/${UNIT}/tree`)).body.files.sort(), ['.gitfleet.yaml', 'etc/nginx/conf.d/shop.conf']);
+    assert.deepEqual(await files.locator('[data-file]').evaluateAll((els) => els.map((e) => e.getAttribute('data-file'))),
+      ['etc/nginx/conf.d/shop.conf', '.gitfleet.yaml']);
+    const etc = files.locator('[data-dir=etc] > button');
+    assert.equal(await etc.getAttribute('aria-expanded'), 'true');
+    await etc.click();
+    assert.equal(await etc.getAttribute('aria-expanded'), 'false');
+    assert.equal(await files.locator('[data-file^="etc/"]').count(), 0, 'closing a folder hides what is in it');
+    await etc.click();
+    await files.locator('[data-file="etc/nginx/conf.d/shop.conf"] button').click();
+    const blob = await s.api(`/api/v1/units/${UNIT}/blob?path=etc/nginx/conf.d/shop.conf`);
+    await page.getByTestId('file-content').waitFor();
+    assert.equal(await page.getByTestId('file-content').textContent(), blob.body.content);
+    assert.equal(await page.getByTestId('file-path').innerText(), 'etc/nginx/conf.d/shop.conf');
+    await shot('unit-tree-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.equal(await etc.getAttribute('title'), '收起目录');
+    await etc.click();
+    assert.equal(await etc.getAttribute('title'), '展开目录');
+    assert.deepEqual(await untranslated(page), [], 'unit page in zh-CN');
+    await shot('unit-tree-zh-CN');
+    await page.getByTestId('language').selectOption('en');
+  });
 });

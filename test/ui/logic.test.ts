@@ -10,6 +10,7 @@ import { migrate } from '../../server/src/db/migrate.js';
 import { tempDir } from '../helpers/tmp.js';
 import { formatDateTime, formatDuration } from '../../server/ui/src/lib/format.js';
 import { facets, viewMatrix } from '../../server/ui/src/lib/matrix.js';
+import { ancestors, buildTree, initiallyOpen, type TreeNode } from '../../server/ui/src/lib/tree.js';
 import { hostsByUnit, progressOf } from '../../server/ui/src/lib/progress.js';
 import { href, parseRoute, type Route } from '../../server/ui/src/lib/route.js';
 import type { HostPushView } from '../../server/ui/src/lib/types.js';
@@ -116,6 +117,20 @@ describe('dashboard logic', () => {
       await db.close();
       await dir.cleanup();
     }
+  });
+
+  it('the unit file tree: folders first, nested, sorted; a selected file\'s folders; small units start open', () => {
+    const files = ['etc/nginx/conf.d/shop.conf', '.gitfleet.yaml', 'etc/nginx/nginx.conf', 'bin/run', 'etc/nginx/conf.d/a.conf', 'README'];
+    const tree = buildTree(files);
+    const show = (n: TreeNode[]): unknown[] => n.map((x) => (x.children ? { [x.name + '/']: show(x.children) } : x.name));
+    assert.deepEqual(show(tree), [{ 'bin/': ['run'] }, { 'etc/': [{ 'nginx/': [{ 'conf.d/': ['a.conf', 'shop.conf'] }, 'nginx.conf'] }] }, '.gitfleet.yaml', 'README']);
+    assert.equal(tree[1]!.children![0]!.children![0]!.children![1]!.path, 'etc/nginx/conf.d/shop.conf');
+    assert.deepEqual(ancestors('etc/nginx/conf.d/shop.conf'), ['etc', 'etc/nginx', 'etc/nginx/conf.d']);
+    assert.deepEqual(ancestors('README'), []);
+    assert.deepEqual([...initiallyOpen(files)].sort(), ['bin', 'etc', 'etc/nginx', 'etc/nginx/conf.d']);
+    assert.equal(initiallyOpen(files, 3).size, 0, 'a large unit starts closed');
+    // A file and a folder of the same name at one level stay two nodes.
+    assert.deepEqual(show(buildTree(['x', 'x/y'])), [{ 'x/': ['y'] }, 'x']);
   });
 
   it('each live event marks the queries it changes stale', () => {

@@ -85,6 +85,7 @@ export const en = {
   },
   units: { title: 'Units', upToDate: 'Up to date', behindHead: 'Behind the branch head', notInRepo: 'No longer in the repo' },
   unit: {
+    expand: 'Open folder', collapse: 'Close folder',
     files: 'Files at {{commit}}',
     metadata: 'Unit settings (.gitfleet.yaml)',
     noMetadata: 'This unit has no .gitfleet.yaml.',

@@ -87,6 +87,7 @@ export const zhCN: Catalogue = {
   },
   units: { title: '单元', upToDate: '已是最新', behindHead: '落后于分支最新提交', notInRepo: '已不在仓库中' },
   unit: {
+    expand: '展开目录', collapse: '收起目录',
     files: '提交 {{commit}} 的文件',
     metadata: '单元设置（.gitfleet.yaml）',
     noMetadata: '此单元没有 .gitfleet.yaml。',
