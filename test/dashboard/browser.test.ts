@@ -336,4 +336,42 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     await shot('unit-tree-zh-CN');
     await page.getByTestId('language').selectOption('en');
   });
+  it('the overview shows a unit held by a sync window, the window and when it opens, live; and its release', async () => {
+    await go('/');
+    await page.getByTestId('recent').waitFor();
+    const events: Array<Record<string, unknown>> = [];
+    const unsubscribe = s.ctx.live!.subscribe((e) => { if (e.type === 'window') events.push(e.data); });
+    // A deny window for shop that began a minute ago and lasts 2 hours (a daily schedule at that minute, UTC).
+    const start = new Date(Date.now() - 60_000);
+    const w = await s.api('/api/v1/windows/shop-freeze', { method: 'POST', body: { kind: 'deny', schedule: `${start.getUTCMinutes()} ${start.getUTCHours()} * * *`, duration: '2h', apps: ['shop'] } });
+    assert.equal(w.status, 201, JSON.stringify(w.body));
+    const next = await fx.commit({ [`${UNIT}${CONF}`]: 'v3\n' }, 'shop: third config');
+    const r = await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: head, after: next, token: HOOK_TOKEN }));
+    head = next;
+    assert.ok(r.body.queued?.[0], JSON.stringify(r.body));
+    const item = page.locator(`[data-testid=window-held] li[data-unit="${UNIT}"]`);
+    await item.waitFor({ timeout: 20_000 });
+    assert.match(await item.innerText(), /held by sync window shop-freeze/);
+    const held = (await s.api('/api/v1/windows')).body.held.find((h: any) => h.unit === UNIT);
+    assert.deepEqual(held.windows, ['shop-freeze']);
+    assert.equal(new Date(held.until).getTime(), Math.floor(start.getTime() / 60_000) * 60_000 + 2 * 3600_000, 'until: the window closes');
+    const opens = await item.getByTestId('window-opens').innerText();
+    assert.match(opens, /^may sync from /);
+    await shot('overview-window-held-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.match(await item.innerText(), /被同步窗口暂缓：\s*shop-freeze/);
+    assert.match(await item.getByTestId('window-opens').innerText(), /^可同步时间/);
+    assert.deepEqual(await untranslated(page), [], 'overview with held work in zh-CN');
+    await shot('overview-window-held-zh-CN');
+    await page.getByTestId('language').selectOption('en');
+    // Removing the window releases the unit: the item goes away without a reload, a release deployment runs.
+    assert.equal((await s.api('/api/v1/windows/shop-freeze', { method: 'DELETE' })).status, 204);
+    await item.waitFor({ state: 'detached', timeout: 20_000 });
+    const recent = (await s.api('/api/v1/deployments?limit=1')).body.items[0];
+    assert.match(recent.actor, /^sync window release/);
+    unsubscribe();
+    assert.deepEqual(events.map((e) => e.change), ['windows', 'held', 'windows', 'released'], JSON.stringify(events));
+    assert.deepEqual([events[1]!.deploymentId, events[1]!.units], [r.body.queued[0], [UNIT]]);
+    assert.deepEqual([events[3]!.deploymentId, events[3]!.units, events[3]!.heldIn], [recent.id, [UNIT], [r.body.queued[0]]]);
+  });
 });

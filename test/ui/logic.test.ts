@@ -138,6 +138,7 @@ describe('dashboard logic', () => {
     assert.deepEqual(keysFor({ type: 'host', data: { deploymentId: 7, unit: 'a/b/c', ip: '10.0.0.1', status: 'running' } }), [['deployment', 7]]);
     assert.deepEqual(keysFor({ type: 'host', data: { deploymentId: 7, unit: 'a/b/c', ip: '10.0.0.1', status: 'failed' } }), [['deployment', 7], ['matrix'], ['unit', 'a/b/c'], ['hosts']]);
     assert.deepEqual(keysFor({ type: 'drift', data: { unit: 'a/b/c' } }), [['units'], ['matrix'], ['unit', 'a/b/c']]);
+    assert.deepEqual(keysFor({ type: 'window', data: { change: 'held', deploymentId: 7, units: ['a/b/c'] } }), [['windows'], ['units'], ['deployments']]);
     assert.deepEqual(keysFor({ type: 'hostsync.run', data: {} }), [['hostSync'], ['hosts']]);
     assert.deepEqual(keysFor({ type: 'essync.run', data: {} }), [['esSync']]);
     assert.deepEqual(keysFor({ type: 'bogus', data: {} }), []);

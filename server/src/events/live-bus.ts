@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 
 export type LiveEventType =
-  | 'deployment' | 'unit' | 'host' | 'drift' | 'hostsync.run' | 'essync.run' | 'inventory';
+  | 'deployment' | 'unit' | 'host' | 'drift' | 'hostsync.run' | 'essync.run' | 'inventory' | 'window';
 
 export interface LiveEvent {
   /** `<boot>.<seq>`: the boot part tells a client that reconnects after a restart that it missed everything. */

@@ -28,6 +28,7 @@ export const en = {
     not_in_pool: 'Not in pool', no_data: 'No data', ok: 'OK', dry: 'Dry run', no_hosts: 'No hosts',
   },
   overview: {
+    windowHeld: 'held by sync window', windowDue: 'held by a sync window, being released', windowOpens: 'may sync from', windowHosts: '{{count}} hosts',
     running: 'Running deployments',
     noneRunning: 'No deployment is running.',
     recent: 'Last 20 deployments',

@@ -30,6 +30,7 @@ export const zhCN: Catalogue = {
     not_in_pool: '不在资源池', no_data: '无数据', ok: '正常', dry: '试运行', no_hosts: '无主机',
   },
   overview: {
+    windowHeld: '被同步窗口暂缓：', windowDue: '被同步窗口暂缓，正在放行', windowOpens: '可同步时间', windowHosts: '{{count}} 台主机',
     running: '进行中的发布',
     noneRunning: '当前没有进行中的发布。',
     recent: '最近 20 次发布',
