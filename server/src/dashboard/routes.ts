@@ -19,8 +19,6 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
   const r = Router();
   // Requests arriving while a build runs share it, unless a live event (a change) came after the build started.
   let building: { gen: number; p: Promise<Matrix> } | null = null;
-  let gen = 0;
-  ctx.live?.subscribe(() => { gen++; });
   const matrix = async (): Promise<Matrix> => {
     const states = await listUnitStates(ctx.db);
     const unitCommits = new Map<string, string | null>(states.map((s) => [s.unit, s.lastCommit]));
@@ -28,6 +26,7 @@ export function createDashboardApiRoutes(ctx: AppContext): Router {
     return buildMatrix(await matrixRows(ctx.db), unitCommits);
   };
   r.get('/matrix', async (req, res) => {
+    const gen = ctx.live?.published ?? -1;
     if (!building || building.gen !== gen || !ctx.live) {
       const b = { gen, p: matrix() };
       building = b;

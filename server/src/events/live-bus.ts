@@ -44,6 +44,11 @@ export class LiveBus {
     return () => this.listeners.delete(l);
   }
 
+  /** Events published since start: a change counter (e.g. to tell whether a cached answer may be stale). */
+  get published(): number {
+    return this.seq;
+  }
+
   get clients(): number {
     return this.listeners.size;
   }
