@@ -141,6 +141,8 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
       const reason = await page.locator(`tr[data-host="${bad}"] [data-testid=reason]`).innerText();
       assert.match(reason, /\w{4,}/, 'a reason a human can read');
       assert.equal(await page.locator(`tr[data-host="${a}"] td`).nth(3).innerText(), '1', 'one file changed on a good host');
+      // (The commit list is a read of its own: wait for it rather than read it once.)
+      await page.getByTestId('commits').filter({ hasText: 'shop: second config' }).waitFor({ timeout: 5000 }).catch(() => undefined);
       assert.match(await page.getByTestId('commits').innerText(), new RegExp(`${c2.slice(0, 8)} shop: second config`), 'the commit range with its message');
       await shot('deployment-en');
     } finally {
