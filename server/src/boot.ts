@@ -125,7 +125,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   await windows.load();
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const live = new LiveBus(1000, clock);
-  feedLiveBus(live, { deployer, inventory: events });
+  feedLiveBus(live, { deployer, inventory: events, windows });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 

@@ -52,6 +52,7 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/units/:mod/:env/:app/drift': { need: 'read', path: '/api/v1/units/nginx/prod/shop/drift', ok: 200 },
   'POST /api/v1/drift/check': { need: 'sync', body: { unit: 'nginx/prod/shop' }, ok: 200 },
   'GET /api/v1/host-sync/sources': { need: 'read', ok: 200 },
+  'PUT /api/v1/host-sync/sources/:name/enabled': { need: 'admin', path: '/api/v1/host-sync/sources/nope/enabled', body: { enabled: 'yes' }, ok: 400 },
   'POST /api/v1/host-sync/sources/:name/run': { need: 'admin', path: '/api/v1/host-sync/sources/nope/run', ok: 404 },
   'GET /api/v1/host-sync/runs': { need: 'read', ok: 200 },
   'GET /api/v1/host-sync/runs/:id': { need: 'read', path: '/api/v1/host-sync/runs/999999', ok: 404 },

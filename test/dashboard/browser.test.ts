@@ -66,7 +66,10 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     fx = await createGitFixture(`${tmp.path}/git`);
     c1 = await fx.commit({ 'README.md': 'x\n', [`${UNIT}${CONF}`]: 'v1\n', [`${UNIT}${EXTRA}`]: 'extra\n', [`${UNIT}/.gitfleet.yaml`]: META }, 'shop: first config');
     head = c1;
+    // A host-sync source that lists nobody and runs only when asked: the host-sync page's switch and run now.
+    await writeFile(`${tmp.path}/inv.yaml`, 'hosts: []\n');
     config = {
+      hostSync: { sources: { inv: { type: 'file', path: `${tmp.path}/inv.yaml`, runAtStart: false } } },
       repo: { url: fx.origin }, api: { tokens: [API_TOKEN] }, webhook: { gitlab: { token: HOOK_TOKEN } },
       deploy: { retries: 0, hostTimeout: 20, ssh: { identityFile: fleet.identityFile, knownHostsFile: fleet.knownHostsFile, connectTimeout: 3 } },
     };
@@ -138,6 +141,8 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
       const reason = await page.locator(`tr[data-host="${bad}"] [data-testid=reason]`).innerText();
       assert.match(reason, /\w{4,}/, 'a reason a human can read');
       assert.equal(await page.locator(`tr[data-host="${a}"] td`).nth(3).innerText(), '1', 'one file changed on a good host');
+      // (The commit list is a read of its own: wait for it rather than read it once.)
+      await page.getByTestId('commits').filter({ hasText: 'shop: second config' }).waitFor({ timeout: 5000 }).catch(() => undefined);
       assert.match(await page.getByTestId('commits').innerText(), new RegExp(`${c2.slice(0, 8)} shop: second config`), 'the commit range with its message');
       await shot('deployment-en');
     } finally {
@@ -279,5 +284,96 @@ describe('dashboard in the browser', { skip: !existsSync(CHROMIUM) ? `no Chromiu
     const r = await s.api('/sync?env=prod&app=shop&wait=false');
     await page.locator(`[data-testid=recent] tr[data-deployment="${r.body.id}"] [data-status=succeeded]`).waitFor({ timeout: 30_000 });
     assert.equal(await page.getByTestId('token').count(), 0, 'the session survived the restart');
+  });
+  it('host sync: a source is disabled and enabled from its page, in both languages; run now still runs it', async () => {
+    await go('/host-sync');
+    const row = page.locator('[data-source=inv]');
+    const toggle = row.getByTestId('source-toggle');
+    await page.locator('[data-source=inv][data-enabled=true]').waitFor();
+    assert.equal(await toggle.innerText(), 'Disable');
+    await toggle.click();
+    await page.locator('[data-source=inv][data-enabled=false]').waitFor();
+    assert.equal(await toggle.innerText(), 'Enable');
+    const src = (await s.api('/api/v1/host-sync/sources')).body.items.find((x: any) => x.name === 'inv');
+    assert.deepEqual([src.enabled, src.disabledBy], [false, 'api'], 'the server has it disabled');
+    await row.getByTestId('source-run').click();
+    await page.getByTestId('hs-runs').locator('tbody tr').first().locator('[data-status]').waitFor();
+    assert.equal((await s.api('/api/v1/host-sync/runs?source=inv')).body.total, 1, 'run now ran the disabled source once');
+    await shot('host-sync-disabled-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.equal(await toggle.innerText(), '启用');
+    await toggle.click();
+    await page.locator('[data-source=inv][data-enabled=true]').waitFor();
+    assert.equal(await toggle.innerText(), '停用');
+    assert.deepEqual(await untranslated(page), [], 'host sync page in zh-CN');
+    assert.equal((await s.api('/api/v1/host-sync/sources')).body.items.find((x: any) => x.name === 'inv').enabled, true);
+    await shot('host-sync-zh-CN-enabled');
+    await page.getByTestId('language').selectOption('en');
+  });
+  it('the unit page shows its files as a tree: folders open and close, a file opens in the viewer (both languages)', async () => {
+    await go(`/units/${UNIT}`);
+    const files = page.getByTestId('files');
+    await files.locator('[data-dir=etc]').waitFor();
+    // A small unit starts open: every file is visible, folders before files (extra.conf was removed by the breaker test).
+    assert.deepEqual((await s.api(`/api/v1/units/${UNIT}/tree`)).body.files.sort(), ['.gitfleet.yaml', 'etc/nginx/conf.d/shop.conf']);
+    assert.deepEqual(await files.locator('[data-file]').evaluateAll((els) => els.map((e) => e.getAttribute('data-file'))),
+      ['etc/nginx/conf.d/shop.conf', '.gitfleet.yaml']);
+    const etc = files.locator('[data-dir=etc] > button');
+    assert.equal(await etc.getAttribute('aria-expanded'), 'true');
+    await etc.click();
+    assert.equal(await etc.getAttribute('aria-expanded'), 'false');
+    assert.equal(await files.locator('[data-file^="etc/"]').count(), 0, 'closing a folder hides what is in it');
+    await etc.click();
+    await files.locator('[data-file="etc/nginx/conf.d/shop.conf"] button').click();
+    const blob = await s.api(`/api/v1/units/${UNIT}/blob?path=etc/nginx/conf.d/shop.conf`);
+    await page.getByTestId('file-content').waitFor();
+    assert.equal(await page.getByTestId('file-content').textContent(), blob.body.content);
+    assert.equal(await page.getByTestId('file-path').innerText(), 'etc/nginx/conf.d/shop.conf');
+    await shot('unit-tree-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.equal(await etc.getAttribute('title'), '收起目录');
+    await etc.click();
+    assert.equal(await etc.getAttribute('title'), '展开目录');
+    assert.deepEqual(await untranslated(page), [], 'unit page in zh-CN');
+    await shot('unit-tree-zh-CN');
+    await page.getByTestId('language').selectOption('en');
+  });
+  it('the overview shows a unit held by a sync window, the window and when it opens, live; and its release', async () => {
+    await go('/');
+    await page.getByTestId('recent').waitFor();
+    const events: Array<Record<string, unknown>> = [];
+    const unsubscribe = s.ctx.live!.subscribe((e) => { if (e.type === 'window') events.push(e.data); });
+    // A deny window for shop that began a minute ago and lasts 2 hours (a daily schedule at that minute, UTC).
+    const start = new Date(Date.now() - 60_000);
+    const w = await s.api('/api/v1/windows/shop-freeze', { method: 'POST', body: { kind: 'deny', schedule: `${start.getUTCMinutes()} ${start.getUTCHours()} * * *`, duration: '2h', apps: ['shop'] } });
+    assert.equal(w.status, 201, JSON.stringify(w.body));
+    const next = await fx.commit({ [`${UNIT}${CONF}`]: 'v3\n' }, 'shop: third config');
+    const r = await deliver(`${s.url}/webhooks/gitlab`, gitlabPush({ before: head, after: next, token: HOOK_TOKEN }));
+    head = next;
+    assert.ok(r.body.queued?.[0], JSON.stringify(r.body));
+    const item = page.locator(`[data-testid=window-held] li[data-unit="${UNIT}"]`);
+    await item.waitFor({ timeout: 20_000 });
+    assert.match(await item.innerText(), /held by sync window shop-freeze/);
+    const held = (await s.api('/api/v1/windows')).body.held.find((h: any) => h.unit === UNIT);
+    assert.deepEqual(held.windows, ['shop-freeze']);
+    assert.equal(new Date(held.until).getTime(), Math.floor(start.getTime() / 60_000) * 60_000 + 2 * 3600_000, 'until: the window closes');
+    const opens = await item.getByTestId('window-opens').innerText();
+    assert.match(opens, /^may sync from /);
+    await shot('overview-window-held-en');
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.match(await item.innerText(), /被同步窗口暂缓：\s*shop-freeze/);
+    assert.match(await item.getByTestId('window-opens').innerText(), /^可同步时间/);
+    assert.deepEqual(await untranslated(page), [], 'overview with held work in zh-CN');
+    await shot('overview-window-held-zh-CN');
+    await page.getByTestId('language').selectOption('en');
+    // Removing the window releases the unit: the item goes away without a reload, a release deployment runs.
+    assert.equal((await s.api('/api/v1/windows/shop-freeze', { method: 'DELETE' })).status, 204);
+    await item.waitFor({ state: 'detached', timeout: 20_000 });
+    const recent = (await s.api('/api/v1/deployments?limit=1')).body.items[0];
+    assert.match(recent.actor, /^sync window release/);
+    unsubscribe();
+    assert.deepEqual(events.map((e) => e.change), ['windows', 'held', 'windows', 'released'], JSON.stringify(events));
+    assert.deepEqual([events[1]!.deploymentId, events[1]!.units], [r.body.queued[0], [UNIT]]);
+    assert.deepEqual([events[3]!.deploymentId, events[3]!.units, events[3]!.heldIn], [recent.id, [UNIT], [r.body.queued[0]]]);
   });
 });

@@ -66,7 +66,14 @@ describe('dashboard routes', () => {
 
   it('a deployment\'s commits come with their messages; the matrix is empty before any push', async () => {
     const m = await s.api('/api/v1/matrix');
-    assert.deepEqual({ units: m.body.units, hosts: m.body.hosts, cells: m.body.cells }, { units: [], hosts: [], cells: [] });
+    assert.deepEqual({ units: m.body.units, ips: m.body.ips, state: m.body.state, commit: m.body.commit }, { units: [], ips: [], state: [], commit: [] });
+    assert.deepEqual(m.body.states, ['in_sync', 'behind', 'drifted', 'failed', 'unreachable']);
+    // Compressed as the client asks (fetch decodes it): brotli first, else gzip, else plain.
+    for (const [accept, want] of [['gzip, br', 'br'], ['gzip', 'gzip'], ['identity', null]] as const) {
+      const r = await s.api('/api/v1/matrix', { headers: { 'accept-encoding': accept } });
+      assert.equal(r.headers.get('content-encoding'), want, accept);
+      assert.deepEqual(r.body.units, []);
+    }
     assert.equal((await s.api('/api/v1/deployments/999/commits')).status, 404);
     assert.deepEqual((await s.api('/api/v1/held-units')).body, { items: [] });
   });

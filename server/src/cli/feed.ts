@@ -1,5 +1,5 @@
-// How the CLI follows deployments: one interface, implemented today by polling the API. A follower on the server's
-// event stream (GET /api/v1/events, server-sent events) can replace pollingFeed without touching the commands.
+// How the CLI follows deployments: one interface; streamFeed (stream-feed.ts) follows the server's event stream and
+// is what the CLI uses; pollingFeed, polling the API, stays for callers that want no stream.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeploymentView } from '../deploy/types.js';
 import type { ApiClient } from './api-client.js';

@@ -4,7 +4,7 @@ import { userInfo, homedir } from 'node:os';
 import { CommanderError, type Command } from 'commander';
 import { createApiClient } from './api-client.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { pollingFeed } from './feed.js';
+import { STREAM_DEFAULTS, streamFeed } from './stream-feed.js';
 import { processIo } from './io.js';
 import { buildProgram, type Runner } from './program.js';
 import { resolveSettings, type GlobalFlags } from './settings.js';
@@ -36,8 +36,11 @@ const run: Runner = async (cmd, handler) => {
   const flags = cmd.optsWithGlobals<GlobalFlags>();
   const settings = await resolveSettings(flags, process.env, homedir());
   const actor = `cli:${login()}`;
-  const api = createApiClient(settings, { 'x-actor': actor, 'user-agent': `gitfleet-cli/${cliVersion()}` }, stop.signal);
-  process.exitCode = await handler({ settings, api, feed: pollingFeed(api), io, actor, signal: stop.signal });
+  const headers = { 'x-actor': actor, 'user-agent': `gitfleet-cli/${cliVersion()}` };
+  const api = createApiClient(settings, headers, stop.signal);
+  // Follows the server's event stream; polls where it has none (see stream-feed.ts).
+  const feed = streamFeed(api, settings, headers, { ...STREAM_DEFAULTS, note: (line) => io.err(line) });
+  process.exitCode = await handler({ settings, api, feed, io, actor, signal: stop.signal });
 };
 
 let current: Command | undefined;

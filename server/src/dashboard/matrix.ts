@@ -1,64 +1,62 @@
-// PURE: the units × hosts matrix: which commit each host holds for each unit and how that stands, in a compact
-// shape (indexes into three tables) so 5,000 hosts × 50 units stays a few MB of JSON.
-import type { DriftCell, HeldRow, LastPushRow } from '../db/matrix.js';
+// PURE: the units × hosts matrix in a columnar shape: host list, unit list, commit dictionary and one small integer per
+// cell for its state and one for its commit, so 5,000 hosts × 50 units is ~1 MB of JSON (tens of kB gzipped).
+import { CELL_STATES, type MatrixRows } from '../db/matrix.js';
 
 /** failed beats drifted beats behind: the worst thing an operator must know about the cell. */
-export type CellState = 'in_sync' | 'behind' | 'drifted' | 'failed' | 'unreachable';
+export type CellState = typeof CELL_STATES[number];
 
 export interface Matrix {
   /** target: the commit the unit should be at (its latest whole-unit, real deployment's); a host elsewhere is behind. */
   units: Array<{ unit: string; target: string | null }>;
-  hosts: Array<{ ip: string; hostname: string | null }>;
+  /** Host columns: `ips[h]`, `hostnames[h]`. */
+  ips: string[];
+  hostnames: Array<string | null>;
   commits: string[];
-  /** [unit index, host index, commit index (-1: none held), state] */
-  cells: Array<[number, number, number, CellState]>;
+  /** The state names, indexed by the codes in `state`. */
+  states: readonly CellState[];
+  /** Row-major by host: cell (h, u) is at h × units.length + u. -1: no cell (the host has nothing of the unit). */
+  state: number[];
+  /** Index into `commits` of what the host holds, -1: nothing. */
+  commit: number[];
 }
 
-export function buildMatrix(input: {
-  unitCommits: Map<string, string | null>; held: HeldRow[]; lastPush: LastPushRow[]; drift: DriftCell[]; hostnames: Map<string, string | null>;
-}): Matrix {
-  // Index units and hosts first, so a cell is found by a number (250,000 string keys cost more than the rest).
-  const unitNames = [...new Set([...input.unitCommits.keys(), ...input.held.map((h) => h.unit), ...input.lastPush.map((p) => p.unit), ...input.drift.map((d) => d.unit)])].sort();
-  const ips = [...new Set([...input.held.map((h) => h.ip), ...input.lastPush.map((p) => p.ip), ...input.drift.map((d) => d.ip)])].sort(compareIp);
-  const uIdx = new Map(unitNames.map((u, i) => [u, i]));
+const code = (s: CellState) => CELL_STATES.indexOf(s);
+
+/** failed beats drifted beats unreachable beats behind (not the unit's target commit, or none held). */
+export function buildMatrix(rows: MatrixRows, unitCommits: Map<string, string | null>): Matrix {
+  const held = rows.held ? rows.held.split(',').map((c) => c.split(' ') as [string, string, string]) : [];
+  const units = [...new Set([...unitCommits.keys(), ...rows.failed.map((r) => r.unit), ...rows.drift.map((r) => r.unit)])];
+  const ipSet = new Set<string>([...rows.failed.map((r) => r.ip), ...rows.drift.map((r) => r.ip)]);
+  const unitSet = new Set(units);
+  for (const [u, ip] of held) { unitSet.add(u); ipSet.add(ip); }
+  const unitNames = [...unitSet].sort();
+  const ips = [...ipSet].sort(compareIp);
   const hIdx = new Map(ips.map((ip, i) => [ip, i]));
-  type Cell = { u: number; h: number; commit?: string; deployedAt?: string; push?: LastPushRow; drift?: DriftCell };
-  const cells = new Map<number, Cell>();
-  const at = (unit: string, ip: string): Cell => {
-    const u = uIdx.get(unit)!;
-    const h = hIdx.get(ip)!;
-    const k = u * ips.length + h;
-    let c = cells.get(k);
-    if (!c) cells.set(k, (c = { u, h }));
-    return c;
-  };
-  for (const x of input.held) { const c = at(x.unit, x.ip); c.commit = x.commit; c.deployedAt = x.deployedAt; }
-  for (const p of input.lastPush) at(p.unit, p.ip).push = p;
-  for (const d of input.drift) at(d.unit, d.ip).drift = d;
+  const uIdx = new Map(unitNames.map((u, i) => [u, i]));
+  const nu = unitNames.length;
+  const at = (unit: string, ip: string) => hIdx.get(ip)! * nu + uIdx.get(unit)!;
+  const state = new Array<number>(ips.length * nu).fill(-1);
+  const commit = new Array<number>(ips.length * nu).fill(-1);
   const commits: string[] = [];
   const cIdx = new Map<string, number>();
-  const commitIndex = (c?: string) => {
-    if (!c) return -1;
-    let i = cIdx.get(c);
-    if (i === undefined) { i = commits.length; cIdx.set(c, i); commits.push(c); }
-    return i;
-  };
-  const out: Matrix['cells'] = [];
-  for (const c of cells.values()) {
-    const target = input.unitCommits.get(unitNames[c.u]!) ?? null;
-    let state: CellState = 'in_sync';
-    // A failure newer than the last success wins; a drift check counts only if it is newer than the host's commit.
-    if (c.push?.status === 'failed') state = 'failed';
-    else if (c.drift?.state === 'drifted' && (!c.deployedAt || c.drift.checkedAt >= c.deployedAt)) state = 'drifted';
-    else if (c.drift?.state === 'unreachable' && (!c.deployedAt || c.drift.checkedAt >= c.deployedAt)) state = 'unreachable';
-    else if (!c.commit || (target && c.commit !== target)) state = 'behind';
-    out.push([c.u, c.h, commitIndex(c.commit), state]);
+  const IN_SYNC = code('in_sync');
+  const BEHIND = code('behind');
+  for (const [unit, ip, sha] of held) {
+    let c = cIdx.get(sha);
+    if (c === undefined) { c = commits.length; cIdx.set(sha, c); commits.push(sha); }
+    const target = unitCommits.get(unit);
+    const i = at(unit, ip);
+    state[i] = target && sha !== target ? BEHIND : IN_SYNC;
+    commit[i] = c;
   }
-  out.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+  // Nothing held but a push or check on record: behind, unless what follows says worse.
+  for (const r of [...rows.failed, ...rows.drift]) { const i = at(r.unit, r.ip); if (state[i] === -1) state[i] = BEHIND; }
+  for (const d of rows.drift) state[at(d.unit, d.ip)] = code(d.state);
+  for (const f of rows.failed) state[at(f.unit, f.ip)] = code('failed');
   return {
-    units: unitNames.map((u) => ({ unit: u, target: input.unitCommits.get(u) ?? null })),
-    hosts: ips.map((ip) => ({ ip, hostname: input.hostnames.get(ip) ?? null })),
-    commits, cells: out,
+    units: unitNames.map((u) => ({ unit: u, target: unitCommits.get(u) ?? null })),
+    ips, hostnames: ips.map((ip) => rows.hostnames.get(ip) ?? null),
+    commits, states: CELL_STATES, state, commit,
   };
 }
 

@@ -5,24 +5,35 @@ import type { AppContext } from '../context.js';
 import { heldUnits, pushesOfHost } from '../db/attention.js';
 import { getHost } from '../db/hosts.js';
 import { getDeployment, getUnitState, listUnitStates } from '../db/deployments.js';
-import { matrixRows } from '../db/matrix.js';
+import { matrixRows, unitTargets } from '../db/matrix.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import { requireKnownUnit } from '../http/known-targets.js';
 import { requireSegment } from '../util/validate.js';
-import { buildMatrix } from './matrix.js';
+import { sendCompressedJson } from './compressed-json.js';
+import { buildMatrix, type Matrix } from './matrix.js';
 
 /** A file shown in the browser at most this big (config files; larger ones are cut, with a flag). */
 const MAX_FILE_BYTES = 512 * 1024;
 
 export function createDashboardApiRoutes(ctx: AppContext): Router {
   const r = Router();
-  r.get('/matrix', requireScope('read'), async (_req, res) => {
+  // Requests arriving while a build runs share it, unless a live event (a change) came after the build started.
+  let building: { gen: number; p: Promise<Matrix> } | null = null;
+  const matrix = async (): Promise<Matrix> => {
     const states = await listUnitStates(ctx.db);
-    const rows = await matrixRows(ctx.db);
     const unitCommits = new Map<string, string | null>(states.map((s) => [s.unit, s.lastCommit]));
-    for (const [u, c] of rows.targets) unitCommits.set(u, c);
-    res.json({ head: ctx.repo.lastKnownHead(), ...buildMatrix({ ...rows, unitCommits }) });
+    for (const [u, c] of await unitTargets(ctx.db)) unitCommits.set(u, c);
+    return buildMatrix(await matrixRows(ctx.db), unitCommits);
+  };
+  r.get('/matrix', requireScope('read'), async (req, res) => {
+    const gen = ctx.live?.published ?? -1;
+    if (!building || building.gen !== gen || !ctx.live) {
+      const b = { gen, p: matrix() };
+      building = b;
+      void b.p.finally(() => { if (building === b) building = null; }).catch(() => undefined);
+    }
+    await sendCompressedJson(req, res, { head: ctx.repo.lastKnownHead(), ...(await building.p) });
   });
 
   // Units held by the deletion breaker or whose rollout stopped, as of their latest real deployment.

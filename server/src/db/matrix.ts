@@ -1,33 +1,44 @@
-// The units × hosts matrix's raw material in three reads: what each host holds per unit, its latest real (not dry)
-// push result per unit, and the last drift check.
+// The units × hosts matrix's raw material. What each host holds is read as ONE string in a sequential scan of
+// unit_hosts (250,000 row objects, or a GROUP BY walking the (unit, ip) index with a table lookup per row, cost 5-10
+// times more); the few cells whose state is not plain in sync / behind come in small reads beside it.
 import type { Queryable } from './connection.js';
 
-export interface HeldRow { unit: string; ip: string; commit: string; deployedAt: string }
-export interface LastPushRow { unit: string; ip: string; status: string; reason: string | null; deploymentId: number }
-export interface DriftCell { unit: string; ip: string; state: string; checkedAt: string }
+/** Codes of the cell states, in this order (the API sends the list beside the codes). */
+export const CELL_STATES = ['in_sync', 'behind', 'drifted', 'failed', 'unreachable'] as const;
 
-export async function matrixRows(q: Queryable): Promise<{ held: HeldRow[]; lastPush: LastPushRow[]; drift: DriftCell[]; hostnames: Map<string, string | null>; targets: Map<string, string> }> {
-  const held = await q.all<{ unit: string; ip: string; commit_sha: string; deployed_at: string }>('SELECT unit, ip, commit_sha, deployed_at FROM unit_hosts');
-  // Latest finished push per (unit, ip), dry runs left out: they change nothing on the host.
-  const lastPush = await q.all<{ unit: string; ip: string; status: string; reason: string | null; deployment_id: number }>(
-    `SELECT hp.unit, hp.ip, hp.status, hp.reason, hp.deployment_id FROM host_pushes hp
-     JOIN (SELECT h.unit, h.ip, MAX(h.id) AS id FROM host_pushes h JOIN deployments d ON d.id = h.deployment_id
-           WHERE h.status IN ('succeeded', 'failed') AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
-           GROUP BY h.unit, h.ip) m ON m.id = hp.id`);
-  const drift = await q.all<{ unit: string; ip: string; state: string; checked_at: string }>('SELECT unit, ip, state, checked_at FROM drift_status');
-  const hosts = await q.all<{ ip: string; hostname: string | null }>('SELECT ip, hostname FROM hosts');
-  // Each unit's intended commit: that of its latest whole-unit, real deployment (a push, sync or rollback), whatever
-  // its outcome (a failed push still says where the unit should be; a partial one does not move the unit's state).
-  const intended = await q.all<{ unit: string; commit_sha: string }>(
+/** Each unit's intended commit: that of its latest whole-unit, real deployment (a push, sync or rollback), whatever
+ * its outcome (a failed push still says where the unit should be; a partial one does not move the unit's state). */
+export async function unitTargets(q: Queryable): Promise<Map<string, string>> {
+  const rows = await q.all<{ unit: string; commit_sha: string }>(
     `SELECT du.unit, du.commit_sha FROM deployment_units du JOIN deployments d ON d.id = du.deployment_id
      WHERE du.commit_sha IS NOT NULL AND du.status != 'skipped' AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
        AND json_extract(d.request, '$.hosts') IS NULL
      ORDER BY du.deployment_id`);
-  return {
-    held: held.map((r) => ({ unit: r.unit, ip: r.ip, commit: r.commit_sha, deployedAt: r.deployed_at })),
-    lastPush: lastPush.map((r) => ({ unit: r.unit, ip: r.ip, status: r.status, reason: r.reason, deploymentId: r.deployment_id })),
-    drift: drift.map((r) => ({ unit: r.unit, ip: r.ip, state: r.state, checkedAt: r.checked_at })),
-    hostnames: new Map(hosts.map((h) => [h.ip, h.hostname])),
-    targets: new Map(intended.map((r) => [r.unit, r.commit_sha])),
-  };
+  return new Map(rows.map((r) => [r.unit, r.commit_sha]));
+}
+
+// Latest finished push per (unit, ip), dry runs left out: they change nothing on the host.
+const LAST_PUSH = `SELECT hp.unit, hp.ip, hp.status FROM host_pushes hp
+  JOIN (SELECT h.unit, h.ip, MAX(h.id) AS id FROM host_pushes h JOIN deployments d ON d.id = h.deployment_id
+        WHERE h.status IN ('succeeded', 'failed') AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
+        GROUP BY h.unit, h.ip) m ON m.id = hp.id`;
+
+export interface MatrixRows {
+  /** "unit ip commit,unit ip commit,..." over unit_hosts (null: empty). */
+  held: string | null;
+  /** Latest real push failed: the cell is failed, whatever else. */
+  failed: Array<{ unit: string; ip: string }>;
+  /** Drifted / unreachable checks newer than the host's commit (older ones say nothing of the current copy). */
+  drift: Array<{ unit: string; ip: string; state: 'drifted' | 'unreachable' }>;
+  hostnames: Map<string, string | null>;
+}
+
+export async function matrixRows(q: Queryable): Promise<MatrixRows> {
+  const held = await q.get<{ cells: string | null }>("SELECT group_concat(unit || ' ' || ip || ' ' || commit_sha, ',') AS cells FROM unit_hosts");
+  const failed = await q.all<{ unit: string; ip: string }>(`SELECT unit, ip FROM (${LAST_PUSH}) WHERE status = 'failed'`);
+  const drift = await q.all<{ unit: string; ip: string; state: 'drifted' | 'unreachable' }>(
+    `SELECT ds.unit, ds.ip, ds.state FROM drift_status ds LEFT JOIN unit_hosts uh ON uh.unit = ds.unit AND uh.ip = ds.ip
+     WHERE ds.state IN ('drifted', 'unreachable') AND (uh.deployed_at IS NULL OR ds.checked_at >= uh.deployed_at)`);
+  const hosts = await q.all<{ ip: string; hostname: string | null }>('SELECT ip, hostname FROM hosts');
+  return { held: held?.cells ?? null, failed, drift, hostnames: new Map(hosts.map((h) => [h.ip, h.hostname])) };
 }

@@ -2,9 +2,11 @@
 // (Drift, host-sync and ES-sync runs publish to ctx.live themselves.)
 import type { Deployer } from '../deploy/deployer.js';
 import type { InventoryEvents } from '../inventory/events.js';
+import type { SyncWindows } from '../windows/service.js';
 import type { LiveBus } from './live-bus.js';
 
-export function feedLiveBus(bus: LiveBus, src: { deployer: Deployer; inventory: InventoryEvents }): void {
+export function feedLiveBus(bus: LiveBus, src: { deployer: Deployer; inventory: InventoryEvents; windows?: SyncWindows }): void {
+  src.windows?.onChange((c) => bus.publish('window', { ...c }));
   src.deployer.events.on('change', (c) => {
     const { kind, ...data } = c;
     bus.publish(kind, data);

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 
 export type LiveEventType =
-  | 'deployment' | 'unit' | 'host' | 'drift' | 'hostsync.run' | 'essync.run' | 'inventory';
+  | 'deployment' | 'unit' | 'host' | 'drift' | 'hostsync.run' | 'essync.run' | 'inventory' | 'window';
 
 export interface LiveEvent {
   /** `<boot>.<seq>`: the boot part tells a client that reconnects after a restart that it missed everything. */
@@ -42,6 +42,11 @@ export class LiveBus {
   subscribe(l: Listener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Events published since start: a change counter (e.g. to tell whether a cached answer may be stale). */
+  get published(): number {
+    return this.seq;
   }
 
   get clients(): number {

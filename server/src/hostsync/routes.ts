@@ -5,7 +5,7 @@ import * as store from '../db/host-sync.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { paging } from '../http/paging.js';
 import { requireSegment } from '../util/validate.js';
-import { requireScope } from '../http/middleware/auth.js';
+import { deployActor, requireScope } from '../http/middleware/auth.js';
 import { audited } from '../http/middleware/audited.js';
 import type { HostSyncService } from './service.js';
 import type { UpstreamSync } from './upstream.js';
@@ -23,6 +23,13 @@ export function createHostSyncRoutes(ctx: AppContext, svc: () => HostSyncService
   const r = Router();
   r.get('/host-sync/sources', requireScope('read'), async (_req, res) => {
     res.json({ items: await svc().views() });
+  });
+  // Runtime switch, persisted (see HostSyncService.setEnabled); the same body as the ES tasks' switch.
+  r.put('/host-sync/sources/:name/enabled', audited(ctx.audit, 'host-sync.enable', { target: (_req, p) => `source ${p.name}` }), requireScope('admin'), async (req, res) => {
+    const name = requireSegment(req.params.name, 'name');
+    const enabled = (req.body as { enabled?: unknown } | undefined)?.enabled;
+    if (typeof enabled !== 'boolean') throw new ValidationError(`enabled must be true or false; got ${JSON.stringify(enabled)}`, 'enabled');
+    res.json(await svc().setEnabled(name, enabled, deployActor(res, req.header('x-actor'))));
   });
   r.post('/host-sync/sources/:name/run', audited(ctx.audit, 'host-sync.run', { target: (_req, p) => `source ${p.name}` }), requireScope('admin'), async (req, res) => {
     const name = requireSegment(req.params.name, 'name');

@@ -2,6 +2,7 @@
 // source never overlap (a second request is refused, or — for change feeds — queued as one follow-up run).
 import type { AppContext } from '../context.js';
 import * as store from '../db/host-sync.js';
+import { setSourceSwitch, sourceSwitches, type SourceSwitch } from '../db/host-sync-state.js';
 import { ConfigError, ConflictError, NotFoundError } from '../errors.js';
 import type { SourceConfig } from './config-schema.js';
 import { executeRun, type JobSource } from './job.js';
@@ -15,10 +16,16 @@ interface Entry {
   schedule: Schedule | null;
   running: { id: number; done: Promise<store.RunView> } | null;
   followUp: Promise<store.RunView> | null;
+  /** Set through the API (persisted): overrides cfg.enabled, except that a source off in the config stays off. */
+  switched: SourceSwitch | null;
+  /** Stops this source's change feed alone (when it is disabled through the API). */
+  feed: AbortController | null;
 }
 
 export interface SourceView {
   name: string; type: string; enabled: boolean; schedule: string | null; nextRunAt: string | null; watching: boolean;
+  /** Why it is off: the configuration (final) or the API (PUT …/enabled); null when enabled. */
+  disabledBy: 'config' | 'api' | null; switchedAt: string | null; switchedBy: string | null;
   running: number | null; hosts: number; lastRun: store.RunView | null;
 }
 
@@ -35,7 +42,7 @@ export class HostSyncService {
       if (!type) throw new ConfigError([`hostSync.sources.${name}.type: unknown type ${JSON.stringify(cfg.type)}`]);
       const source = type.create(cfg as never, { name, config: ctx.config, log: ctx.log.child({ source: name }) });
       this.entries.set(name, {
-        cfg, schedule: null, running: null, followUp: null,
+        cfg, schedule: null, running: null, followUp: null, switched: null, feed: null,
         job: {
           name, source, mapping: resolveMapping(type.defaultMap, cfg.map), timeoutSeconds: cfg.timeout,
           maxDeleteShare: cfg.maxDeleteShare ?? hs.maxDeleteShare, maxRecordedErrors: hs.maxRecordedErrors, keepRuns: hs.keepRuns,
@@ -48,13 +55,51 @@ export class HostSyncService {
   async start(): Promise<void> {
     const n = await store.interruptRunningRuns(this.ctx.db, this.ctx.clock().toISOString());
     if (n) this.ctx.log.warn({ runs: n }, 'host sync runs interrupted by the last stop');
+    const switches = await sourceSwitches(this.ctx.db);
     for (const [name, e] of this.entries) {
-      if (!e.cfg.enabled) continue;
-      const log = this.ctx.log.child({ source: name });
-      e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), log);
+      e.switched = switches.get(name) ?? null;
+      if (!this.enabled(e)) continue;
+      this.automate(name, e);
       if (e.cfg.runAtStart) void this.trigger(name, 'start');
-      if (e.job.source.follow) this.following.push(this.follow(name, e));
     }
+  }
+
+  private enabled(e: Entry): boolean {
+    return e.cfg.enabled && (e.switched?.enabled ?? true);
+  }
+
+  /** Schedule and change feed of an enabled source. */
+  private automate(name: string, e: Entry): void {
+    e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }));
+    if (e.job.source.follow) {
+      e.feed = new AbortController();
+      this.following.push(this.follow(name, e, e.feed.signal));
+    }
+  }
+
+  /**
+   * Enable / disable a source at run time (persisted). Disabled: no schedule, no change feed, no run at start; a run
+   * in progress finishes; "run now" stays allowed (an operator's explicit act, as for ES tasks). A source whose
+   * configuration says `enabled: false` cannot be enabled here (409): the configuration is the final word.
+   */
+  async setEnabled(name: string, enabled: boolean, by: string | null): Promise<SourceView> {
+    const e = this.entries.get(name);
+    if (!e) throw new NotFoundError(`no host-sync source named ${JSON.stringify(name)}; configured: ${this.names().join(', ') || '(none)'}`);
+    if (!e.cfg.enabled) throw new ConflictError(`host-sync source ${name} is disabled in the configuration (hostSync.sources.${name}.enabled); change it there`);
+    const now = this.ctx.clock().toISOString();
+    await setSourceSwitch(this.ctx.db, name, enabled, now, by);
+    const was = this.enabled(e);
+    e.switched = { enabled, updatedAt: now, updatedBy: by };
+    if (was && !enabled) {
+      e.schedule?.stop();
+      e.schedule = null;
+      e.feed?.abort();
+      e.feed = null;
+    } else if (!was && enabled && !this.ctx.shutdown.aborted) {
+      this.automate(name, e);
+    }
+    this.ctx.log.info({ source: name, enabled, by }, 'host sync source switched');
+    return (await this.views()).find((v) => v.name === name)!;
   }
 
   async stop(): Promise<void> {
@@ -70,11 +115,13 @@ export class HostSyncService {
   async views(): Promise<SourceView[]> {
     const out: SourceView[] = [];
     for (const [name, e] of this.entries) {
+      const on = this.enabled(e);
       out.push({
         // A disabled source has no schedule (nothing will run it), whatever its interval or cron says.
-        name, type: e.cfg.type, enabled: e.cfg.enabled,
-        schedule: !e.cfg.enabled ? null : e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
-        nextRunAt: e.schedule?.nextRunAt()?.toISOString() ?? null, watching: !!e.job.source.follow && e.cfg.enabled,
+        name, type: e.cfg.type, enabled: on,
+        disabledBy: on ? null : !e.cfg.enabled ? 'config' : 'api', switchedAt: e.switched?.updatedAt ?? null, switchedBy: e.switched?.updatedBy ?? null,
+        schedule: !on ? null : e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
+        nextRunAt: on ? e.schedule?.nextRunAt()?.toISOString() ?? null : null, watching: !!e.job.source.follow && on,
         running: e.running?.id ?? null, hosts: await store.countSourceHosts(this.ctx.db, name), lastRun: (await store.lastRun(this.ctx.db, name)) ?? null,
       });
     }
@@ -135,10 +182,10 @@ export class HostSyncService {
     }
   }
 
-  private follow(name: string, e: Entry): Promise<void> {
+  private follow(name: string, e: Entry, own: AbortSignal): Promise<void> {
     const { db, clock } = this.ctx;
     return e.job.source.follow!({
-      signal: AbortSignal.any([this.feeds.signal, this.ctx.shutdown]),
+      signal: AbortSignal.any([this.feeds.signal, this.ctx.shutdown, own]),
       log: this.ctx.log.child({ source: name, feed: true }),
       getCursor: (resource) => store.getCursor(db, name, resource),
       setCursor: (resource, cursor) => store.setCursor(db, name, resource, cursor, clock().toISOString()),

@@ -18,7 +18,13 @@ export function createWindowRoutes(ctx: AppContext): Router {
       if (!u) throw new ValidationError('unit must be <mod>/<env>/<app>', 'unit');
       unit = { unit: unitKey(u), automatic: ctx.windows.blocked([u])[0] ?? null, manual: ctx.windows.blocked([u], { manual: true })[0] ?? null };
     }
-    res.json({ items: ctx.windows.list(), held: await ctx.windows.held(), ...(unit ? { unit } : {}) });
+    // Each held item says which windows hold it now and when it may go (null windows: due, being released).
+    const held = (await ctx.windows.held()).map((h) => {
+      const u = parseUnitKey(h.unit);
+      const b = u ? ctx.windows.blocked([u])[0] : undefined;
+      return { ...h, windows: b?.windows ?? [], until: b?.until ?? null };
+    });
+    res.json({ items: ctx.windows.list(), held, ...(unit ? { unit } : {}) });
   });
   r.post('/windows/:name', audited(ctx.audit, 'window.put', { target: (_req, p) => `window ${p.name}` }), requireScope('admin'), async (req, res) => {
     const name = windowName(req.params.name);

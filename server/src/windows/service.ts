@@ -16,6 +16,11 @@ const MAX_WAIT_MS = 3_600_000;
 
 export interface WindowView extends Window { active: boolean; nextOpen: string | null; nextClose: string | null }
 export interface Blocked { unit: string; windows: string[]; until: string | null; message: string }
+/** held: units held in a deployment; released: they went as deployment `deploymentId`; windows: a window was put or removed. */
+export type WindowChange =
+  | { change: 'held'; deploymentId: number; units: string[] }
+  | { change: 'released'; deploymentId: number; units: string[]; heldIn: number[] }
+  | { change: 'windows'; name: string };
 
 export class SyncWindows implements WindowGate {
   private compiled: TimedWindow[];
@@ -24,6 +29,18 @@ export class SyncWindows implements WindowGate {
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly listeners = new Set<(c: WindowChange) => void>();
+
+  /** Held work or the windows changed (the live stream's `window` events); a throwing listener is its own problem. */
+  onChange(l: (c: WindowChange) => void): void {
+    this.listeners.add(l);
+  }
+
+  private changed(c: WindowChange): void {
+    for (const l of this.listeners) {
+      try { l(c); } catch { /* not the window service's failure */ }
+    }
+  }
 
   constructor(private readonly deps: { db: Db; log: Logger; clock: () => Date; config: SyncWindowSpec[] }) {
     this.fromConfig = compileWindows(deps.config.map((w) => ({ ...w, source: 'config' as const })));
@@ -87,6 +104,7 @@ export class SyncWindows implements WindowGate {
       }
     });
     this.deps.log.info({ deploymentId, held: blocked.map((b) => ({ unit: b.unit, windows: b.windows, until: b.until })) }, 'units held by a sync window');
+    this.changed({ change: 'held', deploymentId, units: [...out.keys()] });
     this.kick(0);
     return out;
   }
@@ -102,6 +120,7 @@ export class SyncWindows implements WindowGate {
     new TimedWindow({ ...spec, source: 'api' }); // validated by the schema already: a throw here is a bug, not a 400
     const created = await putApiWindow(this.deps.db, spec, actor, this.deps.clock().toISOString());
     await this.load();
+    this.changed({ change: 'windows', name: spec.name });
     this.kick(0);
     return created;
   }
@@ -110,6 +129,7 @@ export class SyncWindows implements WindowGate {
     if (this.fromConfig.some((w) => w.spec.name === name)) throw new ConflictError(`sync window ${JSON.stringify(name)} is defined in the config file: remove it there`);
     if (!(await deleteApiWindow(this.deps.db, name))) throw new NotFoundError(`no sync window ${JSON.stringify(name)}`);
     await this.load();
+    this.changed({ change: 'windows', name });
     this.kick(0); // units it held may go now
   }
 
@@ -178,6 +198,7 @@ export class SyncWindows implements WindowGate {
       });
       if ('refused' in s) return;
       this.deps.log.info({ deploymentId: s.id, units: req.units, heldIn: ids }, 'held units released: sync windows let them');
+      this.changed({ change: 'released', deploymentId: s.id, units: req.units!, heldIn: ids });
     } catch (err) {
       this.deps.log.warn({ err, units: req.units }, 'held units not released yet');
       this.kick(30_000);

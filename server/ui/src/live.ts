@@ -16,6 +16,7 @@ export function keysFor(e: Wire): QueryKey[] {
     case 'hostsync.run': return [['hostSync'], ['hosts']];
     case 'essync.run': return [['esSync']];
     case 'inventory': return [['hosts'], ['matrix']];
+    case 'window': return [['windows'], ['units'], ['deployments']];
     default: return [];
   }
 }

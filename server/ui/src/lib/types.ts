@@ -27,11 +27,15 @@ export interface Host {
   rsync?: { versionLine: string; problem: string | null; checkedAt: string } | null;
 }
 export type CellState = 'in_sync' | 'behind' | 'drifted' | 'failed' | 'unreachable';
+/** GET /api/v1/matrix: columnar; cell (h, u) is at h × units.length + u in `state` and `commit` (-1: none). */
 export interface Matrix {
   head: string | null;
   units: Array<{ unit: string; target: string | null }>;
-  hosts: Array<{ ip: string; hostname: string | null }>;
+  ips: string[];
+  hostnames: Array<string | null>;
   commits: string[];
-  cells: Array<[number, number, number, CellState]>;
+  states: CellState[];
+  state: number[];
+  commit: number[];
 }
 export interface Session { open: boolean; signedIn: boolean; actor: string | null; csrfToken: string | null; expiresAt: string | null }

@@ -28,6 +28,7 @@ export const en = {
     not_in_pool: 'Not in pool', no_data: 'No data', ok: 'OK', dry: 'Dry run', no_hosts: 'No hosts',
   },
   overview: {
+    windowHeld: 'held by sync window', windowDue: 'held by a sync window, being released', windowOpens: 'may sync from', windowHosts: '{{count}} hosts',
     running: 'Running deployments',
     noneRunning: 'No deployment is running.',
     recent: 'Last 20 deployments',
@@ -85,6 +86,7 @@ export const en = {
   },
   units: { title: 'Units', upToDate: 'Up to date', behindHead: 'Behind the branch head', notInRepo: 'No longer in the repo' },
   unit: {
+    expand: 'Open folder', collapse: 'Close folder',
     files: 'Files at {{commit}}',
     metadata: 'Unit settings (.gitfleet.yaml)',
     noMetadata: 'This unit has no .gitfleet.yaml.',
@@ -107,6 +109,7 @@ export const en = {
   },
   hosts: { title: 'Hosts', facts: 'Facts (agents)', units: 'Units on this host', deployments: 'Recent pushes to this host', labels: 'Labels', rsync: 'rsync on the host' },
   hostSync: {
+    enable: 'Enable', disable: 'Disable', offInConfig: 'No (configuration)',
     title: 'Host sync', sources: 'Sources', runs: 'Run history', runNow: 'Run now', type: 'Type', next: 'Next run', watching: 'Watching',
     toAdd: 'to add', toMod: 'to modify', toDel: 'to delete', details: 'Run #{{id}}', errors: 'Errors', noSources: 'No host-sync source is configured.',
   },

@@ -30,6 +30,7 @@ export const zhCN: Catalogue = {
     not_in_pool: '不在资源池', no_data: '无数据', ok: '正常', dry: '试运行', no_hosts: '无主机',
   },
   overview: {
+    windowHeld: '被同步窗口暂缓：', windowDue: '被同步窗口暂缓，正在放行', windowOpens: '可同步时间', windowHosts: '{{count}} 台主机',
     running: '进行中的发布',
     noneRunning: '当前没有进行中的发布。',
     recent: '最近 20 次发布',
@@ -87,6 +88,7 @@ export const zhCN: Catalogue = {
   },
   units: { title: '单元', upToDate: '已是最新', behindHead: '落后于分支最新提交', notInRepo: '已不在仓库中' },
   unit: {
+    expand: '展开目录', collapse: '收起目录',
     files: '提交 {{commit}} 的文件',
     metadata: '单元设置（.gitfleet.yaml）',
     noMetadata: '此单元没有 .gitfleet.yaml。',
@@ -109,6 +111,7 @@ export const zhCN: Catalogue = {
   },
   hosts: { title: '主机', facts: '采集信息（代理）', units: '此主机上的单元', deployments: '最近推送到此主机', labels: '标签', rsync: '主机上的 rsync' },
   hostSync: {
+    enable: '启用', disable: '停用', offInConfig: '否（配置文件）',
     title: '主机同步', sources: '数据源', runs: '运行历史', runNow: '立即运行', type: '类型', next: '下次运行', watching: '监听中',
     toAdd: '待新增', toMod: '待修改', toDel: '待删除', details: '运行 #{{id}}', errors: '错误', noSources: '未配置主机同步数据源。',
   },

@@ -34,8 +34,10 @@ export function Host({ id }: { id: number }) {
   if (q.isPending) return <Loading />;
   if (q.isError) return <Failure error={q.error} />;
   const h = q.data;
-  const hi = m.data?.hosts.findIndex((x) => x.ip === h.ip) ?? -1;
-  const cells = hi < 0 ? [] : m.data!.cells.filter((c) => c[1] === hi);
+  const hi = m.data?.ips.indexOf(h.ip) ?? -1;
+  // The host's row of the columnar matrix: [unit index, commit index, state] of each unit it has.
+  const nu = m.data?.units.length ?? 0;
+  const cells = hi < 0 ? [] : m.data!.units.map((_, u) => [u, m.data!.commit[hi * nu + u]!, m.data!.state[hi * nu + u]!] as const).filter(([, , s]) => s >= 0);
   return (
     <div>
       <h1><Raw>{h.ip}</Raw> <span className="muted"><Raw>{h.hostname ?? ''}</Raw></span></h1>
@@ -49,7 +51,8 @@ export function Host({ id }: { id: number }) {
       </dl>
       <Section title={t('hosts.units')}>
         <table data-testid="host-units"><thead><tr><th>{t('table.unit')}</th><th>{t('table.commit')}</th><th>{t('table.status')}</th></tr></thead>
-          <tbody>{cells.map(([u, , c, s]) => {
+          <tbody>{cells.map(([u, c, si]) => {
+            const s = m.data!.states[si]!;
             const unit = m.data!.units[u]!.unit;
             return <tr key={unit}><td><a href={href({ page: 'unit', unit })}><Raw>{unit}</Raw></a></td><td><Raw>{shortSha(c >= 0 ? m.data!.commits[c] : null)}</Raw></td><td><Status s={s} /></td></tr>;
           })}</tbody></table>

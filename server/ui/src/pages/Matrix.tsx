@@ -24,9 +24,10 @@ export function Matrix() {
   const view = useMemo(() => (q.data ? viewMatrix(q.data, f) : null), [q.data, f]);
   const fac = useMemo(() => (q.data ? facets(q.data) : null), [q.data]);
   const scroller = useRef<HTMLDivElement>(null);
-  const rows = useVirtualizer({ count: view?.rows.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 8 });
+  // Fixed sizes (never measured), and no flushSync on scroll: React renders the new rows in its own batch.
+  const rows = useVirtualizer({ count: view?.rows.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 6, useFlushSync: false });
   // Columns too: a row renders only the units in view (50 units are ~5,500 px wide).
-  const columns = useVirtualizer({ horizontal: true, count: view?.units.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => COL, overscan: 2 });
+  const columns = useVirtualizer({ horizontal: true, count: view?.units.length ?? 0, getScrollElement: () => scroller.current, estimateSize: () => COL, overscan: 2, useFlushSync: false });
   const labels = useMemo(() => Object.fromEntries(STATES.map((st) => [st, t(`status.${st}`)])) as Record<CellState, string>, [t]);
   if (q.isPending) return <Loading />;
   if (q.isError) return <Failure error={q.error} />;
@@ -66,7 +67,7 @@ export function Matrix() {
           </div>
           <div style={{ height: rows.getTotalSize(), width, position: 'relative' }}>
             {rows.getVirtualItems().map((vr) => (
-              <MatrixRow key={vr.index} row={view!.rows[vr.index]!} top={vr.start} width={width} first={visible[0]?.index ?? 0} cols={visible} units={view!.units} labels={labels} onPick={setPick} />
+              <MatrixRow key={vr.index} view={view!} row={vr.index} top={vr.start} width={width} first={visible[0]?.index ?? 0} cols={visible} labels={labels} onPick={setPick} />
             ))}
           </div>
         </div>
@@ -77,23 +78,25 @@ export function Matrix() {
 }
 
 /** One host's row: re-rendered only when it scrolls in or its data changes (scrolling must stay under a frame). */
-const MatrixRow = memo(function MatrixRow({ row, top, width, cols, units, labels, onPick }: {
-  row: MatrixView['rows'][number]; top: number; width: number; first: number; cols: Array<{ index: number; start: number; size: number }>;
-  units: MatrixView['units']; labels: Record<CellState, string>; onPick: (p: { unit: string; ip: string }) => void;
+const MatrixRow = memo(function MatrixRow({ view, row, top, width, cols, labels, onPick }: {
+  view: MatrixView; row: number; top: number; width: number; first: number; cols: Array<{ index: number; start: number; size: number }>;
+  labels: Record<CellState, string>; onPick: (p: { unit: string; ip: string }) => void;
 }) {
+  const r = view.rows[row]!;
   return (
-    <div className="mrow" data-host={row.ip} style={{ width, height: ROW, transform: `translateY(${top}px)` }}>
-      <div className="mhost" data-raw="">{row.ip}{row.hostname && <span className="muted"> {row.hostname}</span>}</div>
+    <div className="mrow" data-host={r.ip} style={{ width, height: ROW, transform: `translateY(${top}px)` }}>
+      <div className="mhost" data-raw="">{r.ip}{r.hostname && <span className="muted"> {r.hostname}</span>}</div>
       {cols.map(({ index: i, start, size }) => {
-        const c = row.cells[i];
+        const c = view.cell(row, i);
+        const unit = view.units[i]!.unit;
         return c ? (
-          <button key={i} className={`cell c-${c.state}`} style={{ left: HOST_COL + start, width: size - 4 }} data-state={c.state} data-unit={units[i]!.unit} title={labels[c.state]} data-raw=""
-            onClick={() => onPick({ unit: units[i]!.unit, ip: row.ip })}>{shortSha(c.commit)}</button>
+          <button key={i} className={`cell c-${c.state}`} style={{ left: HOST_COL + start, width: size - 4 }} data-state={c.state} data-unit={unit} title={labels[c.state]} data-raw=""
+            onClick={() => onPick({ unit, ip: r.ip })}>{shortSha(c.commit)}</button>
         ) : null;
       })}
     </div>
   );
-}, (a, b) => a.row === b.row && a.top === b.top && a.width === b.width && a.first === b.first && a.cols.length === b.cols.length && a.units === b.units && a.labels === b.labels);
+}, (a, b) => a.view === b.view && a.row === b.row && a.top === b.top && a.width === b.width && a.first === b.first && a.cols.length === b.cols.length && a.labels === b.labels);
 
 /** The host's pushes of the unit: the unit's last deployments, each read for that host's row. */
 function CellHistory({ unit, ip, onClose }: { unit: string; ip: string; onClose: () => void }) {

@@ -10,6 +10,8 @@ import type { DeploymentView, Host, Paged, UnitListItem } from '../lib/types.js'
 
 const elapsed = (d: DeploymentView) => (d.startedAt && d.finishedAt ? Date.parse(d.finishedAt) - Date.parse(d.startedAt) : null);
 
+interface WindowHeld { unit: string; commit: string | null; hosts: string[] | null; deploymentIds: number[]; windows: string[]; until: string | null }
+
 export function Overview() {
   const { t, i18n } = useTranslation();
   const recent = useQuery({ queryKey: ['deployments', 'recent'], queryFn: () => api<Paged<DeploymentView>>('/deployments?limit=20') });
@@ -21,6 +23,8 @@ export function Overview() {
   const esSync = useQuery({ queryKey: ['esSync', 'runs', 'last'], queryFn: () => api<Paged<{ id: number; taskName: string; status: string; startedAt: string }>>('/es-sync/executions?limit=3'), retry: false });
 
   const held = useQuery({ queryKey: ['units', 'held'], queryFn: () => api<{ items: Array<{ unit: string; deploymentId: number; commit: string | null; kind: 'held' | 'rollout_stopped'; reason: string | null }> }>('/held-units') });
+  // Work held by sync windows (GET /windows: each held item with the windows holding it and when it may go).
+  const windows = useQuery({ queryKey: ['windows'], queryFn: () => api<{ held: WindowHeld[] }>('/windows'), retry: false });
   const qc = useQueryClient();
   const confirm = useMutation({ mutationFn: (id: number) => api<{ queued: number[] }>(`/deployments/${id}/confirm`, { method: 'POST', body: {} }), onSuccess: () => qc.invalidateQueries({ queryKey: ['units'] }) });
   const failing = (units.data?.items ?? []).filter((u) => u.failing);
@@ -84,8 +88,21 @@ export function Overview() {
             ))}
           </ul>
         )}
+        {(windows.data?.held ?? []).length > 0 && (
+          <ul data-testid="window-held">
+            {windows.data!.held.map((h) => (
+              <li key={`${h.unit} ${h.commit ?? ''} ${(h.hosts ?? []).join(',')}`} data-unit={h.unit}>
+                <a href={href({ page: 'unit', unit: h.unit })}><Raw>{h.unit}</Raw></a> <Status s="held" />{' '}
+                {h.windows.length ? <>{t('overview.windowHeld')} <Raw>{h.windows.join(', ')}</Raw></> : t('overview.windowDue')}{' '}
+                {h.until && <span data-testid="window-opens">{t('overview.windowOpens')} <Time iso={h.until} /></span>}{' '}
+                {h.hosts && <span className="muted">{t('overview.windowHosts', { count: h.hosts.length })}</span>}{' '}
+                {h.deploymentIds.map((id) => <a key={id} href={href({ page: 'deployment', id })}><Raw>#{id}</Raw></a>)}
+              </li>
+            ))}
+          </ul>
+        )}
         {confirm.isError && <Failure error={confirm.error} />}
-        {units.isPending ? <Loading /> : units.isError ? <Failure error={units.error} /> : failing.length === 0 ? ((held.data?.items ?? []).length ? null : <p className="muted">{t('overview.noneFailing')}</p>) : (
+        {units.isPending ? <Loading /> : units.isError ? <Failure error={units.error} /> : failing.length === 0 ? ((held.data?.items ?? []).length || (windows.data?.held ?? []).length ? null : <p className="muted">{t('overview.noneFailing')}</p>) : (
           <ul data-testid="failing">
             {failing.map((u) => (
               <li key={u.unit}>

@@ -1,5 +1,5 @@
-// Host sync (inventory sources) and ES sync (metrics tasks): lists, run history with counts, run now, enable/disable
-// (ES tasks), the details of a run.
+// Host sync (inventory sources) and ES sync (metrics tasks): lists, run history with counts, run now, enable/disable,
+// the details of a run.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { Duration, Failure, Loading, Raw, Section, Status, Time } from '../components.js';
 import type { Paged } from '../lib/types.js';
 
-interface SourceView { name: string; type: string; enabled: boolean; schedule: string | null; nextRunAt: string | null; watching: boolean; running: number | null; hosts: number }
+interface SourceView { name: string; type: string; enabled: boolean; disabledBy: 'config' | 'api' | null; schedule: string | null; nextRunAt: string | null; watching: boolean; running: number | null; hosts: number }
 interface HsRun { id: number; source: string; type: string; trigger: string; status: string; startedAt: string; finishedAt: string | null; durationMs: number | null; error: string | null; toAdd: number; toModify: number; toDelete: number; added: number; modified: number; deleted: number; listed: number | null; details?: Array<{ uid: string; error: string }> }
 
 export function HostSync() {
@@ -18,6 +18,7 @@ export function HostSync() {
   const [open, setOpen] = useState<number | null>(null);
   const detail = useQuery({ queryKey: ['hostSync', 'run', open], enabled: open !== null, queryFn: () => api<HsRun>(`/host-sync/runs/${open}`) });
   const run = useMutation({ mutationFn: (name: string) => api(`/host-sync/sources/${encodeURIComponent(name)}/run?wait=false`, { method: 'POST' }), onSuccess: () => qc.invalidateQueries({ queryKey: ['hostSync'] }) });
+  const toggle = useMutation({ mutationFn: (x: { name: string; enabled: boolean }) => api(`/host-sync/sources/${encodeURIComponent(x.name)}/enabled`, { method: 'PUT', body: { enabled: x.enabled } }), onSuccess: () => qc.invalidateQueries({ queryKey: ['hostSync'] }) });
   return (
     <div>
       <h1>{t('hostSync.title')}</h1>
@@ -25,16 +26,21 @@ export function HostSync() {
         {sources.isPending ? <Loading /> : sources.isError ? <Failure error={sources.error} /> : sources.data.items.length === 0 ? <p className="muted">{t('hostSync.noSources')}</p> : (
           <table><thead><tr><th>{t('table.name')}</th><th>{t('hostSync.type')}</th><th>{t('table.enabled')}</th><th>{t('table.schedule')}</th><th>{t('hostSync.next')}</th><th>{t('table.hosts')}</th><th>{t('table.actions')}</th></tr></thead>
             <tbody>{sources.data.items.map((s) => (
-              <tr key={s.name}><td><Raw>{s.name}</Raw></td><td><Raw>{s.type}</Raw></td><td>{s.enabled ? t('common.yes') : t('common.no')}</td><td><Raw>{s.schedule ?? '—'}</Raw></td>
+              <tr key={s.name} data-source={s.name} data-enabled={String(s.enabled)}><td><Raw>{s.name}</Raw></td><td><Raw>{s.type}</Raw></td>
+                <td>{s.enabled ? t('common.yes') : s.disabledBy === 'config' ? t('hostSync.offInConfig') : t('common.no')}</td><td><Raw>{s.schedule ?? '—'}</Raw></td>
                 <td><Time iso={s.nextRunAt} /></td><td><Raw>{s.hosts}</Raw></td>
-                <td>{s.running ? <Status s="running" /> : <button onClick={() => run.mutate(s.name)} disabled={run.isPending}>{t('hostSync.runNow')}</button>}</td></tr>
+                <td className="row">
+                  {/* A source off in the configuration cannot be switched on here (the server says 409). */}
+                  {s.disabledBy !== 'config' && <button data-testid="source-toggle" onClick={() => toggle.mutate({ name: s.name, enabled: !s.enabled })} disabled={toggle.isPending}>{s.enabled ? t('hostSync.disable') : t('hostSync.enable')}</button>}
+                  {s.running ? <Status s="running" /> : s.disabledBy !== 'config' && <button data-testid="source-run" onClick={() => run.mutate(s.name)} disabled={run.isPending}>{t('hostSync.runNow')}</button>}
+                </td></tr>
             ))}</tbody></table>
         )}
-        {run.isError && <Failure error={run.error} />}
+        {[toggle, run].map((m, i) => m.isError && <Failure key={i} error={m.error} />)}
       </Section>
       <Section title={t('hostSync.runs')}>
         {runs.isPending ? <Loading /> : runs.isError ? <Failure error={runs.error} /> : (
-          <table><thead><tr><th>{t('table.id')}</th><th>{t('table.source')}</th><th>{t('table.status')}</th><th>{t('hostSync.toAdd')}</th><th>{t('hostSync.toMod')}</th><th>{t('hostSync.toDel')}</th><th>{t('table.started')}</th><th>{t('table.duration')}</th></tr></thead>
+          <table data-testid="hs-runs"><thead><tr><th>{t('table.id')}</th><th>{t('table.source')}</th><th>{t('table.status')}</th><th>{t('hostSync.toAdd')}</th><th>{t('hostSync.toMod')}</th><th>{t('hostSync.toDel')}</th><th>{t('table.started')}</th><th>{t('table.duration')}</th></tr></thead>
             <tbody>{runs.data.items.map((r) => (
               <tr key={r.id}><td><button className="link" onClick={() => setOpen(r.id)}><Raw>#{r.id}</Raw></button></td><td><Raw>{r.source}</Raw></td><td><Status s={r.status} /></td>
                 <td><Raw>{r.toAdd}</Raw></td><td><Raw>{r.toModify}</Raw></td><td><Raw>{r.toDelete}</Raw></td><td><Time iso={r.startedAt} /></td><td><Duration ms={r.durationMs} /></td></tr>

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api.js';
 import { ConfirmButton, Failure, Loading, Raw, Section, Sha, Status, Time } from '../components.js';
+import { FileTree } from './FileTree.js';
 import { shortSha } from '../lib/format.js';
 import { href } from '../lib/route.js';
 import type { DeploymentView, Paged } from '../lib/types.js';
@@ -68,8 +69,9 @@ export function Unit({ unit }: { unit: string }) {
         <Section title={t('unit.files', { commit: shortSha(files.data?.commit) })}>
           {files.isPending ? <Loading /> : files.isError ? <Failure error={files.error} /> : (
             <div className="split">
-              <ul className="tree" data-testid="files">{files.data.files.map((f) => <li key={f}><button className={`link${f === path ? ' on' : ''}`} onClick={() => setPath(f)}><Raw>{f}</Raw></button></li>)}</ul>
-              <div className="fileview">
+              <FileTree key={files.data.commit} files={files.data.files} selected={path} onSelect={setPath} />
+              <div className="fileview" data-testid="file-view">
+                {path && <p className="muted" data-raw="" data-testid="file-path">{path}</p>}
                 {!path ? <p className="muted">{t('unit.selectFile')}</p> : file.isPending ? <Loading /> : file.isError ? <Failure error={file.error} /> : file.data.binary ? <p>{t('unit.binary', { size: file.data.size })}</p> : (
                   <>{file.data.truncated && <p className="muted">{t('unit.truncated')}</p>}<pre data-raw="" data-testid="file-content">{file.data.content}</pre></>
                 )}
