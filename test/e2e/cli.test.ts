@@ -133,7 +133,7 @@ describe('gitfleet CLI', () => {
     assert.equal(t.code, 0);
     const lines = t.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^ID +STATUS +TRIGGER +ACTOR +UNITS +COMMIT +AGE +DURATION$/);
-    assert.ok(lines.some((l) => new RegExp(`^${failedId} +partial +manual +cli:\\S+ +app/prod/web +${commits.v3!.slice(0, 10)} `).test(l)), t.stdout);
+    assert.ok(lines.some((l) => new RegExp(`^${failedId} +partial +manual +config-1 \\(cli:\\S+\\) +app/prod/web +${commits.v3!.slice(0, 10)} `).test(l)), t.stdout);
     const partial = json(await cli(['deployments', '--status', 'partial', '--unit', 'app/prod/web', '-o', 'json']));
     assert.deepEqual(partial.items.map((d: { id: number; status: string }) => [d.id, d.status]), [[failedId, 'partial']]);
     const bogus = await cli(['deployments', '--status', 'bogus']);
