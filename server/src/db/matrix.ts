@@ -1,6 +1,7 @@
 // The units × hosts matrix's raw material in three reads: what each host holds per unit, its latest real (not dry)
 // push result per unit, and the last drift check.
 import type { Queryable } from './connection.js';
+import { realRun, wholeUnit } from './request-json.js';
 
 export interface HeldRow { unit: string; ip: string; commit: string; deployedAt: string }
 export interface LastPushRow { unit: string; ip: string; status: string; reason: string | null; deploymentId: number }
@@ -12,7 +13,7 @@ export async function matrixRows(q: Queryable): Promise<{ held: HeldRow[]; lastP
   const lastPush = await q.all<{ unit: string; ip: string; status: string; reason: string | null; deployment_id: number }>(
     `SELECT hp.unit, hp.ip, hp.status, hp.reason, hp.deployment_id FROM host_pushes hp
      JOIN (SELECT h.unit, h.ip, MAX(h.id) AS id FROM host_pushes h JOIN deployments d ON d.id = h.deployment_id
-           WHERE h.status IN ('succeeded', 'failed') AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
+           WHERE h.status IN ('succeeded', 'failed') AND ${realRun(q.dialect, 'd')}
            GROUP BY h.unit, h.ip) m ON m.id = hp.id`);
   const drift = await q.all<{ unit: string; ip: string; state: string; checked_at: string }>('SELECT unit, ip, state, checked_at FROM drift_status');
   const hosts = await q.all<{ ip: string; hostname: string | null }>('SELECT ip, hostname FROM hosts');
@@ -20,8 +21,8 @@ export async function matrixRows(q: Queryable): Promise<{ held: HeldRow[]; lastP
   // its outcome (a failed push still says where the unit should be; a partial one does not move the unit's state).
   const intended = await q.all<{ unit: string; commit_sha: string }>(
     `SELECT du.unit, du.commit_sha FROM deployment_units du JOIN deployments d ON d.id = du.deployment_id
-     WHERE du.commit_sha IS NOT NULL AND du.status != 'skipped' AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
-       AND json_extract(d.request, '$.hosts') IS NULL
+     WHERE du.commit_sha IS NOT NULL AND du.status != 'skipped' AND ${realRun(q.dialect, 'd')}
+       AND ${wholeUnit(q.dialect, 'd')}
      ORDER BY du.deployment_id`);
   return {
     held: held.map((r) => ({ unit: r.unit, ip: r.ip, commit: r.commit_sha, deployedAt: r.deployed_at })),
