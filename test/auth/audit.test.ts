@@ -51,6 +51,10 @@ describe('audit log', () => {
     });
     shop = (await s.api('/api/v1/tokens', { method: 'POST', body: { name: 'shop-team', scopes: { sync: { env: ['prod'], app: ['shop'] } } } })).body.secret;
     reader = (await s.api('/api/v1/tokens', { method: 'POST', body: { name: 'reader', scopes: { read: true } } })).body.secret;
+    // Audit rows are written after the answer (on PostgreSQL over another pooled connection): let these two land
+    // before a test takes its MAX(id) mark.
+    await until('the two token.create audit rows', async () =>
+      (await s.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'token.create'"))!.n >= 2 ? true : undefined, 10_000);
   });
   after(async () => {
     await s?.stop();
@@ -152,6 +156,12 @@ describe('audit log', () => {
     await assert.rejects(s.ctx.db.run("UPDATE audit_log SET actor = 'someone-else'"), /audit_log is append-only/);
     await assert.rejects(s.ctx.db.run('DELETE FROM audit_log'), /audit_log is append-only/);
     await assert.rejects(s.ctx.db.run("UPDATE audit_prune_gate SET before = '2999-01-01'"), /cannot remove the last day/);
+    await assert.rejects(s.ctx.db.run('DELETE FROM audit_prune_gate'), /audit_prune_gate must stay/);
+    // PostgreSQL's TRUNCATE skips row triggers: a statement trigger refuses it (SQLite has no TRUNCATE).
+    if (s.ctx.db.dialect === 'postgres') {
+      await assert.rejects(s.ctx.db.run('TRUNCATE audit_log'), /audit_log is append-only/);
+      await assert.rejects(s.ctx.db.run('TRUNCATE audit_prune_gate'), /audit_prune_gate must stay/);
+    }
     assert.equal(await count(), n0);
     const old = new Date(Date.now() - 400 * 86_400_000).toISOString();
     for (let i = 0; i < 3; i++) {

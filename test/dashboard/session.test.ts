@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const API_TOKEN = 'api-token-for-session-tests-0123';
 
@@ -111,7 +112,11 @@ describe('dashboard session with a scoped token', () => {
     // Sign-in with a bad token is refused with the reason, and audited as denied.
     const bad = await signIn(s, 'gft_not-a-token-at-all');
     assert.equal(bad.status, 401);
-    const rows = (await s.api('/api/v1/audit?action=session.')).body.items;
+    // The audit row is written once the answer is sent: on PostgreSQL over another pooled connection, so wait for it.
+    const rows = await until('both session.create audit rows', async () => {
+      const items = (await s.api('/api/v1/audit?action=session.')).body.items;
+      return items.length >= 2 ? items : undefined;
+    }, 10_000);
     assert.deepEqual(rows.map((r: any) => [r.action, r.actor, r.outcome]).sort(), [['session.create', 'anonymous', 'denied'], ['session.create', 'viewer', 'ok']].sort());
   });
 });

@@ -21,6 +21,13 @@ export const CONFORMANCE_FILES: Array<[file: string, covers: string]> = [
   ['test/e2e/crash-recovery.test.ts', 'kill -9 mid-deployment, interrupted and resumed on restart (server process)'],
   ['test/hostsync/converge-e2e.test.ts', 'inventory and host sync, converge deployments'],
   ['test/windows/held-e2e.test.ts', 'sync windows: held units released as one deployment'],
+  ['test/db/dashboard-reads.test.ts', 'matrix, held units, a host\'s pushes (request JSON per dialect), host facts (db-level)'],
+  ['test/auth/audit.test.ts', 'audit log rows, filters, append-only triggers (UPDATE, DELETE, TRUNCATE refused) and the retention prune'],
+  ['test/auth/tokens.test.ts', 'API tokens: create, unique names (409), revoke, expiry, last use'],
+  ['test/dashboard/session.test.ts', 'dashboard sessions (digests, expiry, revocation by the token)'],
+  ['test/preview/preview-e2e.test.ts', 'merge-request previews: the upsert of a newer head, status, comment id'],
+  ['test/e2e/dry-run-diff.test.ts', 'dry-run host diffs beside their host pushes'],
+  ['test/templating/templates-fleet.test.ts', 'render hashes on host pushes, inventory facts for templates'],
 ];
 
 function runFiles(files: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {

@@ -36,6 +36,7 @@ test('db/*.ts is portable: SQLite-only SQL only in a dialect branch, ids only th
     const rel = file.slice(SERVER.length + 1);
     readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
       if (/\.lastID\b/.test(line) && rel !== 'db/connection.ts') bad.push(`${rel}:${i + 1}: reads lastID (use q.insert)`);
+      if (/UNIQUE constraint failed/.test(line) && rel !== 'db/errors.ts') bad.push(`${rel}:${i + 1}: reads SQLite's unique-violation text (use isUniqueViolation)`);
       if (rel.startsWith('db/') && sqliteOnly.test(line) && !/dialect|sqlite:/.test(line)) bad.push(`${rel}:${i + 1}: SQLite-only SQL outside a dialect branch`);
     });
   }

@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { deliver, fixture } from '../helpers/webhooks.js';
 import { startFakeForge, type FakeForge } from './fake-forge.js';
+import { until } from '../helpers/wait.js';
 
 const GITLAB_HOOK_TOKEN = 'hook-token-0123456789';
 const GITHUB_SECRET = 'gh-secret-0123456789';
@@ -179,8 +180,11 @@ describe('merge-request previews', () => {
     assert.equal((await s.api('/api/v1/deployments')).body.total, deploymentsBefore);
     assert.deepEqual((await s.api('/api/v1/units/app/prod/web/hosts')).body, webState);
     // The API shows the preview, its comment and its per-host diffs.
-    const list = (await s.api('/api/v1/previews')).body;
-    const mine = list.items.find((p: { source: string; number: number }) => p.source === 'gitlab' && p.number === 7);
+    // The preview's row is finished after the comment is edited: wait for it (slower on PostgreSQL under load).
+    const mine = await until('the second preview of MR 7 to finish', async () => {
+      const p = (await s.api('/api/v1/previews')).body.items.find((x: { source: string; number: number }) => x.source === 'gitlab' && x.number === 7);
+      return p?.status === 'done' || p?.status === 'failed' ? p : undefined;
+    }, 15_000);
     assert.deepEqual([mine.status, mine.commentId, mine.headSha, mine.result.head], ['done', '500', mrHead2, mrHead2]);
     assert.deepEqual(mine.result.units.map((x: { unit: string; hosts: Array<{ ip: string }> }) => [x.unit, x.hosts.map((h) => h.ip)]), [['app/prod/shop', [B, C]], ['app/prod/web', [A, B]]]);
   });

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import * as store from '../db/api-tokens.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { secretEquals } from '../util/secret-equals.js';
 import { isLoopbackHost } from './listen-policy.js';
@@ -93,7 +94,7 @@ export class Auth {
     try {
       await this.d.db.tx((q) => store.insertToken(q, { name: t.name, sha256: sha256(secret), scopes: t.scopes, createdAt: now, createdBy: t.createdBy, expiresAt: t.expiresAt }));
     } catch (err) {
-      if (err instanceof Error && /UNIQUE constraint failed: api_tokens.name/.test(err.message)) throw new ConflictError(`a token named ${t.name} exists (names are not reused, also after a revoke)`);
+      if (isUniqueViolation(err, 'api_tokens', 'name')) throw new ConflictError(`a token named ${t.name} exists (names are not reused, also after a revoke)`);
       throw err;
     }
     return { secret, token: (await store.tokenByName(this.d.db, t.name))! };

@@ -15,8 +15,8 @@ const view = (r: Row): AuditRow => ({
 });
 
 export async function insertAudit(q: Queryable, e: AuditInsert): Promise<number> {
-  return (await q.run('INSERT INTO audit_log (at, actor, actor_kind, source, action, target, params, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [e.at, e.actor, e.actorKind, e.source, e.action, e.target, JSON.stringify(e.params), e.outcome, e.status, e.detail])).lastID;
+  return q.insert('INSERT INTO audit_log (at, actor, actor_kind, source, action, target, params, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    [e.at, e.actor, e.actorKind, e.source, e.action, e.target, JSON.stringify(e.params), e.outcome, e.status, e.detail]);
 }
 
 /** Newest first; `action` matches exactly or as a prefix ending in "." ("token." = token.create and token.revoke). */

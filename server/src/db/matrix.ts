@@ -2,6 +2,7 @@
 // unit_hosts (250,000 row objects, or a GROUP BY walking the (unit, ip) index with a table lookup per row, cost 5-10
 // times more); the few cells whose state is not plain in sync / behind come in small reads beside it.
 import type { Queryable } from './connection.js';
+import { realRun, wholeUnit } from './request-json.js';
 
 /** Codes of the cell states, in this order (the API sends the list beside the codes). */
 export const CELL_STATES = ['in_sync', 'behind', 'drifted', 'failed', 'unreachable'] as const;
@@ -11,16 +12,16 @@ export const CELL_STATES = ['in_sync', 'behind', 'drifted', 'failed', 'unreachab
 export async function unitTargets(q: Queryable): Promise<Map<string, string>> {
   const rows = await q.all<{ unit: string; commit_sha: string }>(
     `SELECT du.unit, du.commit_sha FROM deployment_units du JOIN deployments d ON d.id = du.deployment_id
-     WHERE du.commit_sha IS NOT NULL AND du.status != 'skipped' AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
-       AND json_extract(d.request, '$.hosts') IS NULL
+     WHERE du.commit_sha IS NOT NULL AND du.status != 'skipped' AND ${realRun(q.dialect, 'd')}
+       AND ${wholeUnit(q.dialect, 'd')}
      ORDER BY du.deployment_id`);
   return new Map(rows.map((r) => [r.unit, r.commit_sha]));
 }
 
 // Latest finished push per (unit, ip), dry runs left out: they change nothing on the host.
-const LAST_PUSH = `SELECT hp.unit, hp.ip, hp.status FROM host_pushes hp
+const lastPush = (q: Queryable) => `SELECT hp.unit, hp.ip, hp.status FROM host_pushes hp
   JOIN (SELECT h.unit, h.ip, MAX(h.id) AS id FROM host_pushes h JOIN deployments d ON d.id = h.deployment_id
-        WHERE h.status IN ('succeeded', 'failed') AND COALESCE(json_extract(d.request, '$.dryRun'), 0) = 0
+        WHERE h.status IN ('succeeded', 'failed') AND ${realRun(q.dialect, 'd')}
         GROUP BY h.unit, h.ip) m ON m.id = hp.id`;
 
 export interface MatrixRows {
@@ -34,8 +35,9 @@ export interface MatrixRows {
 }
 
 export async function matrixRows(q: Queryable): Promise<MatrixRows> {
-  const held = await q.get<{ cells: string | null }>("SELECT group_concat(unit || ' ' || ip || ' ' || commit_sha, ',') AS cells FROM unit_hosts");
-  const failed = await q.all<{ unit: string; ip: string }>(`SELECT unit, ip FROM (${LAST_PUSH}) WHERE status = 'failed'`);
+  const concat = q.dialect === 'postgres' ? 'string_agg' : 'group_concat';
+  const held = await q.get<{ cells: string | null }>(`SELECT ${concat}(unit || ' ' || ip || ' ' || commit_sha, ',') AS cells FROM unit_hosts`);
+  const failed = await q.all<{ unit: string; ip: string }>(`SELECT unit, ip FROM (${lastPush(q)}) lp WHERE status = 'failed'`);
   const drift = await q.all<{ unit: string; ip: string; state: 'drifted' | 'unreachable' }>(
     `SELECT ds.unit, ds.ip, ds.state FROM drift_status ds LEFT JOIN unit_hosts uh ON uh.unit = ds.unit AND uh.ip = ds.ip
      WHERE ds.state IN ('drifted', 'unreachable') AND (uh.deployed_at IS NULL OR ds.checked_at >= uh.deployed_at)`);

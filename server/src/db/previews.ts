@@ -24,7 +24,7 @@ const keyArgs = (k: PreviewKey) => [k.source, k.project, k.number];
 /** A preview was asked for (a newer head replaces the one waiting). */
 export async function requestPreview(q: Queryable, k: PreviewKey & { headSha: string; url: string | null }, now: string): Promise<void> {
   await q.run(`INSERT INTO previews (source, project, number, url, head_sha, status, requested_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)
-    ON CONFLICT (source, project, number) DO UPDATE SET url = COALESCE(excluded.url, url), head_sha = excluded.head_sha, status = 'queued', requested_at = excluded.requested_at`,
+    ON CONFLICT (source, project, number) DO UPDATE SET url = COALESCE(excluded.url, previews.url), head_sha = excluded.head_sha, status = 'queued', requested_at = excluded.requested_at`,
   [k.source, k.project, k.number, k.url, k.headSha, now]);
 }
 

@@ -117,8 +117,9 @@ export class PreviewService {
     // A newer commit arrived while this one waited for deployments: it replaces this one.
     if (this.waiting.has(key)) { log.info({ head: e.headSha }, 'preview superseded by a newer commit'); return; }
     this.lastStarted.set(key, Date.now());
-    await store.setPreviewStatus(ctx.db, e, 'running', this.now());
+    // Logged at the rate limiter's start time, before the store write (slower on PostgreSQL), so the two agree.
     log.info({ head: e.headSha }, 'preview started');
+    await store.setPreviewStatus(ctx.db, e, 'running', this.now());
     let result: PreviewResult | undefined;
     let error: string | null = null;
     try {
