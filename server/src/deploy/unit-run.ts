@@ -18,7 +18,7 @@ import type { Semaphore } from '../util/semaphore.js';
 import type { Launcher } from '../util/launcher.js';
 import { sleep } from '../util/sleep.js';
 import { pushHost } from './host-push.js';
-import { capHostDiff, hostDiff, type Redact } from './host-diff.js';
+import { capHostDiff, hostDiff } from './host-diff.js';
 import { saveHostDiff } from '../db/host-diffs.js';
 import { afterTransfer, prunePrefix } from './host-steps.js';
 import { ownerPasses } from './owner-passes.js';
@@ -38,8 +38,6 @@ export interface UnitRunDeps {
   hostSlots: Semaphore;
   /** Starts the per-host rsync processes (cheaper than forking the server). */
   launcher: Launcher;
-  /** Hides secret values in dry-run diffs (default: none to hide). */
-  redact?: Redact;
   /** Told after each recorded unit or host push change (live views); must not throw. */
   onChange?: (c: DeployChange) => void;
 }
@@ -262,7 +260,7 @@ async function runUnitOnce(deps: UnitRunDeps, input: UnitRunInput, lastReason: (
           if (input.dryRun && res.status === 'succeeded' && res.changes.length && config.dryRunDiff.enabled) {
             const d = await hostDiff({
               ssh: deps.ssh, target: t, log: hlog, signal: input.kill, unitDir: hs?.dir ?? stage.unitDir, changes: res.changes,
-              limits: config.dryRunDiff, redact: stage.rendering ? stage.redactor.redact.bind(stage.redactor) : deps.redact,
+              limits: config.dryRunDiff, redact: stage.redactor.redact.bind(stage.redactor),
               timeoutMs: config.deploy.hostTimeout * 1000,
             }).catch((err: unknown) => { hlog.warn({ err }, 'host diff failed'); return undefined; });
             if (d) await saveHostDiff(db, rowId, capHostDiff(d, config.dryRunDiff.maxStoredBytes));

@@ -56,7 +56,6 @@ export interface PreviewDeps extends Omit<UnitRunDeps, 'hostSlots'> {
   slots: Semaphore;
   /** Resolves when no deployment is queued or running: called before each host (previews yield to deployments). */
   idle(signal: AbortSignal): Promise<void>;
-  redact?: Redact;
   maxHostsPerUnit: number;
   /** Sync windows that would hold this unit's deployment now (names), for the comment's conflicts column. */
   windowConflicts?: (unit: Unit) => string[];
@@ -116,7 +115,7 @@ async function previewUnit(deps: PreviewDeps, e: PreviewEvent, unit: Unit, head:
     const limits = { ...config.deploy.deletion, ...(stage.meta.deletion ?? {}) };
     // Templates render with each host's facts; the diff shows the rendered text, secrets masked by the stage.
     const infos = stage.rendering?.perHost ? await hostInfoByIp(db, sample.map((t) => t.ip)) : new Map<string, HostInfo>();
-    const redact: Redact | undefined = stage.rendering ? (p, text) => stage.redactor.redact(p, text) : deps.redact;
+    const redact: Redact = (p, text) => stage.redactor.redact(p, text);
     for (const t of sample) {
       await deps.idle(signal);
       const list = await stage.listFor(known.get(t.ip));

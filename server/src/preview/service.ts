@@ -7,7 +7,6 @@ import type { SyncWindows } from '../windows/service.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { UnitRunDeps } from '../deploy/unit-run.js';
 import * as store from '../db/previews.js';
-import type { Redact } from '../deploy/host-diff.js';
 import { QueueFullError } from '../errors.js';
 import { CommentGoneError, upsertComment } from './comment-api.js';
 import type { PreviewEvent } from './events.js';
@@ -29,7 +28,7 @@ export class PreviewService {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly ctx: PreviewServiceDeps, private readonly redact?: Redact) {}
+  constructor(private readonly ctx: PreviewServiceDeps) {}
 
   /** Queue a preview (validated event); ignored when it targets another branch than the deployed one. */
   async accept(e: PreviewEvent): Promise<AcceptResult> {
@@ -124,7 +123,7 @@ export class PreviewService {
     let error: string | null = null;
     try {
       result = await computePreview({
-        ...ctx, slots: ctx.deployer.slots, redact: this.redact, maxHostsPerUnit: cfg.maxHostsPerUnit, log,
+        ...ctx, slots: ctx.deployer.slots, maxHostsPerUnit: cfg.maxHostsPerUnit, log,
         windowConflicts: (u) => ctx.windows.blocked([u]).flatMap((b) => b.windows),
         idle: (s) => this.idle(e, s),
       }, e, signal);
