@@ -37,6 +37,7 @@ import { Auth } from './auth/auth-service.js';
 import { listenPolicy } from './auth/listen-policy.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ConfigError } from './errors.js';
+import { clusterNode } from './cluster/node.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -77,6 +78,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   if (applied.length) log.info({ applied }, 'database migrated');
   // Secure by default: no API token and not loopback → no start (unless api.open); checked before anything else starts.
   const clock = opts.clock ?? (() => new Date());
+  const node = clusterNode(config.cluster);
   const auth = new Auth({ config, db, clock });
   const policy = listenPolicy(config.server.host, await auth.tokensConfigured(), config.api.open);
   if (!policy.start) {
@@ -126,7 +128,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, shutdown: shutdown.signal };
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();

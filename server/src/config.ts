@@ -16,6 +16,7 @@ import { dryRunDiffConfigSchema } from './deploy/diff-config-schema.js';
 import { previewsConfigSchema } from './preview/config-schema.js';
 import { secretsConfigSchema } from './templating/config-schema.js';
 import { auditConfigSchema } from './audit/config-schema.js';
+import { clusterConfigSchema } from './cluster/config-schema.js';
 
 const noSpaces = z.string().min(1).regex(/^[^\s'"]+$/, 'must not contain spaces or quotes');
 const posixName = z.string().regex(POSIX_NAME_RE, 'must be a POSIX user/group name');
@@ -140,6 +141,8 @@ export const configSchema = z.strictObject({
   dryRunDiff: dryRunDiffConfigSchema.prefault({}),
   previews: previewsConfigSchema.prefault({}),
   secrets: secretsConfigSchema.prefault({}),
+  /** Several processes on one PostgreSQL database (README "Scale-out"). */
+  cluster: clusterConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema> & { configFile?: string; dataDir: string };
@@ -150,6 +153,8 @@ const ENV_OVERRIDES: Array<[string, string[], (v: string) => unknown]> = [
   ['GITFLEET_HOST', ['server', 'host'], String],
   ['GITFLEET_DATA_DIR', ['dataDir'], String],
   ['GITFLEET_DB_URL', ['db', 'url'], String],
+  ['GITFLEET_ROLE', ['cluster', 'role'], String],
+  ['GITFLEET_DC', ['cluster', 'dc'], String],
   ['GITFLEET_REPO_URL', ['repo', 'url'], String],
   ['GITFLEET_LOG_LEVEL', ['log', 'level'], String],
   ['GITFLEET_GITLAB_TOKEN', ['webhook', 'gitlab', 'token'], String],
@@ -218,6 +223,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     throw new ConfigError(problems);
   }
   const cfg = result.data;
+  // Several processes need the shared store: on SQLite there is one process and it does everything.
+  if (cfg.cluster.role !== 'all' && !cfg.db.url) throw new ConfigError([`cluster.role: ${cfg.cluster.role} needs db.url (PostgreSQL); with SQLite one process does everything (role all)`]);
   return Object.freeze({ ...cfg, dataDir: resolve(baseDir, cfg.dataDir) }) as Config;
 }
 
@@ -250,6 +257,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     setPath(raw, path, converted);
   }
   if (problems.length) throw new ConfigError(problems);
+  for (const [flag, path] of [['--role', ['cluster', 'role']], ['--dc', ['cluster', 'dc']]] as const) {
+    const i = argv.indexOf(flag);
+    if (i < 0) continue;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag}: needs a value`]);
+    setPath(raw, [...path], v);
+  }
   const cfg = parseConfig(raw);
   return file ? Object.freeze({ ...cfg, configFile: resolve(file) }) : cfg;
 }

@@ -14,6 +14,7 @@ import type { PreviewService } from './preview/service.js';
 import type { LiveBus } from './events/live-bus.js';
 import type { Auth } from './auth/auth-service.js';
 import type { AuditLog } from './audit/audit-log.js';
+import type { ClusterNode } from './cluster/node.js';
 
 export interface AppContext {
   config: Config;
@@ -37,6 +38,8 @@ export interface AppContext {
   auth: Auth;
   /** The append-only audit log: audit/audit-log.ts. */
   audit: AuditLog;
+  /** This process in a cluster (id, role, data centre): cluster/node.ts. */
+  node: ClusterNode;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

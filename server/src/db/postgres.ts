@@ -152,3 +152,14 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
     close: () => queued(() => pool.end()),
   };
 }
+
+/**
+ * A connection of its own, outside the pool, for what belongs to a session: the leader's advisory lock and LISTEN.
+ * Keepalives make a dead peer show within seconds (README "Scale-out": behind a pooler this must be a direct or
+ * session-mode connection). The caller owns it: it handles 'error'/'end' and calls end().
+ */
+export async function connectDedicated(url: string, purpose: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, types, application_name: `gitfleet ${purpose}`, keepAlive: true, keepAliveInitialDelayMillis: 2000 });
+  await client.connect();
+  return client;
+}
