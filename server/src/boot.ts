@@ -38,6 +38,9 @@ import { listenPolicy } from './auth/listen-policy.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ConfigError } from './errors.js';
 import { clusterNode } from './cluster/node.js';
+import { Hints } from './cluster/hints.js';
+import { HostExecutor } from './cluster/host-executor.js';
+import { ClusterLoop } from './cluster/loop.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -125,7 +128,14 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
   const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows });
   await windows.load();
-  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
+  // Cluster mode (README "Scale-out"): the store is the queue; hints wake this process's waiters early.
+  const cl = config.cluster;
+  const hints = new Hints();
+  const cluster = node.clustered ? {
+    owner: node.id, leaseSeconds: cl.leaseSeconds, dcField: cl.dcField, pollMs: cl.pollMs,
+    announce: () => hints.emit(), changed: (signal: AbortSignal, ms: number) => hints.wait(signal, ms),
+  } : undefined;
+  const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows, cluster });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, shutdown: shutdown.signal };
@@ -150,6 +160,19 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   windows.start(deployer); // held work: released now if its windows closed while the server was down, else timed
   await ctx.previews?.recover();
   const reaper = startReaper({ db, deployer, log, clock });
+  const executor = node.clustered && node.works ? new HostExecutor({
+    deps: { config, db, clock, metrics, ssh, repo, launcher, onChange: (c) => deployer.noteChange(c) },
+    owner: node.id, dc: node.dc, leaseSeconds: cl.leaseSeconds, workerCap: cl.workerConcurrency ?? config.deploy.concurrency,
+    dcCap: config.deploy.concurrency, log: log.child({ component: 'worker' }),
+  }) : undefined;
+  const clusterLoop = node.clustered ? new ClusterLoop({
+    db, node, deployer, executor, log: log.child({ component: 'cluster' }), metrics, hints,
+    leaseSeconds: cl.leaseSeconds, pollMs: cl.pollMs, workerDeployments: cl.workerDeployments,
+  }) : undefined;
+  if (clusterLoop) {
+    clusterLoop.start();
+    log.info({ node: node.id, role: node.role, dc: node.dc }, 'cluster mode: work is claimed from the store');
+  }
   const poller = startPoller(ctx);
   const drift = startDriftSchedule({ ...ctx }, shutdown.signal);
   const warm = sshCfg.reuse && sshCfg.keepWarm
@@ -169,6 +192,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections?.();
       const graceMs = config.server.shutdownGrace * 1000;
+      await clusterLoop?.stop(graceMs); // first: running host pushes finish, coordinated deployments are handed over
       await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ctx.previews?.stop(), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;

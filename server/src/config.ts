@@ -225,6 +225,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   const cfg = result.data;
   // Several processes need the shared store: on SQLite there is one process and it does everything.
   if (cfg.cluster.role !== 'all' && !cfg.db.url) throw new ConfigError([`cluster.role: ${cfg.cluster.role} needs db.url (PostgreSQL); with SQLite one process does everything (role all)`]);
+  if (cfg.cluster.enabled && !cfg.db.url) throw new ConfigError(['cluster.enabled: needs db.url (PostgreSQL): processes share work through the store']);
   return Object.freeze({ ...cfg, dataDir: resolve(baseDir, cfg.dataDir) }) as Config;
 }
 

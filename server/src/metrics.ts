@@ -14,6 +14,10 @@ export interface Metrics {
   sshOpenDuration: Histogram<string>;
   unitDrift: Gauge<'unit' | 'state'>;
   unitFailing: Gauge<'unit'>;
+  /** Cluster: host pushes queued and not yet claimed, per data centre ('' = hosts without one). */
+  hostQueueDepth: Gauge<'dc'>;
+  /** Cluster: leases that expired and were returned to the queue (a worker or coordinator died or stalled). */
+  leaseExpiries: Counter<'kind' | 'dc'>;
 }
 
 export function createMetrics(withDefaults = true): Metrics {
@@ -26,6 +30,8 @@ export function createMetrics(withDefaults = true): Metrics {
     hostPushes: new Counter({ name: 'gitfleet_host_pushes_total', help: 'Host pushes finished, by status', labelNames: ['status'], registers }),
     pushDuration: new Histogram({ name: 'gitfleet_host_push_duration_seconds', help: 'Duration of one host push including retries', labelNames: ['status'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers }),
     queueDepth: new Gauge({ name: 'gitfleet_deploy_queue_depth', help: 'Deployments queued and not yet started', registers }),
+    hostQueueDepth: new Gauge({ name: 'gitfleet_host_queue_depth', help: 'Cluster: host pushes queued and not yet claimed, per data centre', labelNames: ['dc'], registers }),
+    leaseExpiries: new Counter({ name: 'gitfleet_lease_expiries_total', help: 'Cluster: expired leases returned to the queue, by kind (host_push, deployment) and data centre', labelNames: ['kind', 'dc'], registers }),
     sshConnectionsOpen: new Gauge({ name: 'gitfleet_ssh_connections_open', help: 'SSH master connections currently open', registers }),
     sshConnections: new Counter({ name: 'gitfleet_ssh_connections_total', help: 'SSH master connection events: opened, reused, closed, failed', labelNames: ['event'], registers }),
     probes: new Counter({ name: 'gitfleet_probes_total', help: 'Probes of hosts before rsync: in_sync (no rsync), differs (rsync on those paths), unknown (full rsync), timeout, failed (connection)', labelNames: ['result'], registers }),

@@ -5,6 +5,8 @@ export const CLUSTER_ROLES = ['all', 'api', 'worker'] as const;
 export type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
 export const clusterConfigSchema = z.strictObject({
+  /** Several processes share the PostgreSQL store (implied by role api/worker); off: one process, in-memory queue. */
+  enabled: z.boolean().default(false),
   /** api: HTTP, webhooks, leader duties; worker: claims deployments and host pushes; all: both (the single-box default). */
   role: z.enum(CLUSTER_ROLES).default('all'),
   /** This worker's data centre: it claims host pushes of hosts in it (and of hosts with none). Absent: any. */

@@ -12,14 +12,17 @@ export interface ClusterNode {
   readonly works: boolean;
   /** Serves HTTP and may lead (role api or all). */
   readonly serves: boolean;
+  /** Shares work with other processes through the store (cluster.enabled, or a role other than all). */
+  readonly clustered: boolean;
 }
 
-export function clusterNode(cfg: { role: ClusterRole; dc?: string }): ClusterNode {
+export function clusterNode(cfg: { role: ClusterRole; dc?: string; enabled?: boolean }): ClusterNode {
   return {
     id: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     role: cfg.role,
     dc: cfg.dc ?? null,
     works: cfg.role !== 'api',
     serves: cfg.role !== 'worker',
+    clustered: !!cfg.enabled || cfg.role !== 'all',
   };
 }

@@ -191,12 +191,12 @@ export async function linkDelivery(q: Queryable, key: string, deploymentId: numb
 export async function waitingPush(q: Queryable, branch: string): Promise<number | undefined> {
   const kind = q.dialect === 'postgres' ? "request::json->>'kind'" : "json_extract(request, '$.kind')";
   return (await q.get<{ id: number }>(
-    `SELECT id FROM deployments WHERE status = 'queued' AND branch = ? AND ${kind} = 'push' ORDER BY id DESC LIMIT 1`, [branch]))?.id;
+    `SELECT id FROM deployments WHERE status = 'queued' AND lease_attempt = 0 AND branch = ? AND ${kind} = 'push' ORDER BY id DESC LIMIT 1`, [branch]))?.id;
 }
 
 /** A deployment with exactly this request still waiting to start. */
 export async function waitingSame(q: Queryable, request: DeployRequest): Promise<number | undefined> {
-  return (await q.get<{ id: number }>("SELECT id FROM deployments WHERE status = 'queued' AND request = ? ORDER BY id DESC LIMIT 1", [JSON.stringify(request)]))?.id;
+  return (await q.get<{ id: number }>("SELECT id FROM deployments WHERE status = 'queued' AND lease_attempt = 0 AND request = ? ORDER BY id DESC LIMIT 1", [JSON.stringify(request)]))?.id;
 }
 
 // --- records nobody works on any more (reaper.ts) ---------------------------------------------

@@ -13,9 +13,27 @@ import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
 import { FINAL_STATUSES, type DeployChange, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
 import { AUTOMATIC_TRIGGERS, type WindowGate } from './window-gate.js';
+import { acquireUnitRun, finishDeploymentFenced, holdsDeployment, releaseUnitRun, type ClaimedDeployment } from '../db/work-queue.js';
+import { clusterDispatch, HandedOver } from '../cluster/dispatch.js';
+import { parseUnitKey } from '../gitops/targets.js';
+
+/**
+ * Cluster mode (README "Scale-out"): deployments are queued in the store and claimed by workers (cluster/loop.ts);
+ * this process coordinates the ones it claimed and never keeps a queue of its own.
+ */
+export interface DeployerCluster {
+  owner: string;
+  leaseSeconds: number;
+  dcField: string;
+  pollMs: number;
+  /** Wake workers: new deployments or host pushes (a hint; they poll anyway). */
+  announce(what: 'deployment' | 'host', dcs?: Array<string | null>): void;
+  /** Wait for a hint or ms. */
+  changed(signal: AbortSignal, ms: number): Promise<void>;
+}
 
 /** windows: sync windows hold automatic deployments' units (absent: nothing is held). */
-export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger; windows?: WindowGate };
+export type DeployerDeps = Omit<UnitRunDeps, 'hostSlots'> & { log: Logger; windows?: WindowGate; cluster?: DeployerCluster };
 
 export interface Submitted { id: number; coalesced: boolean }
 
@@ -29,6 +47,12 @@ export interface SubmitGate {
 
 /** running: its status is (being) set to running, so it no longer absorbs new requests (set once, awaited by every unit). */
 interface Queued { id: number; req: DeployRequest; running?: Promise<void> }
+
+/** A deployment this process claimed in cluster mode: aborted when it must stop coordinating it. */
+interface Claimed { attempt: number; handover: AbortController; resume?: { units: string[]; commit: string; before: string | null } }
+
+/** What the cluster's store says is waiting or running (refreshed by the cluster loop). */
+export interface ClusterSnapshot { queued: number; running: number; pushes: number }
 
 export interface DeployerEvents {
   /** A deployment reached its final status (listeners must not throw; notifications use this). */
@@ -51,6 +75,8 @@ export class Deployer {
   private readonly drain = new AbortController();
   private readonly kill = new AbortController();
   private readonly branch: string;
+  private readonly coordinating = new Map<number, Claimed>();
+  private snapshot: ClusterSnapshot = { queued: 0, running: 0, pushes: 0 };
 
   constructor(private readonly deps: DeployerDeps) {
     this.hostSlots = new Semaphore(deps.config.deploy.concurrency);
@@ -60,6 +86,7 @@ export class Deployer {
   }
 
   queueDepth(): number {
+    if (this.deps.cluster) return this.snapshot.queued;
     return this.pushQueue.length + this.syncWaiting.length;
   }
 
@@ -83,11 +110,13 @@ export class Deployer {
 
   /** Any deployment is queued or running (merge-request previews wait until none is). */
   get busy(): boolean {
+    if (this.deps.cluster) return this.snapshot.queued + this.snapshot.running > 0 || this.inserting > 0;
     return this.running.size > 0 || this.pushLoop !== null || this.pushQueue.length > 0 || this.inserting > 0;
   }
 
   /** A push deployment is queued or running (the poller waits for it). */
   pushBusy(): boolean {
+    if (this.deps.cluster) return this.snapshot.pushes > 0;
     return this.pushLoop !== null || this.pushQueue.length > 0;
   }
 
@@ -131,7 +160,10 @@ export class Deployer {
         await gate.link?.(q, s);
         return s;
       });
-      if (inserted) {
+      if (inserted && this.deps.cluster) {
+        this.deps.cluster.announce('deployment');
+        this.changed({ kind: 'deployment', id: inserted.id, status: 'queued' });
+      } else if (inserted) {
         this.enqueue(inserted);
         this.changed({ kind: 'deployment', id: inserted.id, status: 'queued' });
       }
@@ -146,6 +178,7 @@ export class Deployer {
     const d = await rec.getDeployment(this.deps.db, id);
     if (!d) throw new ValidationError(`deployment ${id} does not exist`);
     if (FINAL_STATUSES.has(d.status)) return d;
+    if (this.deps.cluster) return this.pollUntilFinal(id);
     return new Promise((resolve) => {
       const list = this.waiters.get(id) ?? [];
       list.push(resolve);
@@ -155,6 +188,8 @@ export class Deployer {
 
   /** At start: running deployments were cut off by a crash → interrupted and run again; queued ones are queued again. */
   async recover(): Promise<number[]> {
+    // A cluster returns a dead process's work to the queue by lease expiry (cluster/loop.ts), not at start.
+    if (this.deps.cluster) return [];
     const now = this.now();
     const resumed: number[] = [];
     for (const d of await rec.deploymentsWithStatus(this.deps.db, ['running', 'interrupted'])) {
@@ -181,6 +216,50 @@ export class Deployer {
     const timer = setTimeout(() => this.kill.abort(new Error('shutdown grace exceeded')), graceMs);
     await Promise.allSettled([...this.running]);
     clearTimeout(timer);
+  }
+
+  /** Cluster mode: the store's view of waiting/running deployments (busy, queueDepth and pushBusy read it). */
+  setSnapshot(s: ClusterSnapshot): void {
+    this.snapshot = s;
+  }
+
+  /** Deployments this process coordinates (the heartbeat checks it still holds them). */
+  coordinatingIds(): number[] {
+    return [...this.coordinating.keys()];
+  }
+
+  /** Stop coordinating a deployment: its lease was lost, or this process hands it to another at shutdown. */
+  handOver(id: number): void {
+    this.coordinating.get(id)?.handover.abort(new HandedOver(id));
+  }
+
+  /**
+   * Coordinate a deployment claimed from the store (cluster mode): plan it (or, when a dead coordinator's claim is
+   * resumed, take its recorded units and commit), run its units, write its end fenced by the lease.
+   */
+  async runClaimed(claim: ClaimedDeployment): Promise<void> {
+    const d = await rec.getDeployment(this.deps.db, claim.id);
+    if (!d) return;
+    const c: Claimed = { attempt: claim.attempt, handover: new AbortController() };
+    if (claim.attempt > 1 && d.after && d.units.length) c.resume = { units: d.units, commit: d.after, before: d.before };
+    this.coordinating.set(claim.id, c);
+    const q: Queued = { id: claim.id, req: d.request, running: Promise.resolve() };
+    const p = this.execute(q, c).finally(() => this.coordinating.delete(claim.id));
+    this.track(p);
+    await p;
+  }
+
+  get coordinatingCount(): number {
+    return this.coordinating.size;
+  }
+
+  private async pollUntilFinal(id: number): Promise<DeploymentView> {
+    const cluster = this.deps.cluster!;
+    for (;;) {
+      const d = await rec.getDeployment(this.deps.db, id);
+      if (d && FINAL_STATUSES.has(d.status)) return d;
+      await cluster.changed(this.kill.signal, Math.min(cluster.pollMs, 250));
+    }
   }
 
   private now(): string {
@@ -219,6 +298,26 @@ export class Deployer {
     return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
   }
 
+  /** Cluster mode: run fn holding the unit (one run of a unit at a time across processes: unit_runs' primary key). */
+  private async withClusterUnit<T>(unit: Unit, id: number, claimed: Claimed, fn: () => Promise<T>): Promise<T> {
+    const cluster = this.deps.cluster!;
+    const key = unitKey(unit);
+    while (!(await acquireUnitRun(this.deps.db, key, id, cluster.owner, cluster.leaseSeconds))) {
+      if (claimed.handover.signal.aborted) throw new HandedOver(id);
+      await cluster.changed(claimed.handover.signal, UNIT_RETRY_MS);
+    }
+    try {
+      return await fn();
+    } finally {
+      await releaseUnitRun(this.deps.db, key, id, cluster.owner).catch((err: unknown) => this.deps.log.warn({ err, unit: key }, 'could not release the unit (its lease will expire)'));
+    }
+  }
+
+  /** A change recorded elsewhere in this process (a cluster worker's host pushes): for live views. */
+  noteChange(c: DeployChange): void {
+    this.changed(c);
+  }
+
   private changed(c: DeployChange): void {
     try {
       this.events.emit('change', c);
@@ -242,17 +341,23 @@ export class Deployer {
     }
   }
 
-  private async execute(q: Queued): Promise<void> {
+  private async execute(q: Queued, claimed?: Claimed): Promise<void> {
     const { db } = this.deps;
     const log = this.deps.log.child({ deploymentId: q.id });
     let status: DeploymentStatus = 'failed';
     let error: string | null = null;
     let repeatFailure = false; // every unit that failed had failed before: its streak was reported already
+    const cluster = claimed ? this.deps.cluster : undefined;
+    const owner = cluster?.owner ?? '';
+    let handedOver = false;
     try {
       if (this.stopping) return;
       // A push is running before it fetches: a push arriving from now on makes a follow-up, one arriving before is seen.
       if (q.req.kind === 'push') await this.markRunning(q);
-      const { units, commit, before } = q.req.kind === 'push' ? await planPush(this.deps, this.branch, q.req, log) : await planSync(this.deps, q.req);
+      const { units, commit, before } = claimed?.resume
+        ? { units: claimed.resume.units.map((u) => parseUnitKey(u)!).filter(Boolean), commit: claimed.resume.commit, before: claimed.resume.before }
+        : q.req.kind === 'push' ? await planPush(this.deps, this.branch, q.req, log) : await planSync(this.deps, q.req);
+      if (claimed?.resume) log.warn({ attempt: claimed.attempt }, 'resuming a deployment whose coordinator stopped');
       await rec.setDeploymentUnits(db, q.id, units.map(unitKey), { before, after: commit });
       const sync = q.req.kind === 'sync' ? q.req : undefined;
       // Units run side by side, each under its own lock; hosts share the server-wide cap. A sync is running (no longer
@@ -261,26 +366,50 @@ export class Deployer {
       const held = this.deps.windows && !sync?.dryRun && AUTOMATIC_TRIGGERS.has(q.req.trigger)
         ? await this.deps.windows.hold(q.id, q.req, units, commit) : new Map<string, string>();
       const heldOutcome: UnitOutcome = { status: 'held', hosts: [], interrupted: false, windowHeld: true };
-      const outcomes = await Promise.all(units.map((unit) => held.has(unitKey(unit)) ? heldOutcome : this.withUnit(unit, sync?.hosts, async (cmdb): Promise<UnitOutcome> => {
+      const fenced = cluster && claimed ? (fn: (tx: Queryable) => Promise<void>) => db.tx(async (tx) => {
+        if (!(await holdsDeployment(tx, q.id, owner))) return false;
+        await fn(tx);
+        return true;
+      }) : undefined;
+      const runOne = async (unit: Unit, cmdb: CmdbProvider): Promise<UnitOutcome> => {
         await this.markRunning(q);
-        if (this.stopping) return { status: 'failed', hosts: [], interrupted: true };
-        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots, onChange: (c) => this.changed(c) }, {
+        if (this.stopping && !cluster) return { status: 'failed', hosts: [], interrupted: true };
+        const dispatch = cluster && claimed ? clusterDispatch({
+          db, dcField: cluster.dcField, pollMs: cluster.pollMs, handover: claimed.handover.signal,
+          announce: (dcs) => cluster.announce('host', dcs), changed: cluster.changed,
+        }) : undefined;
+        return runUnit({ ...this.deps, cmdb, hostSlots: this.hostSlots, onChange: (c) => this.changed(c), dispatch, fenced }, {
           deploymentId: q.id, unit, commit, onlyHosts: sync?.hosts, dryRun: sync?.dryRun, confirmDeletions: sync?.confirmDeletions, force: sync?.force,
-          drain: this.drain.signal, kill: this.kill.signal, log,
+          // A cluster coordinator is not drained: at shutdown it hands the deployment over instead (HandedOver).
+          drain: cluster ? new AbortController().signal : this.drain.signal, kill: this.kill.signal, log,
         });
-      })));
-      if (q.req.kind === 'push' && !outcomes.some((o) => o.interrupted)) await rec.setLastSeen(db, this.branch, commit, this.now());
+      };
+      const outcomes = await Promise.all(units.map((unit) => held.has(unitKey(unit)) ? heldOutcome
+        : cluster && claimed ? this.withClusterUnit(unit, q.id, claimed, () => runOne(unit, this.deps.cmdb))
+          : this.withUnit(unit, sync?.hosts, (cmdb) => runOne(unit, cmdb))));
+      if (q.req.kind === 'push' && !outcomes.some((o) => o.interrupted)) {
+        const write = (tx: Queryable) => rec.setLastSeen(tx, this.branch, commit, this.now());
+        if (fenced) await fenced(write); else await write(db);
+      }
       status = aggregate(outcomes);
       const bad = outcomes.filter((o) => o.status === 'failed' || o.status === 'partial');
       repeatFailure = bad.length > 0 && bad.every((o) => o.repeatFailure) && !this.stopping;
       if (status !== 'succeeded') error = summarize(outcomes, units);
     } catch (err) {
+      if (err instanceof HandedOver || claimed?.handover.signal.aborted) handedOver = true;
       error = (err as Error).message;
       status = 'failed';
-      log.error({ err }, 'deployment failed');
+      if (!handedOver) log.error({ err }, 'deployment failed');
     } finally {
-      if (this.stopping && status !== 'succeeded' && status !== 'held') status = 'interrupted';
-      await rec.finishDeployment(db, q.id, status, error, this.now()).catch((err) => log.error({ err }, 'cannot record deployment end'));
+      if (this.stopping && !cluster && status !== 'succeeded' && status !== 'held') status = 'interrupted';
+      if (cluster) {
+        // Only the lease holder writes the end; a process that lost it leaves the deployment to its new coordinator.
+        const wrote = !handedOver && await finishDeploymentFenced(db, q.id, owner, status, error, this.now()).catch((err) => { log.error({ err }, 'cannot record deployment end'); return false; });
+        if (!wrote) {
+          log.warn('deployment handed over: its end is left to the process that holds it now');
+          return;
+        }
+      } else await rec.finishDeployment(db, q.id, status, error, this.now()).catch((err) => log.error({ err }, 'cannot record deployment end'));
       this.changed({ kind: 'deployment', id: q.id, status });
       this.deps.metrics.deployments.inc({ status, trigger: q.req.trigger });
       log.info({ status, error }, 'deployment finished');
@@ -297,6 +426,9 @@ export class Deployer {
     }
   }
 }
+
+/** How long a coordinator waits between tries for a unit another deployment runs. */
+const UNIT_RETRY_MS = 250;
 
 /** The inventory as a whole-unit run sees it: its answer also declares the hosts the run will push to. */
 function declaring(cmdb: CmdbProvider, declare: Declare): CmdbProvider {

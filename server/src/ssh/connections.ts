@@ -70,6 +70,11 @@ export class SshConnections {
   get launcher(): Launcher { return this.o.launcher; }
   get openCount(): number { return this.entries.size; }
 
+  /** Hosts (addresses as dialled) whose master is open: a cluster worker prefers their pushes (warm routing). */
+  warmHosts(): Set<string> {
+    return new Set([...this.entries.values()].filter((e) => !e.pending).map((e) => e.dest.host));
+  }
+
   async init(): Promise<void> {
     await mkdir(this.o.controlDir, { recursive: true, mode: 0o700 });
     await this.closeLeftovers();

@@ -1,0 +1,137 @@
+// A worker's side of the queue: claim host pushes (of its data centre, within its own cap and the DC's), push each
+// with the same code as a single process (deploy/host-work.ts), and record the result fenced by the lease: a push
+// whose lease was reaped (the worker stalled) is aborted and its result dropped, never recorded twice.
+import type { Logger } from 'pino';
+import * as rec from '../db/deployments.js';
+import { claimHostPushes, finishHostPushFenced, type ClaimedHostPush } from '../db/work-queue.js';
+import { hostWork, prepareUnit, stagingRoot, type HostWorkDeps, type UnitPrep } from '../deploy/host-work.js';
+import { parseUnitKey } from '../gitops/targets.js';
+import type { SshConnections } from '../ssh/connections.js';
+
+export interface HostExecutorOptions {
+  deps: HostWorkDeps & { ssh: SshConnections };
+  owner: string;
+  dc: string | null;
+  leaseSeconds: number;
+  /** Host pushes this worker runs at once. */
+  workerCap: number;
+  /** Running host pushes allowed per data centre, cluster-wide (deploy.concurrency). */
+  dcCap: number;
+  log: Logger;
+}
+
+interface PrepEntry { prep: Promise<UnitPrep>; users: number; idle?: NodeJS.Timeout }
+
+const PREP_IDLE_MS = 10_000;
+
+export class HostExecutor {
+  private readonly running = new Map<number, { ctrl: AbortController; done: Promise<void> }>();
+  private readonly preps = new Map<string, PrepEntry>();
+  private readonly kill = new AbortController();
+
+  constructor(private readonly o: HostExecutorOptions) {}
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  /** Ids of the host pushes this worker runs (the heartbeat checks they are still ours). */
+  runningIds(): number[] {
+    return [...this.running.keys()];
+  }
+
+  /** Claim what fits and start it; returns how many were claimed. */
+  async fill(): Promise<number> {
+    const free = this.o.workerCap - this.running.size;
+    if (free <= 0 || this.kill.signal.aborted) return 0;
+    const rows = await claimHostPushes(this.o.deps.db, this.o.owner, this.o.leaseSeconds, {
+      dc: this.o.dc, free, dcCap: this.o.dcCap, prefer: this.o.deps.ssh.warmHosts(),
+    });
+    for (const row of rows) this.start(row);
+    return rows.length;
+  }
+
+  /** The lease of this push is gone (reaped): stop it; its result will not be recorded. */
+  lost(id: number): void {
+    const r = this.running.get(id);
+    if (!r) return;
+    this.o.log.warn({ hostPushId: id }, 'lease lost: aborting the host push');
+    r.ctrl.abort(new Error('lease lost'));
+  }
+
+  /** Let running pushes finish for graceMs, then kill them (their leases expire and another worker runs them again). */
+  async stop(graceMs: number): Promise<void> {
+    const timer = setTimeout(() => { for (const r of this.running.values()) r.ctrl.abort(new Error('shutdown grace exceeded')); }, graceMs);
+    this.kill.abort();
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    clearTimeout(timer);
+    for (const [key, e] of this.preps) {
+      clearTimeout(e.idle);
+      this.preps.delete(key);
+      await e.prep.then((p) => p.stage.cleanup(), () => undefined);
+    }
+  }
+
+  private start(row: ClaimedHostPush): void {
+    const ctrl = new AbortController();
+    const done = this.push(row, ctrl.signal).catch((err: unknown) => this.o.log.error({ err, hostPushId: row.id }, 'host push failed to run'))
+      .finally(() => this.running.delete(row.id));
+    this.running.set(row.id, { ctrl, done });
+  }
+
+  private async push(row: ClaimedHostPush, kill: AbortSignal): Promise<void> {
+    const { deps } = this.o;
+    const log = this.o.log.child({ deploymentId: row.deploymentId, unit: row.unit, host: row.ip, attempt: row.attempt });
+    const d = await rec.getDeployment(deps.db, row.deploymentId);
+    const commit = (await rec.unitResults(deps.db, row.deploymentId)).find((u) => u.unit === row.unit)?.commit ?? d?.after;
+    const unit = parseUnitKey(row.unit);
+    const fence = { id: row.id, owner: this.o.owner, attempt: row.attempt };
+    const now = () => deps.clock().toISOString();
+    if (!d || !commit || !unit) {
+      await finishHostPushFenced(deps.db, fence, { status: 'failed', exitCode: null, reason: 'the deployment or its commit is not recorded', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, null, now());
+      return;
+    }
+    const sync = d.request.kind === 'sync' ? d.request : undefined;
+    const input = { deploymentId: row.deploymentId, unit, commit, dryRun: sync?.dryRun, force: sync?.force, kill, log };
+    const key = `${row.deploymentId}/${row.unit}/${commit}`;
+    let entry = this.preps.get(key);
+    if (!entry) {
+      // Every host of the unit in this deployment: their records, facts and base commits are read once.
+      const ips = (await deps.db.all<{ ip: string }>('SELECT ip FROM host_pushes WHERE deployment_id = ? AND unit = ?', [row.deploymentId, row.unit])).map((r) => r.ip);
+      entry = this.preps.get(key) ?? { prep: prepareUnit(deps, input, ips, stagingRoot(deps.config, row.deploymentId, row.unit, `-w${process.pid}`)), users: 0 };
+      this.preps.set(key, entry);
+    }
+    entry.users++;
+    clearTimeout(entry.idle);
+    try {
+      let prep: UnitPrep;
+      try {
+        prep = await entry.prep;
+      } catch (err) {
+        this.preps.delete(key);
+        const reason = `cannot stage the unit: ${(err as Error).message}`;
+        await finishHostPushFenced(deps.db, fence, { status: 'failed', exitCode: null, reason, changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, null, now());
+        return;
+      }
+      const done = await hostWork(deps, prep, input, { ip: row.ip, hostname: row.hostname, port: row.port, user: row.user }, row.id, {
+        start: async () => undefined, // the claim set it running
+        finish: (res, withCommit) => finishHostPushFenced(deps.db, fence, res, withCommit ? { unit: row.unit, ip: row.ip, commit, deploymentId: row.deploymentId } : null, now()),
+      });
+      if (done.recorded) {
+        deps.metrics.hostPushes.inc({ status: done.status });
+        deps.metrics.pushDuration.observe({ status: done.status }, done.seconds);
+      }
+    } finally {
+      const e = entry;
+      if (--e.users === 0) {
+        e.idle = setTimeout(() => {
+          if (this.preps.get(key) === e && e.users === 0) {
+            this.preps.delete(key);
+            void e.prep.then((p) => p.stage.cleanup(), () => undefined);
+          }
+        }, PREP_IDLE_MS);
+        e.idle.unref();
+      }
+    }
+  }
+}
