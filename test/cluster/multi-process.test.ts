@@ -20,7 +20,7 @@ import { deliver, gitlabPush } from '../helpers/webhooks.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
-interface Proc { name: string; role: string; dc?: string; url: string; child: ChildProcess; err: string[] }
+interface Proc { name: string; role: string; dc?: string; url: string; child: ChildProcess; err: string[]; out: string[] }
 
 if (requirePostgres()) {
   describe('scale-out: 2 API processes + 3 workers in two data centres on one PostgreSQL', () => {
@@ -38,11 +38,12 @@ if (requirePostgres()) {
       const url = `http://127.0.0.1:${port}`;
       const args = ['--import', 'tsx', 'server/src/main.ts', '--config', configFile, '--role', role, ...(dc ? ['--dc', dc] : [])];
       const child = spawn(process.execPath, args, {
-        cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, GITFLEET_PORT: String(port), GITFLEET_DATA_DIR: join(tmp.path, `data-${name}`) },
       });
-      const p: Proc = { name, role, dc, url, child, err: [] };
+      const p: Proc = { name, role, dc, url, child, err: [], out: [] };
       child.stderr!.on('data', (c: Buffer) => { p.err.push(c.toString()); });
+      child.stdout!.on('data', (c: Buffer) => { p.out.push(c.toString()); });
       await until(`${name} to listen`, async () => ((await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined), 60_000)
         .catch((e: Error) => { throw new Error(`${e.message}: ${p.err.join('')}`); });
       procs.push(p);
@@ -57,6 +58,17 @@ if (requirePostgres()) {
       `SELECT hp.ip, hp.status, hp.attempt, hp.lease_owner, hp.dc, n.dc AS node_dc, n.role AS node_role
          FROM host_pushes hp LEFT JOIN cluster_nodes n ON n.id = hp.lease_owner WHERE hp.deployment_id = ? ORDER BY hp.ip`, [id]);
     const pidOf = (owner: string) => Number(owner.split(':')[1]);
+    /** The most hook runs of one data centre's hosts that overlapped in time (from the hosts' own records). */
+    const maxOverlap = async (dc: string, since: Map<string, number>) => {
+      const spans: Array<[number, number]> = [];
+      for (const ip of fleet.ips.filter((x) => dcOf.get(x) === dc)) {
+        for (const line of (await reloads(ip)).slice(since.get(ip))) {
+          const [a, b] = line.split(' ').map(Number);
+          spans.push([a!, b!]);
+        }
+      }
+      return Math.max(0, ...spans.map(([a]) => spans.filter(([x, y]) => x <= a && a < y).length));
+    };
     const reloads = async (ip: string) => (await readFile(fleet.path(ip, '/var/tmp/reloads'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
 
     before(async () => {
@@ -67,7 +79,8 @@ if (requirePostgres()) {
       // Each completed push runs the reload hook once: the host's own count of pushes that reached it.
       await fx.commit({
         'nginx/prod/shop/etc/shop.conf': 'v0\n',
-        'nginx/prod/shop/.gitfleet.yaml': 'hooks:\n  reload: "echo $(date +%s%N) >> /var/tmp/reloads"\n',
+        // The hook also records when it ran (hosts share this machine's clock): how many pushes of a data centre overlap.
+        'nginx/prod/shop/.gitfleet.yaml': 'hooks:\n  reload: "s=$(date +%s%N); sleep 1; echo $s $(date +%s%N) >> /var/tmp/reloads"\n',
       });
       dbUrl = await (await testPostgres()).createDatabase('cluster');
       db = await openPostgres(dbUrl);
@@ -77,7 +90,8 @@ if (requirePostgres()) {
         `repo: { url: ${fx.origin}, pollInterval: 0 }`,
         'server: { shutdownGrace: 2 }',
         'log: { level: info }',
-        'cluster: { leaseSeconds: 3, pollMs: 200 }',
+        // Each worker could run 3 at once; the data centre's cap (deploy.concurrency) is 2.
+        'cluster: { leaseSeconds: 3, pollMs: 200, workerConcurrency: 3 }',
         'deploy:',
         '  concurrency: 2',
         '  retries: 0',
@@ -105,7 +119,12 @@ if (requirePostgres()) {
     const finished = (p: Proc, id: number) => until(`deployment ${id} to finish`, async () => {
       const d = (await api(p, `/api/v1/deployments/${id}`)).body;
       return ['succeeded', 'partial', 'failed', 'interrupted'].includes(d.status) ? d : undefined;
-    }, 120_000);
+    }, 120_000).catch(async (err: Error) => {
+      // What each process said (warnings and errors) and the rows: the failure's own account.
+      const said = procs.map((x) => `${x.name}: ${x.out.join('').split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-15).join('\n')}`).join('\n');
+      const state = JSON.stringify({ deployment: await db.get('SELECT * FROM deployments WHERE id = ?', [id]), rows: await rows(id), units: await db.all('SELECT * FROM unit_runs') });
+      throw new Error(`${err.message}\n${state}\n${said}`);
+    });
 
     const idle = () => until('no deployment queued or running', async () => {
       const r = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM deployments WHERE status IN ('queued', 'running')");
@@ -136,7 +155,9 @@ if (requirePostgres()) {
         assert.equal(await readFile(fleet.path(row.ip, '/etc/shop.conf'), 'utf8'), 'v1\n');
         assert.equal((await reloads(row.ip)).length - before.get(row.ip)!, 1, `${row.ip}: reloaded once by this push, no second push`);
       }
-      // Both bx workers took part or one did all: either way no host of bx went to the wgq worker (checked above).
+      // The cap is per data centre across workers: bx has two workers that could each run 3, yet never more than 2 ran.
+      assert.equal(await maxOverlap('bx', before), 2, 'bx: 2 host pushes at once, not more');
+      assert.equal(await maxOverlap('wgq', before), 2, 'wgq: 2 host pushes at once, not more');
       const state = await db.get<{ last_commit: string }>("SELECT last_commit FROM unit_state WHERE unit = 'nginx/prod/shop'");
       assert.equal(state?.last_commit, head, 'the unit state advanced to the pushed commit');
     });
@@ -187,6 +208,46 @@ if (requirePostgres()) {
           assert.ok(n >= 1 && n <= 2, `${row.ip}: reloaded by the attempt that completed (${n})`);
         }
       }
+      // The cluster gets its process back (as pm2 would restart it) for what follows.
+      await spawnNode(`${victim.name}-restarted`, victim.role, victim.dc);
+    });
+
+    it('a worker that stalls (SIGSTOP) past its lease: another worker runs attempt 2; the stalled one records nothing when it wakes', async () => {
+      await idle();
+      // Freeze a bx host so its push is in flight, then stall the worker holding it.
+      const stuck = fleet.ips[1]!;
+      await fleet.pauseHost(stuck);
+      const prev = await fx.head();
+      const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v3\n' });
+      const id = (await deliver(`${procs[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
+      const first = await until('the frozen host\'s push claimed', async () => (await rows(id)).find((x) => x.ip === stuck && x.status === 'running' && x.lease_owner) ?? undefined, 60_000);
+      const stalled = procs.find((p) => p.child.pid === pidOf(first.lease_owner!) && p.child.exitCode === null)!;
+      assert.equal(stalled.dc, 'bx');
+      stalled.child.kill('SIGSTOP');
+      try {
+        const second = await until('attempt 2 claimed by another worker', async () => {
+          const r = (await rows(id)).find((x) => x.ip === stuck)!;
+          return r.attempt === 2 && r.status === 'running' && r.lease_owner !== first.lease_owner ? r : undefined;
+        }, 30_000);
+        assert.equal(second.node_dc, 'bx', 'taken over inside its data centre');
+        await fleet.resumeHost(stuck);
+        const d = await finished(procs[1]!, id);
+        assert.equal(d.status, 'succeeded', JSON.stringify(d));
+      } finally {
+        await fleet.resumeHost(stuck);
+        stalled.child.kill('SIGCONT');
+      }
+      const recorded = await db.get<{ attempt: number; lease_owner: string; finished_at: string; status: string }>(
+        'SELECT attempt, lease_owner, finished_at, status FROM host_pushes WHERE deployment_id = ? AND ip = ?', [id, stuck]);
+      assert.equal(recorded!.attempt, 2);
+      assert.notEqual(recorded!.lease_owner, first.lease_owner, 'recorded by the worker that held attempt 2');
+      // The stalled worker wakes: its heartbeat finds the lease gone (or its fenced write changes nothing).
+      await until('the stalled worker notices', async () => (stalled.out.join('').includes('lease lost') ? true : undefined), 30_000);
+      const again = await db.get<{ attempt: number; lease_owner: string; finished_at: string; status: string }>(
+        'SELECT attempt, lease_owner, finished_at, status FROM host_pushes WHERE deployment_id = ? AND ip = ?', [id, stuck]);
+      assert.deepEqual(again, recorded, 'the late worker changed nothing: the push is recorded once, by attempt 2');
+      assert.equal((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM host_pushes WHERE deployment_id = ? AND ip = ?', [id, stuck]))!.n, 1);
+      assert.equal(await readFile(fleet.path(stuck, '/etc/shop.conf'), 'utf8'), 'v3\n');
     });
   });
 }

@@ -99,7 +99,9 @@ export function codePointCollation(collate: string): boolean {
 /** Connect to a PostgreSQL database; fails at start when it is unreachable or sorts text by a locale. */
 export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Db> {
   // allowExitOnIdle: idle connections alone do not keep the process alive (the HTTP server does, while it runs).
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types, application_name: 'gitfleet', allowExitOnIdle: true });
+  // idle_in_transaction_session_timeout: a process that stalls inside a transaction (SIGSTOP, a GC pause, a hung
+  // box) holds the write lock; the server ends its session after 10 s so the other processes go on.
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, types, application_name: 'gitfleet', allowExitOnIdle: true, idle_in_transaction_session_timeout: 10_000 });
   // An idle connection that breaks is dropped by the pool; the next query opens another and reports its own error.
   pool.on('error', () => undefined);
   try {

@@ -158,13 +158,13 @@ export async function skipHostPush(db: Db, id: number, reason: string, now: stri
   await db.run("UPDATE host_pushes SET status = 'skipped', reason = ?, attempts = 0, duration_ms = 0, finished_at = ? WHERE id = ? AND status = 'pending'", [reason, now, id]);
 }
 
-/** Take the unit for a deployment (a primary key: one run of a unit at a time across processes); false: held by another. */
+/** Take the unit for a deployment (a primary key: one run of a unit at a time across processes); false: held by another (or expired-but-not-reaped by itself). Deployment 0 = a drift check. */
 export async function acquireUnitRun(db: Db, unit: string, deploymentId: number, owner: string, leaseSeconds: number): Promise<boolean> {
   return db.tx(async (q) => {
     const r = await q.run(
       `INSERT INTO unit_runs (unit, deployment_id, owner, lease_until) VALUES (?, ?, ?, ${dbTime(q, leaseSeconds)})
        ON CONFLICT (unit) DO UPDATE SET deployment_id = excluded.deployment_id, owner = excluded.owner, lease_until = excluded.lease_until
-       WHERE unit_runs.lease_until < ${dbTime(q)} OR unit_runs.deployment_id = excluded.deployment_id`, [unit, deploymentId, owner]);
+       WHERE unit_runs.lease_until < ${dbTime(q)} OR (unit_runs.deployment_id = excluded.deployment_id AND unit_runs.owner = excluded.owner)`, [unit, deploymentId, owner]);
     return r.changes === 1;
   });
 }

@@ -102,6 +102,7 @@ export class Deployer {
 
   /** Run fn while no deployment of the unit runs (drift checks: every host of the unit). */
   withUnitLock<T>(unit: string, fn: () => Promise<T>): Promise<T> {
+    if (this.deps.cluster) return this.withStoreUnitLock(unit, fn);
     return this.unitLocks.wholeUnit(unit, async (declare) => {
       await declare('all');
       return fn();
@@ -296,6 +297,20 @@ export class Deployer {
     const key = unitKey(unit);
     if (onlyHosts) return this.unitLocks.hosts(key, onlyHosts, () => fn(this.deps.cmdb));
     return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
+  }
+
+  /** Cluster mode: a drift check holds the unit in the store (deployment id 0) so no deployment of it runs anywhere meanwhile. */
+  private async withStoreUnitLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const cluster = this.deps.cluster!;
+    while (!(await acquireUnitRun(this.deps.db, key, 0, cluster.owner, cluster.leaseSeconds))) {
+      if (this.stopping) throw new QueueFullError('server is shutting down');
+      await cluster.changed(this.kill.signal, UNIT_RETRY_MS);
+    }
+    try {
+      return await fn();
+    } finally {
+      await releaseUnitRun(this.deps.db, key, 0, cluster.owner).catch(() => undefined);
+    }
   }
 
   /** Cluster mode: run fn holding the unit (one run of a unit at a time across processes: unit_runs' primary key). */
