@@ -25,7 +25,9 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<TestServer> {
   // GITFLEET_TEST_STORE=postgres: a fresh database per server unless the test names one (test/helpers/store.ts).
   const store = raw.db ? {} : await testDbConfig(dataDir);
-  const config: Config = parseConfig(merge({ dataDir, server: { port: 0 }, repo: { pollInterval: 0 }, log: { level: 'debug' }, ...store }, raw));
+  // GITFLEET_TEST_CLUSTER=1 (with the PostgreSQL store): the server runs in cluster mode, one process as api + worker.
+  const cluster = process.env.GITFLEET_TEST_CLUSTER === '1' ? { cluster: { enabled: true, pollMs: 100, leaseSeconds: 5 } } : {};
+  const config: Config = parseConfig(merge({ dataDir, server: { port: 0 }, repo: { pollInterval: 0 }, log: { level: 'debug' }, ...store, ...cluster }, raw));
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

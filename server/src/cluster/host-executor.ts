@@ -113,14 +113,11 @@ export class HostExecutor {
         await finishHostPushFenced(deps.db, fence, { status: 'failed', exitCode: null, reason, changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, null, now());
         return;
       }
-      const done = await hostWork(deps, prep, input, { ip: row.ip, hostname: row.hostname, port: row.port, user: row.user }, row.id, {
+      // Host-push metrics are counted by the coordinator from the recorded results (a deferred host's retry once).
+      await hostWork(deps, prep, input, { ip: row.ip, hostname: row.hostname, port: row.port, user: row.user }, row.id, {
         start: async () => undefined, // the claim set it running
         finish: (res, withCommit) => finishHostPushFenced(deps.db, fence, res, withCommit ? { unit: row.unit, ip: row.ip, commit, deploymentId: row.deploymentId } : null, now()),
       });
-      if (done.recorded) {
-        deps.metrics.hostPushes.inc({ status: done.status });
-        deps.metrics.pushDuration.observe({ status: done.status }, done.seconds);
-      }
     } finally {
       const e = entry;
       if (--e.users === 0) {

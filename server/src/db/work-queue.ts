@@ -8,9 +8,10 @@ import type { HostPushResult } from './deployments.js';
 /** The database's clock as ISO text (same shape as every other time column), `plus` seconds ahead. */
 export function dbTime(q: Pick<Queryable, 'dialect'>, plusSeconds = 0): string {
   const n = Math.trunc(plusSeconds);
-  return q.dialect === 'postgres'
-    ? `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-    : `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`;
+  return {
+    postgres: `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    sqlite: `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`,
+  }[q.dialect];
 }
 
 const kindOf = (q: Queryable, col = 'request') => (q.dialect === 'postgres' ? `${col}::json->>'kind'` : `json_extract(${col}, '$.kind')`);
@@ -25,9 +26,12 @@ export async function claimDeployment(db: Db, owner: string, leaseSeconds: numbe
   return db.tx(async (q) => {
     const kind = kindOf(q, 'd.request');
     const other = kindOf(q, 'p.request');
+    // A sync naming units another deployment runs stays queued (so identical syncs still join it, as on one process).
+    const named = { postgres: "SELECT jsonb_array_elements_text(d.request::jsonb->'units')", sqlite: "SELECT value FROM json_each(d.request, '$.units')" }[q.dialect];
     const row = await q.get<{ id: number }>(
       `SELECT d.id FROM deployments d WHERE d.status = 'queued' AND (${kind} <> 'push' OR (
          NOT EXISTS (SELECT 1 FROM deployments p WHERE p.branch = d.branch AND ${other} = 'push' AND (p.status = 'running' OR (p.status = 'queued' AND p.id < d.id)))))
+         AND NOT EXISTS (SELECT 1 FROM unit_runs ur WHERE ur.unit IN (${named}))
        ORDER BY d.id LIMIT 1`);
     if (!row) return undefined;
     const now = dbTime(q);

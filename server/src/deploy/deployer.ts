@@ -162,6 +162,7 @@ export class Deployer {
         return s;
       });
       if (inserted && this.deps.cluster) {
+        this.snapshot = { ...this.snapshot, queued: this.snapshot.queued + 1 }; // until the next read of the store
         this.deps.cluster.announce('deployment');
         this.changed({ kind: 'deployment', id: inserted.id, status: 'queued' });
       } else if (inserted) {
