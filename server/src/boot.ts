@@ -38,6 +38,7 @@ import { listenPolicy } from './auth/listen-policy.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ConfigError } from './errors.js';
 import { clusterNode } from './cluster/node.js';
+import { startLeader } from './cluster/leader.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -123,12 +124,14 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
-  const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows });
+  // Scheduled duties run on the leader only (README "Leader and schedules"); its first try is done before they start.
+  const leader = await startLeader({ dialect: db.dialect, url: config.db.url, node, log, metrics, tryMs: Math.round(config.cluster.leaseSeconds * 1000 / 3) });
+  const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows, leader, node });
   await windows.load();
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, shutdown: shutdown.signal };
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, leader, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
@@ -172,6 +175,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ctx.previews?.stop(), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
+      await leader.stop();
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs
       await launcher.close();
       await db.close();

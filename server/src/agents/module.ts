@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { createAgentApiRoutes, createAgentPublicRoutes } from './routes.js';
 import { startCollectSchedule } from './scheduler.js';
+import { fireGate } from '../cluster/schedule-gate.js';
 import { AgentsService } from './service.js';
 
 /** The module; `service` is exposed for tests (collection cap, runner state). */
@@ -18,7 +19,7 @@ export function createAgentsModule(): AppModule & { readonly service: AgentsServ
     async start(ctx) {
       const s = service(ctx);
       await s.runner.recover();
-      schedule = startCollectSchedule(ctx.config.agents.collect, s.runner, ctx.log.child({ module: 'agents' }));
+      schedule = startCollectSchedule(ctx.config.agents.collect, s.runner, ctx.log.child({ module: 'agents' }), fireGate(ctx, 'agents-collect'));
     },
     async stop() {
       schedule?.stop();

@@ -9,6 +9,7 @@ import { executeRun, type JobSource } from './job.js';
 import { resolveMapping } from './mapping.js';
 import { sourceTypes } from './registry.js';
 import { startSchedule, type Schedule } from './scheduler.js';
+import { fireGate } from '../cluster/schedule-gate.js';
 
 interface Entry {
   job: JobSource;
@@ -60,7 +61,7 @@ export class HostSyncService {
       e.switched = switches.get(name) ?? null;
       if (!this.enabled(e)) continue;
       this.automate(name, e);
-      if (e.cfg.runAtStart) void this.trigger(name, 'start');
+      if (e.cfg.runAtStart && this.ctx.leader.isLeader) void this.trigger(name, 'start');
     }
   }
 
@@ -70,7 +71,7 @@ export class HostSyncService {
 
   /** Schedule and change feed of an enabled source. */
   private automate(name: string, e: Entry): void {
-    e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }));
+    e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }), fireGate(this.ctx, `hostsync:${name}`));
     if (e.job.source.follow) {
       e.feed = new AbortController();
       this.following.push(this.follow(name, e, e.feed.signal));
