@@ -52,6 +52,8 @@ export class PgLeader implements Leader {
   private timer: NodeJS.Timeout | null = null;
   private attempt: Promise<void> | null = null;
   private stopped = false;
+  /** After a lost connection, others get the first tries: the node that lost it is the likelier broken one. */
+  private quietUntil = 0;
   private readonly listeners = new Set<(leading: boolean) => void>();
   private readonly log: Logger;
 
@@ -83,7 +85,7 @@ export class PgLeader implements Leader {
   }
 
   private async step(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || Date.now() < this.quietUntil) return;
     let c = this.client;
     try {
       if (!c) {
@@ -120,6 +122,7 @@ export class PgLeader implements Leader {
   private drop(c: Dedicated, err: Error | null): void {
     if (this.client !== c) return;
     this.client = null;
+    if (this.leading) this.quietUntil = Date.now() + 2 * this.opts.tryMs;
     if (err) this.log.warn({ err }, 'leader connection lost');
     // end() of a broken client may never settle; destroying the socket frees it and the backend's session.
     void c.end().catch(() => undefined);
