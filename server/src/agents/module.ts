@@ -18,7 +18,7 @@ export function createAgentsModule(): AppModule & { readonly service: AgentsServ
     apiRoutes: (ctx) => createAgentApiRoutes(ctx, service(ctx)),
     async start(ctx) {
       const s = service(ctx);
-      await s.runner.recover();
+      if (ctx.leader.isLeader) await s.runner.recover(); // a follower must not close a live leader's runs
       schedule = startCollectSchedule(ctx.config.agents.collect, s.runner, ctx.log.child({ module: 'agents' }), fireGate(ctx, 'agents-collect'));
     },
     async stop() {

@@ -44,7 +44,8 @@ export class EsSyncService {
   /** At start: runs a crash left `running` become failed, then every enabled task is scheduled. */
   async start(): Promise<void> {
     const now = this.ctx.clock().toISOString();
-    const failed = await store.failInterruptedRuns(this.ctx.db, this.runner.activeRunIds(), now, 'interrupted: the server stopped while this run was in progress');
+    // Only the leader: a follower starting next to a live leader must not fail the leader's runs in flight.
+    const failed = !this.ctx.leader.isLeader ? 0 : await store.failInterruptedRuns(this.ctx.db, this.runner.activeRunIds(), now, 'interrupted: the server stopped while this run was in progress');
     if (failed) this.deps.log.warn({ count: failed }, 'es-sync runs interrupted by a previous stop marked failed');
     const tasks = await store.listEnabledTasks(this.ctx.db);
     for (const t of tasks) {

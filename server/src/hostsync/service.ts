@@ -23,6 +23,9 @@ interface Entry {
   feed: AbortController | null;
 }
 
+/** How often each node re-reads the sources' switches when several share the database (PostgreSQL). */
+const SWITCH_REFRESH_MS = 15_000;
+
 export interface SourceView {
   name: string; type: string; enabled: boolean; schedule: string | null; nextRunAt: string | null; watching: boolean;
   /** Why it is off: the configuration (final) or the API (PUT …/enabled); null when enabled. */
@@ -34,6 +37,7 @@ export class HostSyncService {
   private readonly entries = new Map<string, Entry>();
   private readonly feeds = new AbortController();
   private readonly following: Promise<void>[] = [];
+  private refresher: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const hs = ctx.config.hostSync;
@@ -54,7 +58,8 @@ export class HostSyncService {
 
   /** Mark runs cut off by the last stop, start schedules, run-at-start runs and change feeds. */
   async start(): Promise<void> {
-    const n = await store.interruptRunningRuns(this.ctx.db, this.ctx.clock().toISOString());
+    // A follower starting next to a live leader must not close the leader's runs in flight: the leader marks them.
+    const n = this.ctx.leader.isLeader ? await store.interruptRunningRuns(this.ctx.db, this.ctx.clock().toISOString()) : 0;
     if (n) this.ctx.log.warn({ runs: n }, 'host sync runs interrupted by the last stop');
     const switches = await sourceSwitches(this.ctx.db);
     for (const [name, e] of this.entries) {
@@ -63,6 +68,30 @@ export class HostSyncService {
       this.automate(name, e);
       if (e.cfg.runAtStart && this.ctx.leader.isLeader) void this.trigger(name, 'start');
     }
+    if (this.ctx.db.dialect !== 'sqlite') {
+      // Several nodes: a source switched through another node is switched here too (its schedule and change feed).
+      this.refresher = setInterval(() => void this.followSwitches().catch((err: unknown) => this.ctx.log.warn({ err }, 'host sync switches not re-read')), SWITCH_REFRESH_MS);
+      this.refresher.unref();
+    }
+  }
+
+  /** Apply the persisted switches (set through any node) to this node's schedules and change feeds. */
+  async followSwitches(): Promise<void> {
+    const switches = await sourceSwitches(this.ctx.db);
+    for (const [name, e] of this.entries) {
+      const was = this.enabled(e);
+      e.switched = switches.get(name) ?? null;
+      const now = this.enabled(e);
+      if (was && !now) this.pause(e);
+      else if (!was && now && !this.ctx.shutdown.aborted) this.automate(name, e);
+    }
+  }
+
+  private pause(e: Entry): void {
+    e.schedule?.stop();
+    e.schedule = null;
+    e.feed?.abort();
+    e.feed = null;
   }
 
   private enabled(e: Entry): boolean {
@@ -92,10 +121,7 @@ export class HostSyncService {
     const was = this.enabled(e);
     e.switched = { enabled, updatedAt: now, updatedBy: by };
     if (was && !enabled) {
-      e.schedule?.stop();
-      e.schedule = null;
-      e.feed?.abort();
-      e.feed = null;
+      this.pause(e);
     } else if (!was && enabled && !this.ctx.shutdown.aborted) {
       this.automate(name, e);
     }
@@ -104,6 +130,7 @@ export class HostSyncService {
   }
 
   async stop(): Promise<void> {
+    if (this.refresher) clearInterval(this.refresher);
     this.feeds.abort();
     for (const e of this.entries.values()) e.schedule?.stop();
     await Promise.allSettled([...this.following, ...[...this.entries.values()].flatMap((e) => [e.running?.done, e.followUp])]);

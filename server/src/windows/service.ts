@@ -175,9 +175,13 @@ export class SyncWindows implements WindowGate {
 
   /** Release what may sync now; arm the timer for the next unit that may. */
   private async tick(): Promise<void> {
-    if (this.stopped || !(this.deps.leader?.isLeader ?? true)) return;
+    if (this.stopped) return;
     const shared = this.deps.db.dialect !== 'sqlite';
-    if (shared) await this.load(); // windows put or removed through another node
+    if (shared) await this.load(); // windows put or removed through another node (every node: they decide holds)
+    if (!(this.deps.leader?.isLeader ?? true)) {
+      if (shared) this.kick(SHARED_WAIT_MS);
+      return;
+    }
     const now = this.deps.clock();
     const rows = await listHeld(this.deps.db);
     const due = rows.filter((r) => { const u = parseUnitKey(r.unit); return !u || windowsBlocking(this.compiled, u, now).length === 0; });
