@@ -38,6 +38,7 @@ export class HostSyncService {
   private readonly feeds = new AbortController();
   private readonly following: Promise<void>[] = [];
   private refresher: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const hs = ctx.config.hostSync;
@@ -68,6 +69,7 @@ export class HostSyncService {
       this.automate(name, e);
       if (e.cfg.runAtStart && this.ctx.leader.isLeader) void this.trigger(name, 'start');
     }
+    this.unwatch = this.ctx.leader.onChange((leading) => this.leadership(leading));
     if (this.ctx.db.dialect !== 'sqlite') {
       // Several nodes: a source switched through another node is switched here too (its schedule and change feed).
       this.refresher = setInterval(() => void this.followSwitches().catch((err: unknown) => this.ctx.log.warn({ err }, 'host sync switches not re-read')), SWITCH_REFRESH_MS);
@@ -98,12 +100,23 @@ export class HostSyncService {
     return e.cfg.enabled && (e.switched?.enabled ?? true);
   }
 
-  /** Schedule and change feed of an enabled source. */
+  /** Schedule and change feed of an enabled source (the feed on the leader only: one run per change). */
   private automate(name: string, e: Entry): void {
     e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }), fireGate(this.ctx, `hostsync:${name}`));
-    if (e.job.source.follow) {
-      e.feed = new AbortController();
-      this.following.push(this.follow(name, e, e.feed.signal));
+    if (this.ctx.leader.isLeader) this.startFeed(name, e);
+  }
+
+  private startFeed(name: string, e: Entry): void {
+    if (!e.job.source.follow || e.feed) return;
+    e.feed = new AbortController();
+    this.following.push(this.follow(name, e, e.feed.signal));
+  }
+
+  /** Leadership gained: change feeds of enabled sources start here; lost: they stop (the new leader's take over). */
+  private leadership(leading: boolean): void {
+    for (const [name, e] of this.entries) {
+      if (leading && this.enabled(e) && !this.ctx.shutdown.aborted) this.startFeed(name, e);
+      if (!leading) { e.feed?.abort(); e.feed = null; }
     }
   }
 
@@ -131,6 +144,7 @@ export class HostSyncService {
 
   async stop(): Promise<void> {
     if (this.refresher) clearInterval(this.refresher);
+    this.unwatch?.();
     this.feeds.abort();
     for (const e of this.entries.values()) e.schedule?.stop();
     await Promise.allSettled([...this.following, ...[...this.entries.values()].flatMap((e) => [e.running?.done, e.followUp])]);
@@ -149,7 +163,7 @@ export class HostSyncService {
         name, type: e.cfg.type, enabled: on,
         disabledBy: on ? null : !e.cfg.enabled ? 'config' : 'api', switchedAt: e.switched?.updatedAt ?? null, switchedBy: e.switched?.updatedBy ?? null,
         schedule: !on ? null : e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
-        nextRunAt: on ? e.schedule?.nextRunAt()?.toISOString() ?? null : null, watching: !!e.job.source.follow && on,
+        nextRunAt: on ? e.schedule?.nextRunAt()?.toISOString() ?? null : null, watching: !!e.job.source.follow && on && e.feed !== null, // followers do not watch
         running: e.running?.id ?? null, hosts: await store.countSourceHosts(this.ctx.db, name), lastRun: (await store.lastRun(this.ctx.db, name)) ?? null,
       });
     }
