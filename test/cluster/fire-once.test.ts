@@ -9,6 +9,11 @@ import { openDb, type Db } from '../../server/src/db/connection.js';
 import { migrate } from '../../server/src/db/migrate.js';
 import { openPostgres } from '../../server/src/db/postgres.js';
 import { claimFire, pruneFires } from '../../server/src/db/schedule-fires.js';
+import { Cron } from 'croner';
+import { PgLeader, startLeader } from '../../server/src/cluster/leader.js';
+import { clusterNode } from '../../server/src/cluster/node.js';
+import { fireGate, nominalRun } from '../../server/src/cluster/schedule-gate.js';
+import { createLogger } from '../../server/src/log.js';
 import { startFake, type FakeUpstream } from '../cmdb/fake-upstream.js';
 import { freePort } from '../helpers/net.js';
 import { postgresUnavailable, requirePostgres, testPostgres } from '../helpers/postgres.js';
@@ -74,6 +79,57 @@ for (const [kind, open] of stores) {
     });
   });
 }
+
+test('nominalRun: the scheduled instant of the cron run in progress, not the clock when it started', async () => {
+  const seen = await new Promise<Array<[Date | null, Date | null]>>((resolve) => {
+    const out: Array<[Date | null, Date | null]> = [];
+    const job = new Cron('* * * * * *', (self: Cron) => {
+      out.push([nominalRun(self), self.currentRun()]);
+      if (out.length === 2) { job.stop(); resolve(out); }
+    });
+  });
+  for (const [nominal, started] of seen) {
+    assert.equal(nominal!.getMilliseconds(), 0, nominal!.toISOString());
+    assert.ok(started!.getTime() >= nominal!.getTime() && started!.getTime() - nominal!.getTime() < 1000);
+  }
+  assert.equal(seen[1]![0]!.getTime() - seen[0]![0]!.getTime(), 1000);
+});
+
+describe('fireGate', { skip: postgresUnavailable() ?? false }, () => {
+  const log = createLogger('silent');
+  test('a follower never fires; two nodes that both believe they lead fire each nominal time once', async () => {
+    const url = await (await testPostgres()).createDatabase();
+    const db1 = await openPostgres(url);
+    await migrate(db1);
+    const db2 = await openPostgres(url);
+    const node1 = clusterNode({ role: 'all' });
+    const node2 = clusterNode({ role: 'all' });
+    const real = new PgLeader({ url, tryMs: 1000, node: node1, log });
+    await real.start();
+    const follower = new PgLeader({ url, tryMs: 1000, node: node2, log });
+    await follower.start();
+    try {
+      assert.equal(follower.isLeader, false);
+      const at = new Date('2026-12-07T03:00:00.000Z');
+      assert.equal(await fireGate({ leader: follower, db: db2, node: node2, clock: () => new Date(), log }, 'hostsync:x')(at), false);
+      assert.equal(await fireGate({ leader: follower, db: db2, node: node2, clock: () => new Date(), log }, 'hostsync:x')(null), false, 'interval schedules too');
+      // Split brain: both act as leaders (the always-leading kind, as on SQLite), on one PostgreSQL database.
+      const g1 = fireGate({ leader: await startLeader({ dialect: 'sqlite', node: node1, log, tryMs: 1000 }), db: db1, node: node1, clock: () => new Date(), log }, 'essync:7');
+      const g2 = fireGate({ leader: await startLeader({ dialect: 'sqlite', node: node2, log, tryMs: 1000 }), db: db2, node: node2, clock: () => new Date(), log }, 'essync:7');
+      for (let i = 0; i < 10; i++) {
+        const fire = new Date(at.getTime() + i * 1000);
+        const [x, y] = await Promise.all([g1(fire), g2(fire)]);
+        assert.equal(Number(x) + Number(y), 1, `fire ${i}: ${x} ${y}`);
+      }
+      assert.equal(await g1(null), true, 'no nominal time (interval): leadership alone decides');
+    } finally {
+      await real.stop();
+      await follower.stop();
+      await db1.close();
+      await db2.close();
+    }
+  });
+});
 
 if (requirePostgres()) {
   describe('two gitfleet processes on one PostgreSQL database', () => {
