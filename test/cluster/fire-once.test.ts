@@ -18,6 +18,7 @@ import { startFake, type FakeUpstream } from '../cmdb/fake-upstream.js';
 import { freePort } from '../helpers/net.js';
 import { postgresUnavailable, requirePostgres, testPostgres } from '../helpers/postgres.js';
 import { exited, startServerProcess } from '../helpers/server-process.js';
+import { startTestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -79,6 +80,25 @@ for (const [kind, open] of stores) {
     });
   });
 }
+
+test('the retention run deletes fire records older than 3 days, keeps newer ones', async () => {
+  const tmp = await tempDir('gf-fires-ret-');
+  const s = await startTestServer(join(tmp.path, 'data'));
+  try {
+    const now = Date.now();
+    const old = new Date(now - 4 * 86_400_000).toISOString();
+    const recent = new Date(now - 2 * 86_400_000).toISOString();
+    assert.equal(await claimFire(s.ctx.db, 'hostsync:old', old, 'n', old), true);
+    assert.equal(await claimFire(s.ctx.db, 'hostsync:recent', recent, 'n', recent), true);
+    const r = await s.api('/api/v1/retention/run', { method: 'POST' });
+    assert.equal(r.status, 200);
+    const left = await s.ctx.db.all<{ job: string }>('SELECT job FROM schedule_fires ORDER BY job');
+    assert.deepEqual(left.map((x) => x.job), ['hostsync:recent']);
+  } finally {
+    await s.stop();
+    await tmp.cleanup();
+  }
+});
 
 test('nominalRun: the scheduled instant of the cron run in progress, not the clock when it started', async () => {
   const seen = await new Promise<Array<[Date | null, Date | null]>>((resolve) => {
