@@ -41,6 +41,7 @@ import { clusterNode } from './cluster/node.js';
 import { Hints } from './cluster/hints.js';
 import { HostExecutor } from './cluster/host-executor.js';
 import { ClusterLoop } from './cluster/loop.js';
+import { startLeader } from './cluster/leader.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -126,7 +127,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const events = new InventoryEvents();
   const cmdb = createProvider({ config, db, log });
   for (const f of (await failingUnits(db)).values()) metrics.unitFailing.set({ unit: f.unit }, f.failures);
-  const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows });
+  // Scheduled duties run on the leader only (README "Leader and schedules"); its first try is done before they start.
+  const leader = await startLeader({ dialect: db.dialect, url: config.db.url, node, log, metrics, tryMs: Math.round(config.cluster.leaseSeconds * 1000 / 3) });
+  const windows = new SyncWindows({ db, log: log.child({ component: 'sync-windows' }), clock, config: config.syncWindows, leader, node });
   await windows.load();
   // Cluster mode (README "Scale-out"): the store is the queue; hints wake this process's waiters early.
   const cl = config.cluster;
@@ -138,7 +141,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows, cluster });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, shutdown: shutdown.signal };
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, leader, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
@@ -168,6 +171,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const clusterLoop = node.clustered ? new ClusterLoop({
     db, node, deployer, executor, log: log.child({ component: 'cluster' }), metrics, hints,
     leaseSeconds: cl.leaseSeconds, pollMs: cl.pollMs, workerDeployments: cl.workerDeployments,
+    leads: () => leader.isLeader, // the reaper: on the leader only
   }) : undefined;
   if (clusterLoop) {
     clusterLoop.start();
@@ -196,6 +200,7 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await Promise.allSettled([windows.stop(), deployer.stop(graceMs), ctx.previews?.stop(), ...modules.map((m) => m.stop?.())]);
       server.closeAllConnections?.();
       await closed;
+      await leader.stop();
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs
       await launcher.close();
       await db.close();

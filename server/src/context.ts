@@ -15,6 +15,7 @@ import type { LiveBus } from './events/live-bus.js';
 import type { Auth } from './auth/auth-service.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { ClusterNode } from './cluster/node.js';
+import type { Leader } from './cluster/leader.js';
 
 export interface AppContext {
   config: Config;
@@ -40,6 +41,8 @@ export interface AppContext {
   audit: AuditLog;
   /** This process in a cluster (id, role, data centre): cluster/node.ts. */
   node: ClusterNode;
+  /** Whether this process runs the scheduled duties (cluster/leader.ts; always on SQLite). */
+  leader: Leader;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

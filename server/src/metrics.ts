@@ -18,6 +18,9 @@ export interface Metrics {
   hostQueueDepth: Gauge<'dc'>;
   /** Cluster: leases that expired and were returned to the queue (a worker or coordinator died or stalled). */
   leaseExpiries: Counter<'kind' | 'dc'>;
+  /** 1 while this process leads (runs the scheduled duties), else 0: cluster/leader.ts. */
+  leader: Gauge<'node'>;
+  leaderChanges: Counter<string>;
 }
 
 export function createMetrics(withDefaults = true): Metrics {
@@ -38,6 +41,8 @@ export function createMetrics(withDefaults = true): Metrics {
     shellWrites: new Counter({ name: 'gitfleet_shell_writes_total', help: 'Probed differences written through the host shell instead of rsync: done, partial (rsync finished), unknown (rsync did it all), timeout, failed (connection)', labelNames: ['result'], registers }),
     unitDrift: new Gauge({ name: 'gitfleet_unit_hosts', help: 'Hosts of a unit by drift state at the last drift check', labelNames: ['unit', 'state'], registers }),
     unitFailing: new Gauge({ name: 'gitfleet_unit_failing_runs', help: 'Runs in a row a unit has failed (0 once it succeeds again)', labelNames: ['unit'], registers }),
+    leader: new Gauge({ name: 'gitfleet_leader', help: 'This process leads (1) and runs the scheduled duties, or not (0)', labelNames: ['node'], registers }),
+    leaderChanges: new Counter({ name: 'gitfleet_leader_changes_total', help: 'Times this process gained or lost leadership', registers }),
     sshOpenDuration: new Histogram({ name: 'gitfleet_ssh_connection_open_seconds', help: 'Time to open an SSH master connection', buckets: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10], registers }),
   };
 }

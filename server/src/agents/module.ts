@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { createAgentApiRoutes, createAgentPublicRoutes } from './routes.js';
 import { startCollectSchedule } from './scheduler.js';
+import { fireGate } from '../cluster/schedule-gate.js';
 import { AgentsService } from './service.js';
 
 /** The module; `service` is exposed for tests (collection cap, runner state). */
@@ -17,8 +18,8 @@ export function createAgentsModule(): AppModule & { readonly service: AgentsServ
     apiRoutes: (ctx) => createAgentApiRoutes(ctx, service(ctx)),
     async start(ctx) {
       const s = service(ctx);
-      await s.runner.recover();
-      schedule = startCollectSchedule(ctx.config.agents.collect, s.runner, ctx.log.child({ module: 'agents' }));
+      if (ctx.leader.isLeader) await s.runner.recover(); // a follower must not close a live leader's runs
+      schedule = startCollectSchedule(ctx.config.agents.collect, s.runner, ctx.log.child({ module: 'agents' }), fireGate(ctx, 'agents-collect'));
     },
     async stop() {
       schedule?.stop();

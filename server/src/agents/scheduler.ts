@@ -3,11 +3,14 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { AgentsConfig } from './config-schema.js';
 import type { CollectRunner } from './collect-runner.js';
+import { nominalRun, type FireGate } from '../cluster/schedule-gate.js';
 
-export function startCollectSchedule(cfg: AgentsConfig['collect'], runner: CollectRunner, log: Logger): { stop(): void } | null {
+/** gate: the cluster's (leader only, each nominal fire once); false skips the fire. */
+export function startCollectSchedule(cfg: AgentsConfig['collect'], runner: CollectRunner, log: Logger, gate?: FireGate): { stop(): void } | null {
   if (!cfg.schedule) return null;
   let last: number | null = null;
-  const job = new Cron(cfg.schedule, { mode: '6-part', timezone: cfg.timezone }, async () => {
+  const job = new Cron(cfg.schedule, { mode: '6-part', timezone: cfg.timezone }, async (self: Cron) => {
+    if (gate && !(await gate(nominalRun(self)))) return;
     if (last !== null && runner.activeRuns.includes(last)) {
       log.warn({ agentRunId: last }, 'agents: scheduled collection skipped, the previous one is still running');
       return;

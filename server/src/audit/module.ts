@@ -21,6 +21,7 @@ export function createAuditModule(): AppModule {
     name: 'audit',
     start(ctx) {
       const tick = () => {
+        if (!ctx.leader.isLeader) return; // the leader's duty (README "Leader and schedules")
         running ??= pruneAuditLog(ctx).then(
           (n) => { if (n > 0) ctx.log.info({ deleted: n, retentionDays: ctx.config.audit.retentionDays }, 'audit log pruned'); },
           (err: unknown) => { ctx.log.warn({ err }, 'audit log prune failed'); },

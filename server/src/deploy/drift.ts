@@ -14,10 +14,11 @@ import { resolveTargets, stageOptions, unitOwnership, type UnitRunDeps } from '.
 import { hostInfoByIp } from '../db/host-facts.js';
 import { stageUnit, type Stage } from './stage.js';
 import type { Deployer } from './deployer.js';
+import type { Leader } from '../cluster/leader.js';
 
 const UNREACHABLE = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout', 'dns']);
 
-export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger; live?: LiveBus }
+export interface DriftDeps extends Omit<UnitRunDeps, 'hostSlots'> { deployer: Deployer; log: Logger; live?: LiveBus; leader?: Leader }
 
 /** heldAlready: drifted hosts whose self-heal a sync window holds already (no new deployment for them). */
 export interface UnitDriftResult { unit: string; commit: string | null; rows: DriftRow[]; healed?: number; heldAlready?: number; skipped?: string }
@@ -119,7 +120,7 @@ export function startDriftSchedule(deps: DriftDeps, signal: AbortSignal): { stop
   let active: Promise<unknown> | null = null;
   const secs = deps.config.drift.interval;
   const timer = secs > 0 ? setInterval(() => {
-    if (active || signal.aborted) return;
+    if (active || signal.aborted || !(deps.leader?.isLeader ?? true)) return; // the leader's duty
     active = checkAllDrift(deps, signal).catch((err) => deps.log.warn({ err }, 'drift check run failed')).finally(() => { active = null; });
   }, secs * 1000) : undefined;
   timer?.unref();

@@ -9,6 +9,10 @@ import { createEsSyncStats, type EsSyncStats } from './stats.js';
 import { normalizeEndpoint, parseTaskInput, type TaskDefaults } from './task-input.js';
 import type { EsSyncTask, RunRecord, RunTrigger } from './types.js';
 import type { JobDeps } from './job.js';
+import { fireGate } from '../cluster/schedule-gate.js';
+
+/** How often the leader re-reads the task table when several nodes share it (PostgreSQL). */
+const REFRESH_MS = 15_000;
 
 export interface TaskView extends EsSyncTask {
   effectiveEsEndpoint: string;
@@ -24,6 +28,8 @@ export class EsSyncService {
   private readonly scheduler: EsScheduler;
   private readonly clients: EsClients;
   private readonly defaults: TaskDefaults;
+  private refresher: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const cfg = ctx.config.esSync;
@@ -31,14 +37,15 @@ export class EsSyncService {
     this.clients = new EsClients(cfg);
     this.deps = { db: ctx.db, log: ctx.log.child({ module: 'es-sync' }), clock: ctx.clock, config: cfg, clients: this.clients, stats: this.stats };
     this.runner = new EsRunner(this.deps, (r) => ctx.live?.publish('essync.run', r));
-    this.scheduler = new EsScheduler({ timezone: cfg.timezone, onTick: (id) => void this.tick(id) });
+    this.scheduler = new EsScheduler({ timezone: cfg.timezone, onTick: (id, fireAt) => void this.tick(id, fireAt) });
     this.defaults = { endpoint: cfg.endpoint, allowedEndpoints: cfg.allowedEndpoints, indexPattern: cfg.indexPattern, timeRange: cfg.timeRange, timezone: cfg.timezone };
   }
 
   /** At start: runs a crash left `running` become failed, then every enabled task is scheduled. */
   async start(): Promise<void> {
     const now = this.ctx.clock().toISOString();
-    const failed = await store.failInterruptedRuns(this.ctx.db, this.runner.activeRunIds(), now, 'interrupted: the server stopped while this run was in progress');
+    // Only the leader: a follower starting next to a live leader must not fail the leader's runs in flight.
+    const failed = !this.ctx.leader.isLeader ? 0 : await store.failInterruptedRuns(this.ctx.db, this.runner.activeRunIds(), now, 'interrupted: the server stopped while this run was in progress');
     if (failed) this.deps.log.warn({ count: failed }, 'es-sync runs interrupted by a previous stop marked failed');
     const tasks = await store.listEnabledTasks(this.ctx.db);
     for (const t of tasks) {
@@ -50,18 +57,35 @@ export class EsSyncService {
       }
     }
     this.deps.log.info({ scheduled: this.scheduler.scheduledIds().length }, 'es-sync scheduler started');
+    if (this.ctx.db.dialect !== 'sqlite') {
+      // Several nodes: tasks created or changed through another node reach this one's cron table here.
+      this.unwatch = this.ctx.leader.onChange((leading) => { if (leading) void this.refresh(); });
+      this.refresher = setInterval(() => { if (this.ctx.leader.isLeader) void this.refresh(); }, REFRESH_MS);
+      this.refresher.unref();
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      this.scheduler.refresh(await store.listEnabledTasks(this.ctx.db));
+    } catch (err) {
+      this.deps.log.warn({ err }, 'es-sync task table not re-read');
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.refresher) clearInterval(this.refresher);
+    this.unwatch?.();
     this.scheduler.stop();
     await this.runner.stop(this.ctx.config.server.shutdownGrace * 1000);
     await this.clients.close();
   }
 
   /** A cron tick: start a run over the whole inventory unless the previous one is still active (then skip and log). */
-  private async tick(taskId: number): Promise<void> {
+  private async tick(taskId: number, fireAt: Date | null): Promise<void> {
     const log = this.deps.log.child({ esSyncTask: taskId });
     try {
+      if (!(await fireGate(this.ctx, `essync:${taskId}`)(fireAt))) return; // leader only, each fire once
       if (this.runner.isBusy(taskId)) throw new ConflictError('previous run still active');
       const task = await store.getTask(this.ctx.db, taskId);
       if (!task || !task.enabled) {

@@ -24,7 +24,8 @@ export function startPoller(ctx: AppContext): Poller {
     }
   };
   const secs = ctx.config.repo.pollInterval;
-  const timer = secs > 0 ? setInterval(() => void tick(), secs * 1000) : undefined;
+  // Scheduled ticks on the leader only (README "Leader and schedules"); it resumes from repo_state.last_seen.
+  const timer = secs > 0 ? setInterval(() => { if (ctx.leader.isLeader) void tick(); }, secs * 1000) : undefined;
   timer?.unref();
   return { stop: () => timer && clearInterval(timer), tick };
 }

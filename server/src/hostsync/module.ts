@@ -30,7 +30,7 @@ export function createHostSyncModule(): AppModule {
     async start(ctx) {
       build(ctx);
       converger?.start();
-      await store.interruptUpstreamRuns(ctx.db, ctx.clock().toISOString());
+      if (ctx.leader.isLeader) await store.interruptUpstreamRuns(ctx.db, ctx.clock().toISOString()); // not a live leader's run
       await svc!.start();
       upstream?.start();
     },

@@ -2,6 +2,7 @@
 // (croner, overrun-protected). The job itself never overlaps: a tick that finds it running is skipped.
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
+import { nominalRun, type FireGate } from '../cluster/schedule-gate.js';
 
 export interface ScheduleSpec { interval?: number; cron?: string; timezone?: string }
 
@@ -11,17 +12,21 @@ export interface Schedule {
   describe(): string;
 }
 
-/** Start a schedule; returns null for a spec without interval or cron (on-demand only). */
-export function startSchedule(spec: ScheduleSpec, tick: () => Promise<unknown>, log: Logger): Schedule | null {
-  const safe = async () => {
+/**
+ * Start a schedule; returns null for a spec without interval or cron (on-demand only). gate (the cluster's): asked
+ * before each fire with the cron's nominal time (null for intervals); false skips the fire.
+ */
+export function startSchedule(spec: ScheduleSpec, tick: () => Promise<unknown>, log: Logger, gate?: FireGate): Schedule | null {
+  const safe = async (fireAt: Date | null = null) => {
     try {
+      if (gate && !(await gate(fireAt))) return;
       await tick();
     } catch (err) {
       log.error({ err }, 'scheduled job failed');
     }
   };
   if (spec.cron) {
-    const job = new Cron(spec.cron, { protect: true, timezone: spec.timezone, unref: true }, safe);
+    const job = new Cron(spec.cron, { protect: true, timezone: spec.timezone, unref: true }, (self: Cron) => safe(nominalRun(self)));
     return { stop: () => job.stop(), nextRunAt: () => job.nextRun() ?? null, describe: () => `cron ${spec.cron}` };
   }
   if (spec.interval) {
@@ -32,7 +37,7 @@ export function startSchedule(spec: ScheduleSpec, tick: () => Promise<unknown>, 
     const arm = () => {
       if (stopped) return;
       next = new Date(Date.now() + ms);
-      timer = setTimeout(() => { void safe().finally(arm); }, ms);
+      timer = setTimeout(() => { void safe(null).finally(arm); }, ms);
       timer.unref();
     };
     arm();

@@ -9,6 +9,7 @@ import { executeRun, type JobSource } from './job.js';
 import { resolveMapping } from './mapping.js';
 import { sourceTypes } from './registry.js';
 import { startSchedule, type Schedule } from './scheduler.js';
+import { fireGate } from '../cluster/schedule-gate.js';
 
 interface Entry {
   job: JobSource;
@@ -22,6 +23,9 @@ interface Entry {
   feed: AbortController | null;
 }
 
+/** How often each node re-reads the sources' switches when several share the database (PostgreSQL). */
+const SWITCH_REFRESH_MS = 15_000;
+
 export interface SourceView {
   name: string; type: string; enabled: boolean; schedule: string | null; nextRunAt: string | null; watching: boolean;
   /** Why it is off: the configuration (final) or the API (PUT …/enabled); null when enabled. */
@@ -33,6 +37,8 @@ export class HostSyncService {
   private readonly entries = new Map<string, Entry>();
   private readonly feeds = new AbortController();
   private readonly following: Promise<void>[] = [];
+  private refresher: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const hs = ctx.config.hostSync;
@@ -53,27 +59,64 @@ export class HostSyncService {
 
   /** Mark runs cut off by the last stop, start schedules, run-at-start runs and change feeds. */
   async start(): Promise<void> {
-    const n = await store.interruptRunningRuns(this.ctx.db, this.ctx.clock().toISOString());
+    // A follower starting next to a live leader must not close the leader's runs in flight: the leader marks them.
+    const n = this.ctx.leader.isLeader ? await store.interruptRunningRuns(this.ctx.db, this.ctx.clock().toISOString()) : 0;
     if (n) this.ctx.log.warn({ runs: n }, 'host sync runs interrupted by the last stop');
     const switches = await sourceSwitches(this.ctx.db);
     for (const [name, e] of this.entries) {
       e.switched = switches.get(name) ?? null;
       if (!this.enabled(e)) continue;
       this.automate(name, e);
-      if (e.cfg.runAtStart) void this.trigger(name, 'start');
+      if (e.cfg.runAtStart && this.ctx.leader.isLeader) void this.trigger(name, 'start');
     }
+    this.unwatch = this.ctx.leader.onChange((leading) => this.leadership(leading));
+    if (this.ctx.db.dialect !== 'sqlite') {
+      // Several nodes: a source switched through another node is switched here too (its schedule and change feed).
+      this.refresher = setInterval(() => void this.followSwitches().catch((err: unknown) => this.ctx.log.warn({ err }, 'host sync switches not re-read')), SWITCH_REFRESH_MS);
+      this.refresher.unref();
+    }
+  }
+
+  /** Apply the persisted switches (set through any node) to this node's schedules and change feeds. */
+  async followSwitches(): Promise<void> {
+    const switches = await sourceSwitches(this.ctx.db);
+    for (const [name, e] of this.entries) {
+      const was = this.enabled(e);
+      e.switched = switches.get(name) ?? null;
+      const now = this.enabled(e);
+      if (was && !now) this.pause(e);
+      else if (!was && now && !this.ctx.shutdown.aborted) this.automate(name, e);
+    }
+  }
+
+  private pause(e: Entry): void {
+    e.schedule?.stop();
+    e.schedule = null;
+    e.feed?.abort();
+    e.feed = null;
   }
 
   private enabled(e: Entry): boolean {
     return e.cfg.enabled && (e.switched?.enabled ?? true);
   }
 
-  /** Schedule and change feed of an enabled source. */
+  /** Schedule and change feed of an enabled source (the feed on the leader only: one run per change). */
   private automate(name: string, e: Entry): void {
-    e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }));
-    if (e.job.source.follow) {
-      e.feed = new AbortController();
-      this.following.push(this.follow(name, e, e.feed.signal));
+    e.schedule = startSchedule(e.cfg, () => this.trigger(name, 'schedule'), this.ctx.log.child({ source: name }), fireGate(this.ctx, `hostsync:${name}`));
+    if (this.ctx.leader.isLeader) this.startFeed(name, e);
+  }
+
+  private startFeed(name: string, e: Entry): void {
+    if (!e.job.source.follow || e.feed) return;
+    e.feed = new AbortController();
+    this.following.push(this.follow(name, e, e.feed.signal));
+  }
+
+  /** Leadership gained: change feeds of enabled sources start here; lost: they stop (the new leader's take over). */
+  private leadership(leading: boolean): void {
+    for (const [name, e] of this.entries) {
+      if (leading && this.enabled(e) && !this.ctx.shutdown.aborted) this.startFeed(name, e);
+      if (!leading) { e.feed?.abort(); e.feed = null; }
     }
   }
 
@@ -91,10 +134,7 @@ export class HostSyncService {
     const was = this.enabled(e);
     e.switched = { enabled, updatedAt: now, updatedBy: by };
     if (was && !enabled) {
-      e.schedule?.stop();
-      e.schedule = null;
-      e.feed?.abort();
-      e.feed = null;
+      this.pause(e);
     } else if (!was && enabled && !this.ctx.shutdown.aborted) {
       this.automate(name, e);
     }
@@ -103,6 +143,8 @@ export class HostSyncService {
   }
 
   async stop(): Promise<void> {
+    if (this.refresher) clearInterval(this.refresher);
+    this.unwatch?.();
     this.feeds.abort();
     for (const e of this.entries.values()) e.schedule?.stop();
     await Promise.allSettled([...this.following, ...[...this.entries.values()].flatMap((e) => [e.running?.done, e.followUp])]);
@@ -121,7 +163,7 @@ export class HostSyncService {
         name, type: e.cfg.type, enabled: on,
         disabledBy: on ? null : !e.cfg.enabled ? 'config' : 'api', switchedAt: e.switched?.updatedAt ?? null, switchedBy: e.switched?.updatedBy ?? null,
         schedule: !on ? null : e.schedule?.describe() ?? (e.cfg.interval ? `every ${e.cfg.interval} s` : e.cfg.cron ? `cron ${e.cfg.cron}` : null),
-        nextRunAt: on ? e.schedule?.nextRunAt()?.toISOString() ?? null : null, watching: !!e.job.source.follow && on,
+        nextRunAt: on ? e.schedule?.nextRunAt()?.toISOString() ?? null : null, watching: !!e.job.source.follow && on && e.feed !== null, // followers do not watch
         running: e.running?.id ?? null, hosts: await store.countSourceHosts(this.ctx.db, name), lastRun: (await store.lastRun(this.ctx.db, name)) ?? null,
       });
     }

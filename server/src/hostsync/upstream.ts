@@ -9,6 +9,7 @@ import { ConflictError } from '../errors.js';
 import { ensureOk, requestJson } from '../cmdb/http-json.js';
 import type { upstreamSchema } from './config-schema.js';
 import { startSchedule, type Schedule } from './scheduler.js';
+import { fireGate } from '../cluster/schedule-gate.js';
 
 type UpstreamConfig = z.infer<typeof upstreamSchema>;
 
@@ -19,7 +20,7 @@ export class UpstreamSync {
   constructor(private readonly ctx: AppContext, private readonly cfg: UpstreamConfig) {}
 
   start(): void {
-    this.schedule = startSchedule(this.cfg, async () => { if (!this.running) await this.run('schedule'); }, this.ctx.log.child({ upstream: true }));
+    this.schedule = startSchedule(this.cfg, async () => { if (!this.running) await this.run('schedule'); }, this.ctx.log.child({ upstream: true }), fireGate(this.ctx, 'hostsync-upstream'));
   }
 
   async stop(): Promise<void> {

@@ -3,10 +3,12 @@ import { Router } from 'express';
 import type { AppContext } from '../context.js';
 import type { AppModule } from '../module.js';
 import { pruneHistory, type PruneCounts } from './prune.js';
+import { pruneFires } from '../db/schedule-fires.js';
 import { requireScope } from '../http/middleware/auth.js';
 import { audited } from '../http/middleware/audited.js';
 
 const FIRST_RUN_MS = 60_000;
+const FIRES_KEEP_MS = 3 * 86_400_000;
 
 export function createRetentionModule(): AppModule {
   let timer: NodeJS.Timeout | undefined;
@@ -18,6 +20,9 @@ export function createRetentionModule(): AppModule {
       const at = ctx.clock().toISOString();
       try {
         const deleted = await pruneHistory(ctx.db, ctx.clock(), ctx.config.retention);
+        // Fire-once records are only needed while two nodes might race for the same fire: a few days is plenty.
+        const fires = await pruneFires(ctx.db, new Date(ctx.clock().getTime() - FIRES_KEEP_MS).toISOString());
+        if (fires) ctx.log.debug({ deleted: fires }, 'schedule fire records pruned');
         last = { at, deleted };
         if (Object.values(deleted).some((n) => n > 0)) ctx.log.info({ deleted }, 'history pruned');
         return deleted;
@@ -41,7 +46,8 @@ export function createRetentionModule(): AppModule {
       return r;
     },
     start(ctx) {
-      const tick = () => { void run(ctx).catch(() => undefined); };
+      // The leader's duty (README "Leader and schedules"); POST /retention/run works on every node.
+      const tick = () => { if (ctx.leader.isLeader) void run(ctx).catch(() => undefined); };
       const first = setTimeout(() => {
         tick();
         timer = setInterval(tick, ctx.config.retention.interval * 1000);

@@ -9,10 +9,18 @@ import type { DeployRequest, SyncRequest, Trigger } from '../deploy/types.js';
 import type { WindowGate } from '../deploy/window-gate.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { parseUnitKey, type Unit, unitKey } from '../gitops/targets.js';
+import type { Leader } from '../cluster/leader.js';
+import type { ClusterNode } from '../cluster/node.js';
+import { claimFire } from '../db/schedule-fires.js';
 import { compileWindows, describeBlock, TimedWindow, unblockedAt, windowsBlocking, type SyncWindowSpec, type Window } from './model.js';
 
 /** Longest sleep of the release timer: held units are re-checked at least this often (clock changes, far-off windows). */
 const MAX_WAIT_MS = 3_600_000;
+/**
+ * Several processes on one PostgreSQL database: units held and API windows put through another node reach the
+ * leader's release timer only when it reads them, so it re-reads at least this often.
+ */
+const SHARED_WAIT_MS = 15_000;
 
 export interface WindowView extends Window { active: boolean; nextOpen: string | null; nextClose: string | null }
 export interface Blocked { unit: string; windows: string[]; until: string | null; message: string }
@@ -21,6 +29,9 @@ export type WindowChange =
   | { change: 'held'; deploymentId: number; units: string[] }
   | { change: 'released'; deploymentId: number; units: string[]; heldIn: number[] }
   | { change: 'windows'; name: string };
+
+/** Another node recorded the release of one of these holds first. */
+class ReleasedElsewhere extends Error {}
 
 export class SyncWindows implements WindowGate {
   private compiled: TimedWindow[];
@@ -42,9 +53,12 @@ export class SyncWindows implements WindowGate {
     }
   }
 
-  constructor(private readonly deps: { db: Db; log: Logger; clock: () => Date; config: SyncWindowSpec[] }) {
+  /** leader: releases are a scheduled duty, done by the leader only (absent: always, as on a single process). */
+  constructor(private readonly deps: { db: Db; log: Logger; clock: () => Date; config: SyncWindowSpec[]; leader?: Leader; node?: ClusterNode }) {
     this.fromConfig = compileWindows(deps.config.map((w) => ({ ...w, source: 'config' as const })));
     this.compiled = this.fromConfig;
+    // A new leader releases what is due at once and arms its timer, as at start.
+    deps.leader?.onChange((leading) => { if (leading) this.kick(0); });
   }
 
   /** Read the API's windows (a stored one that no longer compiles is logged and left out, not fatal). */
@@ -162,6 +176,12 @@ export class SyncWindows implements WindowGate {
   /** Release what may sync now; arm the timer for the next unit that may. */
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    const shared = this.deps.db.dialect !== 'sqlite';
+    if (shared) await this.load(); // windows put or removed through another node (every node: they decide holds)
+    if (!(this.deps.leader?.isLeader ?? true)) {
+      if (shared) this.kick(SHARED_WAIT_MS);
+      return;
+    }
     const now = this.deps.clock();
     const rows = await listHeld(this.deps.db);
     const due = rows.filter((r) => { const u = parseUnitKey(r.unit); return !u || windowsBlocking(this.compiled, u, now).length === 0; });
@@ -172,8 +192,8 @@ export class SyncWindows implements WindowGate {
     }
     for (const g of groups.values()) await this.release(g);
     const waiting = rows.filter((r) => !due.includes(r));
-    if (!waiting.length) return;
-    let next = now.getTime() + MAX_WAIT_MS;
+    if (!waiting.length && !shared) return;
+    let next = now.getTime() + (shared ? SHARED_WAIT_MS : MAX_WAIT_MS);
     for (const r of waiting) {
       const t = unblockedAt(this.compiled, parseUnitKey(r.unit)!, now);
       if (t) next = Math.min(next, t.getTime());
@@ -191,6 +211,15 @@ export class SyncWindows implements WindowGate {
     };
     try {
       const s = await this.deployer!.submitIf(req, {
+        // Fire-once: a hold is released once (unit + commit + the hold's instant), also when two nodes both
+        // believed they led; the claim is in the same transaction as the release, so a refused submit keeps neither.
+        // A claim found taken throws, so that the claims made before it roll back with the rest.
+        admit: async (q) => {
+          for (const r of rows) {
+            if (!(await claimFire(q, `window-release:${r.unit}:${r.commit ?? ''}`, r.updatedAt, this.deps.node?.id ?? 'local', this.deps.clock().toISOString()))) throw new ReleasedElsewhere();
+          }
+          return null;
+        },
         link: async (q, s) => {
           await releaseHeld(q, rows);
           await noteReleased(q, rows, s.id);
@@ -200,6 +229,10 @@ export class SyncWindows implements WindowGate {
       this.deps.log.info({ deploymentId: s.id, units: req.units, heldIn: ids }, 'held units released: sync windows let them');
       this.changed({ change: 'released', deploymentId: s.id, units: req.units!, heldIn: ids });
     } catch (err) {
+      if (err instanceof ReleasedElsewhere) {
+        this.deps.log.info({ units: req.units, heldIn: ids }, 'held units released by another node already');
+        return;
+      }
       this.deps.log.warn({ err, units: req.units }, 'held units not released yet');
       this.kick(30_000);
     }
