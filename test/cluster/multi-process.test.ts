@@ -33,10 +33,10 @@ if (requirePostgres()) {
     const procs: Proc[] = [];
     const dcOf = new Map<string, string>();
 
-    const spawnNode = async (name: string, role: string, dc?: string): Promise<Proc> => {
+    const spawnNode = async (name: string, role: string, dc?: string, config = configFile): Promise<Proc> => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const args = ['--import', 'tsx', 'server/src/main.ts', '--config', configFile, '--role', role, ...(dc ? ['--dc', dc] : [])];
+      const args = ['--import', 'tsx', 'server/src/main.ts', '--config', config, '--role', role, ...(dc ? ['--dc', dc] : [])];
       const child = spawn(process.execPath, args, {
         cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, GITFLEET_PORT: String(port), GITFLEET_DATA_DIR: join(tmp.path, `data-${name}`) },
@@ -70,6 +70,9 @@ if (requirePostgres()) {
       return Math.max(0, ...spans.map(([a]) => spans.filter(([x, y]) => x <= a && a < y).length));
     };
     const reloads = async (ip: string) => (await readFile(fleet.path(ip, '/var/tmp/reloads'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+
+    const leads = async (p: Proc) => /^gitfleet_leader\{[^}]*\} 1$/m.test(await (await fetch(`${p.url}/metrics`)).text());
+    const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
 
     before(async () => {
       tmp = await tempDir('gf-cluster-');
@@ -248,6 +251,44 @@ if (requirePostgres()) {
       assert.deepEqual(again, recorded, 'the late worker changed nothing: the push is recorded once, by attempt 2');
       assert.equal((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM host_pushes WHERE deployment_id = ? AND ip = ?', [id, stuck]))!.n, 1);
       assert.equal(await readFile(fleet.path(stuck, '/etc/shop.conf'), 'utf8'), 'v3\n');
+    });
+
+    it('kill -9 of the leader: the other API node takes over polling within the lease time; a push made meanwhile deploys once', async () => {
+      await idle();
+      // The API nodes poll the repo every second (only the leader does): replace them by two that do.
+      const polling = join(tmp.path, 'gitfleet-polling.yaml');
+      await writeFile(polling, (await readFile(configFile, 'utf8')).replace('pollInterval: 0', 'pollInterval: 1'));
+      for (const p of procs.filter((x) => x.role === 'api' && alive(x))) {
+        p.child.kill('SIGTERM');
+        await exited(p.child);
+      }
+      const [a, b] = [await spawnNode('api3', 'api', undefined, polling), await spawnNode('api4', 'api', undefined, polling)];
+      const leader = await until('one API node leads', async () => {
+        const l = [await leads(a), await leads(b)];
+        return l.filter(Boolean).length === 1 ? (l[0] ? a : b) : undefined;
+      }, 30_000);
+      const other = leader === a ? b : a;
+      const before = new Map(await Promise.all(fleet.ips.map(async (ip) => [ip, (await reloads(ip)).length] as const)));
+      leader.child.kill('SIGKILL');
+      await exited(leader.child);
+      const killedAt = Date.now();
+      // Pushed while nobody leads: no webhook, only the poller can find it.
+      const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v4\n' });
+      await until('the other node leads', async () => ((await leads(other)) ? true : undefined), 30_000);
+      const tookMs = Date.now() - killedAt;
+      assert.ok(tookMs <= 3000 + 1500, `leadership moved within the lease time (3 s) and a try: ${tookMs} ms`);
+      const dep = await until('the poller\'s deployment of the new head', async () =>
+        db.get<{ id: number; status: string; trigger: string }>("SELECT id, status, trigger FROM deployments WHERE after_sha = ? AND status NOT IN ('queued', 'running')", [head]), 60_000);
+      assert.equal(dep.trigger, 'poller');
+      assert.equal(dep.status, 'succeeded');
+      const all = await db.all<{ id: number }>('SELECT id FROM deployments WHERE after_sha = ?', [head]);
+      assert.equal(all.length, 1, 'one deployment of the new head');
+      for (const row of await rows(dep.id)) {
+        assert.equal(row.status, 'succeeded');
+        assert.equal(row.attempt, 1);
+        assert.equal(await readFile(fleet.path(row.ip, '/etc/shop.conf'), 'utf8'), 'v4\n');
+        assert.equal((await reloads(row.ip)).length - before.get(row.ip)!, 1, `${row.ip}: deployed once`);
+      }
     });
   });
 }
