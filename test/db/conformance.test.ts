@@ -30,6 +30,15 @@ export const CONFORMANCE_FILES: Array<[file: string, covers: string]> = [
   ['test/templating/templates-fleet.test.ts', 'render hashes on host pushes, inventory facts for templates'],
 ];
 
+/** Files run again in cluster mode (one process as API node and worker: deployments claimed from the store). */
+export const CLUSTER_FILES: Array<[file: string, covers: string]> = [
+  ['test/e2e/coalescing.test.ts', 'coalescing of pushes and syncs with the queue in the store'],
+  ['test/e2e/host-push-records.test.ts', 'per-host records written by the worker, metrics by the coordinator'],
+  ['test/e2e/push-pipeline.test.ts', 'the push pipeline through claims, leases and fenced records'],
+  ['test/hostsync/converge-e2e.test.ts', 'converge deployments (host-scoped) through the queue'],
+  ['test/templating/templates-fleet.test.ts', 'per-host renders staged by the worker that pushes the host'],
+];
+
 function runFiles(files: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,6 +66,18 @@ if (requirePostgres()) {
         process.stderr.write(`conformance ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
         assert.equal(r.code, 0, `${file} failed on PostgreSQL:\n${r.out.slice(-12_000)}`);
         assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test on PostgreSQL:\n${r.out.slice(-4000)}`);
+      });
+    }
+
+    for (const [file, covers] of CLUSTER_FILES) {
+      test(`${file} passes in cluster mode (${covers})`, async () => {
+        const t0 = Date.now();
+        const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+        const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_CLUSTER: '1', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
+        const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
+        process.stderr.write(`conformance (cluster) ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        assert.equal(r.code, 0, `${file} failed in cluster mode:\n${r.out.slice(-12_000)}`);
+        assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test in cluster mode:\n${r.out.slice(-4000)}`);
       });
     }
   });
