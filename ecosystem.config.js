@@ -1,5 +1,7 @@
 // pm2 definition of gitfleet: `pm2 start ecosystem.config.js` (add `--env production` for env_production).
-// One fork-mode instance: the poller and schedulers must not run twice.
+// Default: one fork-mode instance (SQLite, or one process on PostgreSQL). GITFLEET_LAYOUT=cluster: the scale-out
+// layout on PostgreSQL (README "Scale-out"): two API nodes and workers per data centre, each its own data dir and
+// port; GITFLEET_DCS=bx:2,wgq:1 says which data centres and how many workers each (default bx:1).
 // The package is ESM; Node >= 20.19 lets pm2 require() this file, so `apps` is a named export.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +11,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 // The Node that scripts/setup.sh installed when the system one is older than 24; else the system's.
 const setupNode = join(root, '.runtime', 'node', 'node_modules', '.bin', 'node');
 
-export const apps = [
+const single = [
   {
       name: 'gitfleet',
       cwd: root,
@@ -40,5 +42,35 @@ export const apps = [
       env: { NODE_ENV: 'production' },
     },
 ];
+
+/** One process of the cluster layout: the single definition with its role, data centre, port and data dir. */
+function clusterProcess(name, role, index, dc) {
+  const base = single[0];
+  const dataDir = process.env.GITFLEET_DATA_DIR ?? join(root, 'data');
+  return {
+    ...base,
+    name,
+    args: [...base.args, '--role', role, ...(dc ? ['--dc', dc] : [])],
+    env: {
+      ...base.env,
+      // API nodes on 8080, 8081 (behind the load balancer); workers on 8090+ (health and metrics only matter there).
+      GITFLEET_PORT: String(role === 'api' ? 8080 + index : 8090 + index),
+      GITFLEET_DATA_DIR: join(dataDir, name),
+    },
+  };
+}
+
+function clusterLayout() {
+  const dcs = (process.env.GITFLEET_DCS ?? 'bx:1').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+    const [dc, n] = x.split(':');
+    return { dc, n: Number(n ?? 1) };
+  });
+  const out = [clusterProcess('gitfleet-api-1', 'api', 0), clusterProcess('gitfleet-api-2', 'api', 1)];
+  let w = 0;
+  for (const { dc, n } of dcs) for (let i = 1; i <= n; i++) out.push(clusterProcess(`gitfleet-worker-${dc}-${i}`, 'worker', w++, dc));
+  return out;
+}
+
+export const apps = process.env.GITFLEET_LAYOUT === 'cluster' ? clusterLayout() : single;
 
 export default { apps };

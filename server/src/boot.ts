@@ -174,6 +174,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
     leads: () => leader.isLeader, // the reaper: on the leader only
   }) : undefined;
   if (clusterLoop) {
+    // Keys made per data dir differ between processes: a host authorised for one worker's key refuses another's.
+    const perDir = [!sshCfg.identityFile && 'deploy.ssh.identityFile', !sshCfg.knownHostsFile && 'deploy.ssh.knownHostsFile', !config.secrets.identityFile && 'secrets.identityFile'].filter(Boolean);
+    if (perDir.length) log.warn({ keys: perDir }, 'cluster mode with keys made in this process\'s data dir: point these at files every process shares (README "Scale-out")');
     clusterLoop.start();
     log.info({ node: node.id, role: node.role, dc: node.dc }, 'cluster mode: work is claimed from the store');
   }
