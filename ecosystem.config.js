@@ -46,6 +46,7 @@ const single = [
 /** One process of the cluster layout: the single definition with its role, data centre, port and data dir. */
 function clusterProcess(name, role, index, dc) {
   const base = single[0];
+  const basePort = Number(process.env.GITFLEET_PORT ?? 8080);
   const dataDir = process.env.GITFLEET_DATA_DIR ?? join(root, 'data');
   return {
     ...base,
@@ -53,8 +54,8 @@ function clusterProcess(name, role, index, dc) {
     args: [...base.args, '--role', role, ...(dc ? ['--dc', dc] : [])],
     env: {
       ...base.env,
-      // API nodes on 8080, 8081 (behind the load balancer); workers on 8090+ (health and metrics only matter there).
-      GITFLEET_PORT: String(role === 'api' ? 8080 + index : 8090 + index),
+      // API nodes on PORT, PORT+1 (behind the load balancer; PORT = GITFLEET_PORT or 8080); workers on PORT+10 and up.
+      GITFLEET_PORT: String(basePort + (role === 'api' ? index : 10 + index)),
       GITFLEET_DATA_DIR: join(dataDir, name),
     },
   };
