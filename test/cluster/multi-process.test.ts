@@ -32,6 +32,7 @@ if (requirePostgres()) {
     let configFile: string;
     const procs: Proc[] = [];
     const dcOf = new Map<string, string>();
+    let firstId = 0;
 
     const spawnNode = async (name: string, role: string, dc?: string, config = configFile): Promise<Proc> => {
       const port = await freePort();
@@ -145,6 +146,7 @@ if (requirePostgres()) {
       const r = await deliver(`${procs[1]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.queued[0] as number;
+      firstId = id;
       const d = await finished(procs[0]!, id);
       assert.equal(d.status, 'succeeded', JSON.stringify(d));
       const got = await rows(id);
@@ -163,6 +165,16 @@ if (requirePostgres()) {
       assert.equal(await maxOverlap('wgq', before), 2, 'wgq: 2 host pushes at once, not more');
       const state = await db.get<{ last_commit: string }>("SELECT last_commit FROM unit_state WHERE unit = 'nginx/prod/shop'");
       assert.equal(state?.last_commit, head, 'the unit state advanced to the pushed commit');
+    });
+
+    it('the next push of each host goes to the worker that pushed it last (its SSH connection is warm)', async () => {
+      await idle();
+      const prev = await fx.head();
+      const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v1b\n' });
+      const id = (await deliver(`${procs[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
+      assert.equal((await finished(procs[0]!, id)).status, 'succeeded');
+      const last = new Map((await rows(firstId)).map((x) => [x.ip, x.lease_owner]));
+      for (const row of await rows(id)) assert.equal(row.lease_owner, last.get(row.ip), `${row.ip}: pushed by the same worker as before`);
     });
 
     it('kill -9 of the process coordinating a running deployment at about half way: another worker finishes it', async () => {

@@ -18,6 +18,9 @@ const kindOf = (q: Queryable, col = 'request') => (q.dialect === 'postgres' ? `$
 
 export interface ClaimedDeployment { id: number; attempt: number }
 
+/** How long a queued host push waits for the live worker that pushed the host last (warm connection) before any worker of its DC may take it. */
+export const AFFINITY_GRACE_SECONDS = 2;
+
 /**
  * Claim the oldest deployment that may start: a sync at once; a push only when it is its branch's oldest waiting
  * push and no push of the branch runs (pushes diff from where the previous one ended). Status → running.
@@ -63,12 +66,18 @@ export async function claimHostPushes(db: Db, owner: string, leaseSeconds: numbe
   if (lim.free <= 0) return [];
   return db.tx(async (q) => {
     const dcFilter = lim.dc === null ? '' : 'AND (hp.dc = ? OR hp.dc IS NULL)';
-    const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null }>(
-      `SELECT hp.id, hp.unit, hp.ip, hp.dc FROM host_pushes hp
+    // last_owner: the worker that last pushed this unit to the host; while it is alive it has the host's warm SSH
+    // connection, so for a short grace after queueing the row is left to it.
+    const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null; last_owner: string | null; fresh: number }>(
+      `SELECT hp.id, hp.unit, hp.ip, hp.dc,
+          (SELECT p.lease_owner FROM host_pushes p WHERE p.unit = hp.unit AND p.ip = hp.ip AND p.id < hp.id AND p.status = 'succeeded' ORDER BY p.id DESC LIMIT 1) AS last_owner,
+          CASE WHEN hp.queued_at > ${dbTime(q, -AFFINITY_GRACE_SECONDS)} THEN 1 ELSE 0 END AS fresh
+        FROM host_pushes hp
         WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter}
           AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
         ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), Math.max(lim.free * 4, 64)]);
     if (!candidates.length) return [];
+    const alive = new Set((await q.all<{ id: string }>(`SELECT id FROM cluster_nodes WHERE seen_at >= ${dbTime(q, -leaseSeconds)}`)).map((r) => r.id));
     const running = new Map((await q.all<{ dc: string; n: number }>(
       "SELECT COALESCE(dc, '') AS dc, COUNT(*) AS n FROM host_pushes WHERE status = 'running' GROUP BY COALESCE(dc, '')")).map((r) => [r.dc, Number(r.n)]));
     const ordered = lim.prefer?.size ? [...candidates.filter((c) => lim.prefer!.has(c.ip)), ...candidates.filter((c) => !lim.prefer!.has(c.ip))] : candidates;
@@ -79,6 +88,7 @@ export async function claimHostPushes(db: Db, owner: string, leaseSeconds: numbe
       const dc = c.dc ?? '';
       const key = `${c.unit}\u0000${c.ip}`;
       if ((running.get(dc) ?? 0) >= lim.dcCap || busy.has(key)) continue;
+      if (c.fresh && c.last_owner && c.last_owner !== owner && alive.has(c.last_owner)) continue; // its warm worker's turn
       running.set(dc, (running.get(dc) ?? 0) + 1);
       busy.add(key);
       taken.push(Number(c.id));
