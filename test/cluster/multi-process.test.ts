@@ -74,6 +74,8 @@ if (requirePostgres()) {
 
     const leads = async (p: Proc) => /^gitfleet_leader\{[^}]*\} 1$/m.test(await (await fetch(`${p.url}/metrics`)).text());
     const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+    /** The API processes still running (requests go to them, never to a worker a test stops). */
+    const apiNodes = () => procs.filter((p) => p.role === 'api' && alive(p));
 
     before(async () => {
       tmp = await tempDir('gf-cluster-');
@@ -106,7 +108,7 @@ if (requirePostgres()) {
       await spawnNode('api1', 'api');
       await Promise.all([spawnNode('api2', 'api'), spawnNode('bx1', 'worker', 'bx'), spawnNode('bx2', 'worker', 'bx'), spawnNode('wgq1', 'worker', 'wgq')]);
       for (const ip of fleet.ips) {
-        const r = await api(procs[0]!, '/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['shop'], labels: { idc: dcOf.get(ip) } } });
+        const r = await api(apiNodes()[0]!, '/api/v1/hosts', { method: 'POST', body: { ip, env: 'prod', apps: ['shop'], labels: { idc: dcOf.get(ip) } } });
         assert.equal(r.status, 201, JSON.stringify(r.body));
       }
     });
@@ -143,11 +145,11 @@ if (requirePostgres()) {
       const prev = await fx.head();
       const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v1\n' });
       // The webhook goes to the second API process; the first one answers the reads.
-      const r = await deliver(`${procs[1]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
+      const r = await deliver(`${apiNodes()[1]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.queued[0] as number;
       firstId = id;
-      const d = await finished(procs[0]!, id);
+      const d = await finished(apiNodes()[0]!, id);
       assert.equal(d.status, 'succeeded', JSON.stringify(d));
       const got = await rows(id);
       assert.equal(got.length, 6, 'one host push row per host');
@@ -171,8 +173,8 @@ if (requirePostgres()) {
       await idle();
       const prev = await fx.head();
       const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v1b\n' });
-      const id = (await deliver(`${procs[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
-      assert.equal((await finished(procs[0]!, id)).status, 'succeeded');
+      const id = (await deliver(`${apiNodes()[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
+      assert.equal((await finished(apiNodes()[0]!, id)).status, 'succeeded');
       const last = new Map((await rows(firstId)).map((x) => [x.ip, x.lease_owner]));
       for (const row of await rows(id)) assert.equal(row.lease_owner, last.get(row.ip), `${row.ip}: pushed by the same worker as before`);
     });
@@ -185,7 +187,7 @@ if (requirePostgres()) {
       const before = new Map(await Promise.all(fleet.ips.map(async (ip) => [ip, (await reloads(ip)).length] as const)));
       const prev = await fx.head();
       const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v2\n' });
-      const r = await deliver(`${procs[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
+      const r = await deliver(`${apiNodes()[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
       const id = r.body.queued[0] as number;
       await until('the other hosts done, the hung host in flight', async () => {
         const got = await rows(id);
@@ -201,7 +203,7 @@ if (requirePostgres()) {
       await exited(victim.child);
       const holderProc = procs.find((p) => p.child.pid === pidOf(holder));
       await fleet.resumeHost(stuck);
-      const d = await finished(procs[1]!, id);
+      const d = await finished(apiNodes()[0]!, id);
       assert.equal(d.status, 'succeeded', JSON.stringify(d));
       const after = await db.get<{ lease_owner: string; lease_attempt: number }>('SELECT lease_owner, lease_attempt FROM deployments WHERE id = ?', [id]);
       assert.notEqual(after!.lease_owner, coord!.lease_owner, 'another process finished coordinating it');
@@ -234,7 +236,7 @@ if (requirePostgres()) {
       await fleet.pauseHost(stuck);
       const prev = await fx.head();
       const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v3\n' });
-      const id = (await deliver(`${procs[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
+      const id = (await deliver(`${apiNodes()[0]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
       const first = await until('the frozen host\'s push claimed', async () => (await rows(id)).find((x) => x.ip === stuck && x.status === 'running' && x.lease_owner) ?? undefined, 60_000);
       const stalled = procs.find((p) => p.child.pid === pidOf(first.lease_owner!) && p.child.exitCode === null)!;
       assert.equal(stalled.dc, 'bx');
@@ -246,7 +248,7 @@ if (requirePostgres()) {
         }, 30_000);
         assert.equal(second.node_dc, 'bx', 'taken over inside its data centre');
         await fleet.resumeHost(stuck);
-        const d = await finished(procs[1]!, id);
+        const d = await finished(apiNodes()[0]!, id);
         assert.equal(d.status, 'succeeded', JSON.stringify(d));
       } finally {
         await fleet.resumeHost(stuck);
@@ -301,6 +303,43 @@ if (requirePostgres()) {
         assert.equal(await readFile(fleet.path(row.ip, '/etc/shop.conf'), 'utf8'), 'v4\n');
         assert.equal((await reloads(row.ip)).length - before.get(row.ip)!, 1, `${row.ip}: deployed once`);
       }
+    });
+
+    it('SIGTERM of the coordinating worker: it exits within the grace, hands the deployment back at once, another finishes it', async () => {
+      await idle();
+      const stuck = fleet.ips[2]!;
+      await fleet.pauseHost(stuck);
+      const apiNode = procs.find((p) => p.role === 'api' && alive(p))!;
+      const prev = await fx.head();
+      const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v5\n' });
+      const id = (await deliver(`${apiNode.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }))).body.queued[0] as number;
+      let victim: Proc;
+      try {
+        await until('the other hosts done, the hung host in flight', async () => {
+          const got = await rows(id);
+          return got.length === 6 && got.filter((x) => x.status === 'succeeded').length === 5 && got.find((x) => x.ip === stuck)?.status === 'running' ? true : undefined;
+        }, 60_000);
+        const coord = await db.get<{ lease_owner: string }>('SELECT lease_owner FROM deployments WHERE id = ?', [id]);
+        victim = procs.find((p) => p.child.pid === pidOf(coord!.lease_owner) && alive(p))!;
+        const t0 = Date.now();
+        victim.child.kill('SIGTERM');
+        const { code } = await exited(victim.child);
+        assert.equal(code, 0);
+        assert.ok(Date.now() - t0 < 15_000, 'exited within the grace (2 s) and closing');
+        assert.match(victim.out.join(''), /handed over the deployments this process coordinated/);
+        // Handed back at once: queued again (or already claimed by another worker), no lease expiry waited for.
+        const now = await db.get<{ status: string; lease_owner: string | null }>('SELECT status, lease_owner FROM deployments WHERE id = ?', [id]);
+        assert.ok(now!.status === 'queued' || now!.lease_owner !== coord!.lease_owner, JSON.stringify(now));
+      } finally {
+        await fleet.resumeHost(stuck);
+      }
+      const d = await finished(apiNode, id);
+      assert.equal(d.status, 'succeeded', JSON.stringify(d));
+      for (const row of await rows(id)) {
+        assert.equal(row.status, 'succeeded', `${row.ip}: not recorded as aborted by the worker that stopped`);
+        assert.equal(await readFile(fleet.path(row.ip, '/etc/shop.conf'), 'utf8'), 'v5\n');
+      }
+      assert.equal((await db.get<{ lease_attempt: number }>('SELECT lease_attempt FROM deployments WHERE id = ?', [id]))!.lease_attempt, 2);
     });
   });
 }

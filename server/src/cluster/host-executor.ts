@@ -3,7 +3,7 @@
 // whose lease was reaped (the worker stalled) is aborted and its result dropped, never recorded twice.
 import type { Logger } from 'pino';
 import * as rec from '../db/deployments.js';
-import { claimHostPushes, finishHostPushFenced, type ClaimedHostPush } from '../db/work-queue.js';
+import { claimHostPushes, finishHostPushFenced, releaseHostPush, type ClaimedHostPush } from '../db/work-queue.js';
 import { hostWork, prepareUnit, stagingRoot, type HostWorkDeps, type UnitPrep } from '../deploy/host-work.js';
 import { parseUnitKey } from '../gitops/targets.js';
 import type { SshConnections } from '../ssh/connections.js';
@@ -116,7 +116,15 @@ export class HostExecutor {
       // Host-push metrics are counted by the coordinator from the recorded results (a deferred host's retry once).
       await hostWork(deps, prep, input, { ip: row.ip, hostname: row.hostname, port: row.port, user: row.user }, row.id, {
         start: async () => undefined, // the claim set it running
-        finish: (res, withCommit) => finishHostPushFenced(deps.db, fence, res, withCommit ? { unit: row.unit, ip: row.ip, commit, deploymentId: row.deploymentId } : null, now()),
+        finish: async (res, withCommit) => {
+          // Cut off by this worker's shutdown: not a result of the host. Back to the queue for another worker
+          // (the attempt is kept, so the next claim runs the hooks a half-done push may owe).
+          if (res.status === 'aborted' && this.kill.signal.aborted) {
+            if (await releaseHostPush(deps.db, fence)) log.warn('shutting down: host push returned to the queue');
+            return false;
+          }
+          return finishHostPushFenced(deps.db, fence, res, withCommit ? { unit: row.unit, ip: row.ip, commit, deploymentId: row.deploymentId } : null, now());
+        },
       });
     } finally {
       const e = entry;

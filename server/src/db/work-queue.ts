@@ -124,6 +124,13 @@ export async function finishHostPushFenced(db: Db, row: { id: number; owner: str
   });
 }
 
+/** Give a claimed host push back to the queue unrecorded (this worker stops before it could finish it): attempt kept. */
+export async function releaseHostPush(db: Db, row: { id: number; owner: string; attempt: number }): Promise<boolean> {
+  const r = await db.run("UPDATE host_pushes SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND attempt = ? AND status = 'running'",
+    [row.id, row.owner, row.attempt]);
+  return r.changes === 1;
+}
+
 /** The coordinator's side: host rows of a unit in a deployment (existing ones are reused when a run resumes). */
 export async function ensureHostPushes(db: Db, deploymentId: number, unit: string,
   hosts: Array<{ ip: string; hostname?: string | null; port?: number | null; user?: string | null; dc: string | null }>): Promise<Map<string, number>> {
