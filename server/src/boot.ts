@@ -38,6 +38,8 @@ import { listenPolicy } from './auth/listen-policy.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ConfigError } from './errors.js';
 import { clusterNode } from './cluster/node.js';
+import { openChannel } from './cluster/channel.js';
+import { startLiveBridge } from './cluster/live-bridge.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -87,6 +89,10 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   }
   if (policy.warning) log.warn({ host: config.server.host }, policy.warning);
   const audit = new AuditLog({ db, log, clock });
+  const channel = await openChannel({ url: config.db.url, db, log: log.child({ component: 'channel' }), name: node.id }).catch(async (err: unknown) => {
+    await db.close();
+    throw err;
+  });
 
   const sshCfg = config.deploy.ssh;
   const identityFile = sshCfg.identityFile ?? join(config.dataDir, 'ssh', 'id_ed25519');
@@ -128,7 +134,9 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, shutdown: shutdown.signal };
+  // Several processes share a PostgreSQL store: each one's dashboards see every node's changes (README "PostgreSQL").
+  const bridge = db.dialect === 'postgres' ? startLiveBridge({ bus: live, channel, node: node.id, log: log.child({ component: 'live-bridge' }) }) : undefined;
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, channel, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
@@ -174,6 +182,8 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await closed;
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs
       await launcher.close();
+      bridge?.stop();
+      await channel.close();
       await db.close();
       log.info('stopped');
     })();

@@ -15,6 +15,7 @@ import type { LiveBus } from './events/live-bus.js';
 import type { Auth } from './auth/auth-service.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { ClusterNode } from './cluster/node.js';
+import type { Channel } from './cluster/channel.js';
 
 export interface AppContext {
   config: Config;
@@ -40,6 +41,8 @@ export interface AppContext {
   audit: AuditLog;
   /** This process in a cluster (id, role, data centre): cluster/node.ts. */
   node: ClusterNode;
+  /** Pub/sub between the processes sharing the store (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite): cluster/channel.ts. */
+  channel: Channel;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }
