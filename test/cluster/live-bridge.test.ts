@@ -4,7 +4,10 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { decodeLive, encodeLive } from '../../server/src/cluster/live-bridge.js';
+import { LocalChannel } from '../../server/src/cluster/channel.js';
+import { decodeLive, encodeLive, startLiveBridge } from '../../server/src/cluster/live-bridge.js';
+import { LiveBus, type LiveEvent } from '../../server/src/events/live-bus.js';
+import { createLogger } from '../../server/src/log.js';
 import { requirePostgres, testPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -50,6 +53,34 @@ test('the wire form: small data as is, too big cut to its ids; foreign payloads 
   for (const bad of ['', 'null', '[]', '{"node":"n","type":"resync","at":"x","data":{}}', '{"node":"n","type":"host","at":"x","data":[]}', '{"type":"host","at":"x","data":{}}']) {
     assert.equal(decodeLive(bad), null, bad);
   }
+});
+
+test('two bridges on one channel: each bus gets the other\'s events once, marked remote, with their time; nothing echoes', async () => {
+  const channel = new LocalChannel(); // stands in for the shared database: every bridge hears every notification
+  const log = createLogger('silent');
+  const busA = new LiveBus(100);
+  const busB = new LiveBus(100);
+  const seenA: LiveEvent[] = [];
+  const seenB: LiveEvent[] = [];
+  busA.subscribe((e) => seenA.push(e));
+  busB.subscribe((e) => seenB.push(e));
+  const bridgeA = startLiveBridge({ bus: busA, channel, node: 'node-a', log });
+  const bridgeB = startLiveBridge({ bus: busB, channel, node: 'node-b', log });
+  const sent = busA.publish('deployment', { id: 7, status: 'running' });
+  busA.resync('a local matter'); // about A's own listening: never sent
+  busB.publish('unit', { deploymentId: 7, unit: 'nginx/prod/shop', status: 'ok' });
+  await until('both relayed', async () => (seenA.length === 3 && seenB.length === 2 ? true : undefined), 5000);
+  await new Promise((r) => setTimeout(r, 50)); // room for an echo to show up
+  assert.deepEqual(seenB.map((e) => [e.type, e.remote ?? 'local']), [['unit', 'local'], ['deployment', 'node-a']]);
+  const relayed = seenB.find((e) => e.type === 'deployment')!;
+  assert.deepEqual(relayed.data, { id: 7, status: 'running' });
+  assert.equal(relayed.at, sent.at);
+  assert.deepEqual(seenA.map((e) => [e.type, e.remote ?? 'local']), [['deployment', 'local'], ['resync', 'local'], ['unit', 'node-b']]);
+  assert.deepEqual(bridgeA.counts, { sent: 1, received: 1, dropped: 0 });
+  assert.deepEqual(bridgeB.counts, { sent: 1, received: 1, dropped: 0 });
+  bridgeA.stop();
+  bridgeB.stop();
+  await channel.close();
 });
 
 if (requirePostgres()) {
