@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { LocalChannel } from '../../server/src/cluster/channel.js';
-import { decodeLive, encodeLive, startLiveBridge } from '../../server/src/cluster/live-bridge.js';
+import { decodeLive, encodeBatch, encodeEvent, startLiveBridge } from '../../server/src/cluster/live-bridge.js';
 import { LiveBus, type LiveEvent } from '../../server/src/events/live-bus.js';
 import { createLogger } from '../../server/src/log.js';
 import { requirePostgres, testPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -43,14 +43,17 @@ function sse(url: string, headers: Record<string, string> = {}) {
 const waitFrame = (what: string, frames: Frame[], pred: (f: Frame) => boolean) =>
   until(what, async () => frames.find(pred), 10_000);
 
-test('the wire form: small data as is, too big cut to its ids; foreign payloads are ignored', () => {
+test('the wire form: events in order, small data as is, too big cut to its ids; foreign payloads are ignored', () => {
   const small = { type: 'host' as const, at: '2026-12-06T22:00:00.000Z', data: { deploymentId: 3, unit: 'nginx/prod/shop', ip: '10.0.0.1', status: 'ok' } };
-  assert.deepEqual(decodeLive(encodeLive('n1', small)), { node: 'n1', ...small });
   const big = { type: 'drift' as const, at: small.at, data: { unit: 'nginx/prod/shop', drifted: 3, hosts: 5000, pad: 'x'.repeat(9000), ip: 'y'.repeat(300) } };
-  const wire = encodeLive('n1', big);
-  assert.ok(Buffer.byteLength(wire) < 8000);
-  assert.deepEqual(decodeLive(wire)?.data, { truncated: true, unit: 'nginx/prod/shop' }, 'ids kept, long values and other fields gone');
-  for (const bad of ['', 'null', '[]', '{"node":"n","type":"resync","at":"x","data":{}}', '{"node":"n","type":"host","at":"x","data":[]}', '{"type":"host","at":"x","data":{}}']) {
+  const cut = encodeEvent(big);
+  assert.ok(Buffer.byteLength(cut) < 8000);
+  const wire = encodeBatch('n1', [encodeEvent(small), cut]);
+  assert.deepEqual(decodeLive(wire), { node: 'n1', events: [small, { ...big, data: { truncated: true, unit: 'nginx/prod/shop' } }] }, 'ids kept, long values and other fields gone');
+  assert.deepEqual(decodeLive('{"node":"n2","resync":true}'), { node: 'n2', resync: true });
+  assert.deepEqual(decodeLive('{"node":"n","events":[{"type":"resync","at":"x","data":{}},{"type":"host","at":"x","data":[]},{"type":"unit","at":"x","data":{"a":1}}]}'),
+    { node: 'n', events: [{ type: 'unit', at: 'x', data: { a: 1 } }] }, 'unknown types and malformed events left out');
+  for (const bad of ['', 'null', '[]', '{"events":[]}', '{"node":"n","type":"host","at":"x","data":{}}', '{"node":"n","resync":1}']) {
     assert.equal(decodeLive(bad), null, bad);
   }
 });
@@ -76,8 +79,29 @@ test('two bridges on one channel: each bus gets the other\'s events once, marked
   assert.deepEqual(relayed.data, { id: 7, status: 'running' });
   assert.equal(relayed.at, sent.at);
   assert.deepEqual(seenA.map((e) => [e.type, e.remote ?? 'local']), [['deployment', 'local'], ['resync', 'local'], ['unit', 'node-b']]);
-  assert.deepEqual(bridgeA.counts, { sent: 1, received: 1, dropped: 0 });
-  assert.deepEqual(bridgeB.counts, { sent: 1, received: 1, dropped: 0 });
+  assert.deepEqual(bridgeA.counts, { sent: 1, received: 1, dropped: 0, notifications: 1 });
+  assert.deepEqual(bridgeB.counts, { sent: 1, received: 1, dropped: 0, notifications: 1 });
+  bridgeA.stop();
+  bridgeB.stop();
+  await channel.close();
+});
+
+test('events queued beyond the bound are dropped and the other nodes told to resync', async () => {
+  const channel = new LocalChannel();
+  const log = createLogger('silent');
+  const busA = new LiveBus(100);
+  const busB = new LiveBus(100);
+  const seenB: LiveEvent[] = [];
+  busB.subscribe((e) => seenB.push(e));
+  const bridgeA = startLiveBridge({ bus: busA, channel, node: 'node-a', log });
+  const bridgeB = startLiveBridge({ bus: busB, channel, node: 'node-b', log });
+  // Synchronously: the first goes out at once, the next 10,001 pile up behind its NOTIFY and pass the bound.
+  for (let i = 0; i < 10_002; i++) busA.publish('host', { deploymentId: 1, ip: `10.1.${i >> 8}.${i & 255}`, status: 'ok' });
+  busA.publish('deployment', { id: 1, status: 'succeeded' }); // queued after the drop: still delivered
+  await until('resync and the last event on B', async () => (seenB.some((e) => e.type === 'deployment') ? true : undefined), 5000);
+  assert.deepEqual(seenB.map((e) => e.type), ['host', 'resync', 'deployment']);
+  assert.match(String(seenB[1]!.data.reason), /node node-a dropped events/);
+  assert.deepEqual(bridgeA.counts, { sent: 2, received: 0, dropped: 10_001, notifications: 3 });
   bridgeA.stop();
   bridgeB.stop();
   await channel.close();
@@ -140,6 +164,20 @@ if (requirePostgres()) {
       } finally {
         await onA.stop();
         await onB.stop();
+      }
+    });
+
+    test('a burst of 5,000 events reaches the other node complete and in order', async () => {
+      const seen: number[] = [];
+      const unsubscribe = b.ctx.live!.subscribe((e) => { if (e.type === 'host' && e.data.deploymentId === 99) seen.push(e.data.n as number); });
+      try {
+        const t0 = Date.now();
+        for (let n = 0; n < 5000; n++) a.ctx.live!.publish('host', { deploymentId: 99, unit: 'nginx/prod/shop', ip: `10.2.${n >> 8}.${n & 255}`, status: 'ok', n });
+        await until('all 5,000 on B', async () => (seen.length >= 5000 ? true : undefined), 20_000);
+        process.stderr.write(`live bridge: 5,000 events from A on B's bus in ${Date.now() - t0} ms\n`);
+        assert.deepEqual(seen, Array.from({ length: 5000 }, (_, n) => n));
+      } finally {
+        unsubscribe();
       }
     });
 
