@@ -1,6 +1,7 @@
 // The cluster channel: two PostgreSQL channels on one real database (delivery both ways and to the sender's own
 // listeners, topic isolation, the payload limit, a killed listening backend coming back), and the in-process one.
 import { strict as assert } from 'node:assert';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -173,6 +174,50 @@ if (requirePostgres()) {
       await arrived('after the reconnect', got.got, 'after the reconnect');
       assert.equal(reconnects, 1);
       assert.ok(waited < 1500, `back within the backoff cap (${waited} ms after connections were allowed again)`);
+    });
+
+    test('a listening connection cut silently (no FIN, no RST) is found by its ping and replaced', async () => {
+      // A TCP relay to PostgreSQL that can stop forwarding without closing anything: what a firewall losing its state does.
+      const pairs: Array<[Socket, Socket]> = [];
+      const target = new URL(url);
+      const relay: Server = createServer((down) => {
+        const up = connect(Number(target.port), target.hostname);
+        down.pipe(up);
+        up.pipe(down);
+        const quiet = () => { down.destroy(); up.destroy(); };
+        down.on('error', quiet);
+        up.on('error', quiet);
+        pairs.push([down, up]);
+      });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+      try {
+        const relayed = new URL(url);
+        relayed.port = String((relay.address() as { port: number }).port);
+        const a = await open('a5');
+        const db = await openPostgres(url);
+        pools.push(db);
+        const cap = capture();
+        const b = await PgChannel.open({ url: relayed.toString(), db, log: cap.log, name: 'b5', pingMs: 300, backoff: { minMs: 50, maxMs: 400 } });
+        channels.push(b);
+        const got = collect(b, 'silent_t');
+        let reconnects = 0;
+        b.onReconnect(() => reconnects++);
+        await b.ready();
+        await a.notify('silent_t', 'before');
+        await arrived('before the cut', got.got, 'before');
+        const frozen = pairs.length;
+        for (const [down, up] of pairs) { down.unpipe(up); up.unpipe(down); }
+        await a.notify('silent_t', 'lost in the cut');
+        await until('the reconnect', async () => (reconnects === 1 ? true : undefined), 5000);
+        assert.ok(pairs.length > frozen, 'a new connection through the relay');
+        assert.ok(cap.records.some((r) => r.msg === 'channel: the listening connection dropped; reconnecting' && /did not answer within 300 ms/.test(String((r.err as { message?: string })?.message))));
+        await a.notify('silent_t', 'after');
+        await arrived('after the reconnect', got.got, 'after');
+        assert.deepEqual(got.got, ['before', 'after'], 'what was sent during the cut is lost (hence onReconnect)');
+      } finally {
+        for (const [down, up] of pairs) { down.destroy(); up.destroy(); }
+        await new Promise((r) => relay.close(r));
+      }
     });
 
     test('close ends the listening backend; notify afterwards is refused', async () => {

@@ -105,6 +105,12 @@ export interface PgChannelOptions {
   name?: string;
   /** Reconnect delay: doubling from minMs to maxMs while the database does not answer. */
   backoff?: { minMs: number; maxMs: number };
+  /**
+   * The listening connection is asked `SELECT 1` this often and dropped (then reopened) when it does not answer
+   * within as long: a connection cut silently (a firewall's state gone, a frozen peer) hears nothing and reports
+   * nothing, and TCP keepalives take minutes to notice. Default 15 s.
+   */
+  pingMs?: number;
 }
 
 /**
@@ -124,12 +130,16 @@ export class PgChannel implements Channel {
   private readonly backoff: { minMs: number; maxMs: number };
 
   private readonly purpose: string;
+  private readonly pingMs: number;
+  /** Ends the current connection's ping. */
+  private unping: () => void = () => undefined;
 
   private constructor(private readonly o: PgChannelOptions) {
     // application_name takes printable ASCII only (others become ?): keep it legible.
     this.purpose = o.name ? `listen ${o.name.replace(/[^\x20-\x7e]/g, '_')}` : 'listen';
     this.backoff = o.backoff ?? { minMs: 100, maxMs: 5000 };
     this.delayMs = this.backoff.minMs;
+    this.pingMs = o.pingMs ?? 15_000;
   }
 
   /** Connects the listening connection (a failure here fails the caller: the start). */
@@ -167,6 +177,7 @@ export class PgChannel implements Channel {
     const c = this.client;
     this.client = null;
     this.topics.clear();
+    this.unping();
     await c?.end().catch(() => undefined);
   }
 
@@ -187,6 +198,7 @@ export class PgChannel implements Channel {
     const onLost = (err?: Error) => {
       if (lost) return;
       lost = true;
+      clearInterval(ping);
       c.removeAllListeners('notification');
       c.end().catch(() => undefined);
       if (this.client !== c || this.closed) return;
@@ -196,6 +208,19 @@ export class PgChannel implements Channel {
     };
     c.on('error', onLost);
     c.on('end', () => onLost());
+    let pinging = false;
+    const ping = setInterval(() => {
+      if (pinging) return;
+      pinging = true;
+      const silent = setTimeout(() => {
+        // end() would wait for the peer that does not answer: close the socket itself (its queries fail with it).
+        (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        onLost(new Error(`the listening connection did not answer within ${this.pingMs} ms`));
+      }, this.pingMs);
+      c.query('SELECT 1').then(() => undefined, () => undefined).finally(() => { clearTimeout(silent); pinging = false; });
+    }, this.pingMs);
+    ping.unref();
+    this.unping = () => clearInterval(ping);
   }
 
   private schedule(): void {
