@@ -1,7 +1,6 @@
 // A small pub/sub between the processes sharing one store: PostgreSQL LISTEN/NOTIFY, or an in-process emitter on
 // SQLite (one process). Notifications are hints (wake up, re-read): they are lost while a listener is disconnected,
 // so after a reconnect onReconnect callbacks run and the caller re-reads what it may have missed.
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
 import { connectDedicated } from '../db/postgres.js';
@@ -9,7 +8,7 @@ import { connectDedicated } from '../db/postgres.js';
 export interface Channel {
   /**
    * Send `payload` to every listener of `topic` in every process, this one included (on PostgreSQL too: the listening
-   * connection is not the sending one). Rejects a bad topic or a payload of MAX_PAYLOAD_BYTES or more.
+   * connection is not the sending one). Rejects a bad topic or a payload over MAX_PAYLOAD_BYTES.
    */
   notify(topic: string, payload: string): Promise<void>;
   /** Call `cb` for each notification on `topic` (a throwing cb is the cb's problem); returns the unsubscribe. */
@@ -42,21 +41,18 @@ function deliver(set: Set<(p: string) => void> | undefined, payload: string, log
   }
 }
 
-/** SQLite: one process, so an emitter; delivery is asynchronous as it is on PostgreSQL. */
+/** SQLite: one process, so in-process delivery; asynchronous, as on PostgreSQL (a listener never runs inside notify). */
 export class LocalChannel implements Channel {
-  private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly topics = new Map<string, Set<(p: string) => void>>();
   private closed = false;
 
-  constructor(private readonly log?: Logger) {
-    this.emitter.on('n', (topic: string, payload: string) => deliver(this.topics.get(topic), payload, this.log));
-  }
+  constructor(private readonly log?: Logger) {}
 
   async notify(topic: string, payload: string): Promise<void> {
     checkTopic(topic);
     checkPayload(topic, payload);
     if (this.closed) throw new Error('channel closed');
-    setImmediate(() => this.emitter.emit('n', topic, payload));
+    setImmediate(() => deliver(this.topics.get(topic), payload, this.log));
   }
 
   listen(topic: string, cb: (payload: string) => void): () => void {
@@ -114,7 +110,7 @@ export interface PgChannelOptions {
 }
 
 /**
- * PostgreSQL: one dedicated connection (application_name `gitfleet listen`) LISTENs on every topic in use; NOTIFY
+ * PostgreSQL: one dedicated connection (application_name `gitfleet listen <name>`) LISTENs on every topic in use; NOTIFY
  * goes through the pool. When the listening connection drops it is reopened with backoff, LISTENs again, and the
  * onReconnect callbacks run.
  */
