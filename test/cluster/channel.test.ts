@@ -128,6 +128,21 @@ if (requirePostgres()) {
       assert.deepEqual(bOther.got, ['for-other'], 'other_t no longer delivered to b');
     });
 
+    test('announceWork on one node wakes onWork on another (and on itself)', async () => {
+      const a = await open('a6');
+      const b = await open('b6');
+      const onB: WorkHint[] = [];
+      const onA: WorkHint[] = [];
+      onWork(b, (w) => onB.push(w));
+      onWork(a, (w) => onA.push(w));
+      await Promise.all([a.ready(), b.ready()]);
+      assert.equal(await announceWork(a, { kind: 'host', dc: 'bx' }), true);
+      assert.equal(await announceWork(a, { kind: 'deployment', dc: null }), true);
+      await until('both hints on B', async () => (onB.length === 2 ? true : undefined), 5000);
+      assert.deepEqual(onB, [{ kind: 'host', dc: 'bx' }, { kind: 'deployment', dc: null }]);
+      await until('both hints on A', async () => (onA.length === 2 ? true : undefined), 5000);
+    });
+
     test('payloads up to PostgreSQL\'s limit go through; bigger ones and bad topics are refused with a clear error', async () => {
       const a = await open('a2');
       const b = await open('b2');
