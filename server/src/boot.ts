@@ -42,6 +42,9 @@ import { Hints } from './cluster/hints.js';
 import { HostExecutor } from './cluster/host-executor.js';
 import { ClusterLoop } from './cluster/loop.js';
 import { startLeader } from './cluster/leader.js';
+import { openChannel } from './cluster/channel.js';
+import { startLiveBridge } from './cluster/live-bridge.js';
+import { announceWork, onWork } from './cluster/wake.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -91,6 +94,10 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   }
   if (policy.warning) log.warn({ host: config.server.host }, policy.warning);
   const audit = new AuditLog({ db, log, clock });
+  const channel = await openChannel({ url: config.db.url, db, log: log.child({ component: 'channel' }), name: node.id }).catch(async (err: unknown) => {
+    await db.close();
+    throw err;
+  });
 
   const sshCfg = config.deploy.ssh;
   const identityFile = sshCfg.identityFile ?? join(config.dataDir, 'ssh', 'id_ed25519');
@@ -136,12 +143,22 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const hints = new Hints();
   const cluster = node.clustered ? {
     owner: node.id, leaseSeconds: cl.leaseSeconds, dcField: cl.dcField, pollMs: cl.pollMs,
-    announce: () => hints.emit(), changed: (signal: AbortSignal, ms: number) => hints.wait(signal, ms),
+    // New work: wake this process now and the others through the store (a hint: they poll anyway).
+    announce: (what: 'deployment' | 'host', dcs?: Array<string | null>) => {
+      hints.emit();
+      for (const dc of dcs ?? [null]) void announceWork(channel, { kind: what, dc });
+    },
+    changed: (signal: AbortSignal, ms: number) => hints.wait(signal, ms),
   } : undefined;
+  if (cluster) onWork(channel, () => hints.emit());
   const deployer = new Deployer({ config, db, clock, metrics, cmdb, ssh, launcher, repo, log, windows, cluster });
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
-  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, leader, shutdown: shutdown.signal };
+  // Several processes share a PostgreSQL store: each one's dashboards see every node's changes (README "PostgreSQL").
+  const bridge = db.dialect === 'postgres' ? startLiveBridge({ bus: live, channel, node: node.id, log: log.child({ component: 'live-bridge' }) }) : undefined;
+  // Another node recorded a host push or a deployment change: a coordinator waiting on its rows looks now.
+  if (cluster) live.subscribe((e) => { if (e.remote && (e.type === 'host' || e.type === 'deployment' || e.type === 'resync')) hints.emit(); });
+  const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, leader, channel, shutdown: shutdown.signal };
   if (config.previews.enabled) ctx.previews = new PreviewService(ctx);
 
   const modules = opts.modules ?? createModules();
@@ -206,6 +223,8 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
       await leader.stop();
       await ssh.closeAll(); // first: the probe shells are the launcher's jobs
       await launcher.close();
+      bridge?.stop();
+      await channel.close();
       await db.close();
       log.info('stopped');
     })();

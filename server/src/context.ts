@@ -16,6 +16,7 @@ import type { Auth } from './auth/auth-service.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { ClusterNode } from './cluster/node.js';
 import type { Leader } from './cluster/leader.js';
+import type { Channel } from './cluster/channel.js';
 
 export interface AppContext {
   config: Config;
@@ -43,6 +44,8 @@ export interface AppContext {
   node: ClusterNode;
   /** Whether this process runs the scheduled duties (cluster/leader.ts; always on SQLite). */
   leader: Leader;
+  /** Pub/sub between the processes sharing the store (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite): cluster/channel.ts. */
+  channel: Channel;
   /** Aborted when the server shuts down: long work checks it and stops taking more. */
   shutdown: AbortSignal;
 }

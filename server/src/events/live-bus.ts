@@ -9,9 +9,19 @@ export type LiveEventType =
 export interface LiveEvent {
   /** `<boot>.<seq>`: the boot part tells a client that reconnects after a restart that it missed everything. */
   id: string;
-  type: LiveEventType;
+  /** 'resync': this process may have missed changes (see resync()); clients re-read everything. */
+  type: LiveEventType | 'resync';
   at: string;
   data: Record<string, unknown>;
+  /** The id of the cluster node whose change this is, when another process published it (cluster/live-bridge.ts). */
+  remote?: string;
+}
+
+export interface PublishOptions {
+  /** Another node's event, relayed: marked so that the bridge does not send it back out. */
+  remote?: string;
+  /** The time it happened there (else now). */
+  at?: string;
 }
 
 type Listener = (e: LiveEvent) => void;
@@ -29,8 +39,22 @@ export class LiveBus {
   constructor(private readonly keep = 1000, private readonly clock: () => Date = () => new Date()) {}
 
   /** Record and deliver an event; a throwing listener never reaches the publisher (deploys must not fail on it). */
-  publish(type: LiveEventType, data: Record<string, unknown>): LiveEvent {
-    const e: LiveEvent = { id: `${this.boot}.${++this.seq}`, type, at: this.clock().toISOString(), data };
+  publish(type: LiveEventType, data: Record<string, unknown>, opts: PublishOptions = {}): LiveEvent {
+    return this.record(type, data, opts);
+  }
+
+  /**
+   * Tell every client to re-read everything: changes of other nodes may have been missed (their notifications were
+   * lost while this node's listening connection was down). Kept like any event, so that a client reconnecting with an
+   * earlier Last-Event-ID gets it in its replay.
+   */
+  resync(reason: string): LiveEvent {
+    return this.record('resync', { reason }, {});
+  }
+
+  private record(type: LiveEvent['type'], data: Record<string, unknown>, opts: PublishOptions): LiveEvent {
+    const e: LiveEvent = { id: `${this.boot}.${++this.seq}`, type, at: opts.at ?? this.clock().toISOString(), data };
+    if (opts.remote !== undefined) e.remote = opts.remote;
     this.recent.push(e);
     if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
     for (const l of this.listeners) {
