@@ -91,3 +91,16 @@ it('a sync with nothing changed asks the hosts\' shells (the probe) and changes 
   assert.ok(mem!.stats.shellRequests - before.shellRequests >= 20);
   assert.equal(mem!.stats.filesSent, before.filesSent);
 });
+
+it('the directories a push created are recorded per host, and forgotten once git no longer holds them', async () => {
+  const dirs = async (ip: string) => (await s.ctx.db.all<{ path: string }>('SELECT path FROM unit_host_dirs WHERE unit = ? AND ip = ? ORDER BY path', [UNIT, ip])).map((r) => r.path);
+  await new Promise((r) => setTimeout(r, 200)); // recorded beside the push (not awaited by it)
+  assert.deepEqual(await dirs(ips[3]!), ['etc', 'opt', 'opt/bench', 'opt/bench/conf.d']);
+  await fx.commit({ [`${UNIT}/opt/bench/conf.d/c.conf`]: null, [`${UNIT}/opt/bench/conf.d/d.conf`]: null });
+  const d = await deploy();
+  assert.equal(d.status, 'succeeded');
+  for (const h of d.hosts) assert.deepEqual([...h.changes].sort(), ['-opt/bench/conf.d/c.conf', '-opt/bench/conf.d/d.conf'], h.ip);
+  await new Promise((r) => setTimeout(r, 200));
+  for (const ip of ips) assert.deepEqual(await dirs(ip), ['etc', 'opt', 'opt/bench'], ip);
+  assert.equal(mem!.host(ips[0]!).dirs.has('opt/bench/conf.d'), false);
+});
