@@ -4,7 +4,7 @@
 //   `profile-start` / `profile-stop FILE` → `profiled` (a V8 CPU profile of the window between, written to FILE);
 //   `stop` → drains, exits 0.
 // Usage: node --import tsx scripts/bench/scale-node.ts '<json: NodeSpec>'
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import { parseConfig } from '../../server/src/config.js';
@@ -36,6 +36,21 @@ export interface NodeStats {
   heapUsedKiB: number;
   rsyncRuns: number;
   filesSent: number;
+  /** CPU ms by thread name (/proc/self/task): the main thread, libuv's pool (SQLite statements, fs), V8's helpers (GC). */
+  threads: Record<string, number>;
+}
+
+function threadCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const f = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const name = t === String(process.pid) ? 'main' : f.slice(f.indexOf('(') + 1, f.lastIndexOf(')')).replace(/\d+$/, '').trim();
+      const x = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
+      out[name] = (out[name] ?? 0) + ((x[11]! + x[12]!) * 1000) / 100;
+    } catch { /* ended */ }
+  }
+  return out;
 }
 
 function status(key: string): number {
@@ -65,7 +80,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     const cpu = process.cpuUsage();
     const stats: NodeStats = {
       pid: process.pid, cpuMs: (cpu.user + cpu.system) / 1000, rssKiB: status('VmRSS'), hwmKiB: status('VmHWM'),
-      heapUsedKiB: Math.round(process.memoryUsage().heapUsed / 1024), rsyncRuns: mem?.stats.rsyncRuns ?? 0, filesSent: mem?.stats.filesSent ?? 0,
+      heapUsedKiB: Math.round(process.memoryUsage().heapUsed / 1024), rsyncRuns: mem?.stats.rsyncRuns ?? 0, filesSent: mem?.stats.filesSent ?? 0, threads: threadCpuMs(),
     };
     out(`stats ${JSON.stringify(stats)}`);
   } else if (line === 'profile-start') {
