@@ -165,16 +165,19 @@ async function status(api: Node, id: number): Promise<string> {
 }
 
 /** Every host succeeded with the unit's five files (from GET /api/v1/deployments/:id). */
-async function verify(api: Node, id: number, hosts: number): Promise<void> {
+async function verify(api: Node, id: number, hosts: number): Promise<{ ms: number; kib: number }> {
+  const t0 = performance.now();
   const r = await api.api(`/api/v1/deployments/${id}`);
+  const read = { ms: performance.now() - t0, kib: JSON.stringify(r.body).length / 1024 };
   const d = r.body as { status: string; hosts: Array<{ ip: string; status: string; reason: string | null; changes: string[] }> };
   const bad = d.hosts.filter((h) => h.status !== 'succeeded' || h.changes.length !== Object.keys(FILES).length);
   if (d.status !== 'succeeded' || d.hosts.length !== hosts || bad.length) {
     throw new Error(`deployment ${id}: ${d.status}, ${d.hosts.length} host record(s), ${bad.length} not succeeded with ${Object.keys(FILES).length} files (${bad.slice(0, 3).map((h) => `${h.ip}: ${h.status} ${h.reason} ${h.changes.length}`).join('; ')})`);
   }
+  return read;
 }
 
-interface Result { store: string; hosts: number; wallS: number; cpuMs: number; dbCpuMs?: number; rssBeforeMiB: number; hwmMiB: number; profile?: string; threads: Record<string, number> }
+interface Result { read: { ms: number; kib: number }; store: string; hosts: number; wallS: number; cpuMs: number; dbCpuMs?: number; rssBeforeMiB: number; hwmMiB: number; profile?: string; threads: Record<string, number> }
 
 let pgCluster: Promise<TestPostgres> | undefined;
 const postgres = () => (pgCluster ??= startPostgres());
@@ -211,10 +214,10 @@ async function single(store: 'sqlite' | 'postgres', hosts: number): Promise<Resu
       const s1 = await node.stats();
       const db1 = pm ? clusterCpuMs(pm) : 0;
       if (profileFile) await node.ask(`profile-stop ${profileFile}`, 'profiled');
-      await verify(node, id, hosts);
+      const read = await verify(node, id, hosts);
       if (s1.rsyncRuns !== hosts) throw new Error(`the transport answered ${s1.rsyncRuns} rsync runs for ${hosts} hosts`);
       return {
-        store, hosts, wallS, cpuMs: s1.cpuMs - s0.cpuMs, dbCpuMs: pm ? db1 - db0 : undefined,
+        read, store, hosts, wallS, cpuMs: s1.cpuMs - s0.cpuMs, dbCpuMs: pm ? db1 - db0 : undefined,
         rssBeforeMiB: s0.rssKiB / 1024, hwmMiB: s1.hwmKiB / 1024, profile: profileFile,
         threads: Object.fromEntries(Object.entries(s1.threads).map(([k, v]) => [k, v - (s0.threads[k] ?? 0)])),
       };
@@ -324,6 +327,8 @@ async function main(): Promise<void> {
     const parts = Object.entries(r.threads).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${f2(v / r.hosts)}`);
     console.log(`  ${r.store.padEnd(9)} ${String(r.hosts).padStart(6)}  ${parts.join(', ')}`);
   }
+  console.log('\n  the finished deployment read once (GET /api/v1/deployments/:id, every host\'s record; not in the figures above):');
+  for (const r of results) console.log(`  ${r.store.padEnd(9)} ${String(r.hosts).padStart(6)}  ${r.read.ms.toFixed(0)} ms, ${(r.read.kib / 1024).toFixed(1)} MiB of JSON`);
   for (const r of results.filter((x) => x.profile && existsSync(x.profile))) {
     console.log(`\nprofile ${r.store}/${r.hosts} (${r.profile}): self time`);
     for (const line of summariseProfile(JSON.parse(readFileSync(r.profile!, 'utf8')), (url) => relative(ROOT, fileURLToPath(url)))) console.log(`  ${line}`);
