@@ -265,7 +265,8 @@ async function multi(n: number, hosts: number): Promise<{ n: number; wallS: numb
       const db1 = clusterCpuMs(pm);
       await verify(api, id, hosts);
       const ran = s1.slice(1).map((x, i) => x.rsyncRuns - s0[i + 1]!.rsyncRuns);
-      if (ran.reduce((a, b) => a + b, 0) !== hosts) throw new Error(`the workers ran ${ran.join('+')} host pushes for ${hosts} hosts`);
+      // More than one per host is possible (a push re-run after its lease was lost); fewer is not.
+      if (ran.reduce((a, b) => a + b, 0) < hosts) throw new Error(`the workers ran ${ran.join('+')} host pushes for ${hosts} hosts`);
       return { n, wallS, perWorker: ran, cpuMs: s1.slice(1).map((x, i) => x.cpuMs - s0[i + 1]!.cpuMs), apiCpuMs: s1[0]!.cpuMs - s0[0]!.cpuMs, dbCpuMs: db1 - db0 };
     } finally {
       await Promise.all(nodes.map((x) => x.stop()));
