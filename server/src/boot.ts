@@ -26,7 +26,7 @@ import { createMetrics } from './metrics.js';
 import type { AppModule } from './module.js';
 import { createModules } from './modules.js';
 import { PreviewService } from './preview/service.js';
-import { SshConnections } from './ssh/connections.js';
+import { SshConnections, type SshConnectionsOptions } from './ssh/connections.js';
 import { Launcher } from './util/launcher.js';
 import { failingUnits } from './db/unit-failures.js';
 import { ensureIdentity, ensureKnownHosts } from './ssh/keys.js';
@@ -78,7 +78,20 @@ function accessible(dir: string): boolean {
   try { accessSync(dir, fsc.W_OK | fsc.X_OK); return true; } catch { return false; }
 }
 
-export async function startServer(config: Config, log: Logger, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<RunningServer> {
+/** What reaches the hosts: the launcher that starts rsync and ssh (and git), and the SSH connection manager. */
+export interface Transport { launcher: Launcher; ssh: SshConnections }
+
+/**
+ * Options of startServer. `transport`: a stand-in for SSH and rsync (the benchmark's in-memory one,
+ * scripts/bench/memory-transport.ts), given the real launcher and the options the real connection manager would get.
+ */
+export interface StartOptions {
+  modules?: AppModule[];
+  clock?: () => Date;
+  transport?: (real: { launcher: Launcher; sshOptions: SshConnectionsOptions }) => Transport;
+}
+
+export async function startServer(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true });
   const db = await openStore(config);
   const applied = await migrate(db);
@@ -111,12 +124,12 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   const url = config.repo.url ?? (await ensureLocalRepo(config.dataDir, join(PROJECT_ROOT, 'repo-template'), config.repo.branch));
   if (!config.repo.url) log.info({ clone: url }, 'no repo.url configured: using the local config repo');
   // Starts every rsync and ssh, and local git commands: cheaper than forking the server (util/launcher.ts).
-  const launcher = new Launcher({ dir: runDir(config.dataDir), log });
+  const realLauncher = new Launcher({ dir: runDir(config.dataDir), log });
   // The server's own transport programs, for reading logs of a push (the hosts' rsync is recorded per host).
-  void Promise.all([launcher.run('rsync', ['--version']), launcher.run('ssh', ['-V'])]).then(([r, s]) => {
+  void Promise.all([realLauncher.run('rsync', ['--version']), realLauncher.run('ssh', ['-V'])]).then(([r, s]) => {
     log.info({ rsync: r.stdout.split('\n')[0]?.trim() || `not found (exit ${r.exitCode})`, openssh: s.stderr.trim() || `not found (exit ${s.exitCode})` }, 'transport programs');
   }, (err: unknown) => log.warn({ err }, 'could not read the rsync and OpenSSH versions'));
-  const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher });
+  const repo = new ConfigRepo({ dir: join(config.dataDir, 'repo-cache.git'), url, branch: config.repo.branch, log, launcher: realLauncher });
   try {
     await repo.init();
   } catch (err) {
@@ -124,11 +137,12 @@ export async function startServer(config: Config, log: Logger, opts: { modules?:
   }
 
   const metrics = createMetrics();
-  const ssh = new SshConnections({
+  const sshOptions: SshConnectionsOptions = {
     settings: { ...sshCfg, identityFile, knownHostsFile },
     controlDir: controlDir(config.dataDir), reuse: sshCfg.reuse, idleTimeoutSeconds: sshCfg.idleTimeout,
-    maxConnections: sshCfg.maxConnections, metrics, log, launcher,
-  });
+    maxConnections: sshCfg.maxConnections, metrics, log, launcher: realLauncher,
+  };
+  const { ssh, launcher } = opts.transport?.({ launcher: realLauncher, sshOptions }) ?? { ssh: new SshConnections(sshOptions), launcher: realLauncher };
   await ssh.init();
   const shutdown = new AbortController();
   const events = new InventoryEvents();

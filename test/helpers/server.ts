@@ -2,8 +2,7 @@
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../server/src/config.js';
 import { createLogger } from '../../server/src/log.js';
-import { startServer, type RunningServer } from '../../server/src/boot.js';
-import type { AppModule } from '../../server/src/module.js';
+import { startServer, type RunningServer, type StartOptions } from '../../server/src/boot.js';
 import { testDbConfig } from './store.js';
 
 export interface TestServer extends RunningServer {
@@ -22,7 +21,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: { modules?: AppModule[]; clock?: () => Date } = {}): Promise<TestServer> {
+export async function startTestServer(dataDir: string, raw: Record<string, unknown> = {}, opts: StartOptions = {}): Promise<TestServer> {
   // GITFLEET_TEST_STORE=postgres: a fresh database per server unless the test names one (test/helpers/store.ts).
   const store = raw.db ? {} : await testDbConfig(dataDir);
   // GITFLEET_TEST_CLUSTER=1 (with the PostgreSQL store): the server runs in cluster mode, one process as api + worker.

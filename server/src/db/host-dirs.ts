@@ -9,10 +9,20 @@ export async function createdDirs(q: Queryable, unit: string): Promise<Map<strin
   return out;
 }
 
+/** Statements per batch: a first push creates a handful per host, each a write (on PostgreSQL a transaction) of its own. */
+const BATCH = 200;
+
 export async function addCreatedDirs(q: Queryable, unit: string, ip: string, paths: string[], now: string): Promise<void> {
-  for (const p of paths) await q.run('INSERT INTO unit_host_dirs (unit, ip, path, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [unit, ip, p, now]);
+  for (let i = 0; i < paths.length; i += BATCH) {
+    const part = paths.slice(i, i + BATCH);
+    await q.run(`INSERT INTO unit_host_dirs (unit, ip, path, created_at) VALUES ${part.map(() => '(?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+      part.flatMap((p) => [unit, ip, p, now]));
+  }
 }
 
 export async function forgetCreatedDirs(q: Queryable, unit: string, ip: string, paths: string[]): Promise<void> {
-  for (const p of paths) await q.run('DELETE FROM unit_host_dirs WHERE unit = ? AND ip = ? AND path = ?', [unit, ip, p]);
+  for (let i = 0; i < paths.length; i += BATCH) {
+    const part = paths.slice(i, i + BATCH);
+    await q.run(`DELETE FROM unit_host_dirs WHERE unit = ? AND ip = ? AND path IN (${part.map(() => '?').join(', ')})`, [unit, ip, ...part]);
+  }
 }
