@@ -197,7 +197,7 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const executor = node.clustered && node.works ? new HostExecutor({
     deps: { config, db, clock, metrics, ssh, repo, launcher, onChange: (c) => deployer.noteChange(c) },
     owner: node.id, dc: node.dc, leaseSeconds: cl.leaseSeconds, workerCap: cl.workerConcurrency ?? config.deploy.concurrency,
-    dcCap: config.deploy.concurrency, log: log.child({ component: 'worker' }),
+    dcCap: config.deploy.concurrency, log: log.child({ component: 'worker' }), onDone: () => hints.emit(),
   }) : undefined;
   const clusterLoop = node.clustered ? new ClusterLoop({
     db, node, deployer, executor, log: log.child({ component: 'cluster' }), metrics, hints,

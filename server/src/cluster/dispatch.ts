@@ -2,13 +2,15 @@
 // batch by batch; workers of each data centre claim them (host-executor.ts); the coordinator waits until the
 // batch's rows are final and reads their results from the store. It never pushes a host itself.
 import type { Db } from '../db/connection.js';
-import { ensureHostPushes, hostPushStates, queueHostPushes, requeueHostPush, skipHostPush } from '../db/work-queue.js';
+import { ensureHostPushes, hostPushStates, outstandingHostPushes, queueHostPushes, requeueHostPush, skipHostPush } from '../db/work-queue.js';
+import { sleep } from '../util/sleep.js';
 import { hostInfoByIp } from '../db/host-facts.js';
 import type { Dispatch } from '../deploy/unit-run.js';
 import type { HostDone } from '../deploy/host-work.js';
 import type { HostPushStatus } from '../deploy/types.js';
 
-const FINAL = new Set(['succeeded', 'failed', 'aborted', 'skipped']);
+/** A coordinator reads its batch's progress at most this often (a 5,000-host batch wakes it on every host). */
+const MIN_READ_MS = 100;
 const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
 
 /** Thrown out of a unit run whose deployment this process no longer holds (handed over or lease lost): write nothing more. */
@@ -50,22 +52,22 @@ export function clusterDispatch(o: ClusterDispatchOptions): Dispatch {
       for (const id of ids) ran.add(id);
       await queueHostPushes(o.db, ids);
       o.announce([...new Set(batch.map((t) => dcs.get(t.ip) ?? null))]);
-      const seen = new Map<number, string>();
+      // Count what is still open (one small query on the open-rows index), at most every MIN_READ_MS however
+      // often hints arrive; read the batch's results once, when nothing is open.
       for (;;) {
         if (o.handover.aborted) throw new HandedOver(work.deploymentId);
-        const states = await hostPushStates(o.db, ids);
-        for (const s of states) {
-          if (seen.get(s.id) !== s.status && !FINAL.has(s.status)) seen.set(s.id, s.status);
-        }
-        if (states.length === ids.length && states.every((s) => FINAL.has(s.status))) {
-          return states.map((s) => ({
-            ip: s.ip, status: s.status as HostPushStatus, recorded: true,
-            transient: s.status === 'failed' && TRANSIENT.has(s.failureKind ?? ''),
-            seconds: s.durationMs === null ? -1 : s.durationMs / 1000,
-          }));
-        }
+        const t0 = Date.now();
+        if ((await outstandingHostPushes(o.db, work.deploymentId, prep.key)) === 0) break;
         await o.changed(o.handover, o.pollMs);
+        const gap = MIN_READ_MS - (Date.now() - t0);
+        if (gap > 0) await sleep(gap, o.handover);
       }
+      const states = await hostPushStates(o.db, ids);
+      return states.map((s) => ({
+        ip: s.ip, status: s.status as HostPushStatus, recorded: true,
+        transient: s.status === 'failed' && TRANSIENT.has(s.failureKind ?? ''),
+        seconds: s.durationMs === null ? -1 : s.durationMs / 1000,
+      }));
     };
     return {
       run,

@@ -18,6 +18,8 @@ export interface HostExecutorOptions {
   /** Running host pushes allowed per data centre, cluster-wide (deploy.concurrency). */
   dcCap: number;
   log: Logger;
+  /** A push finished here: this process may claim another, and a coordinator here may read the result (a hint). */
+  onDone?: () => void;
 }
 
 interface PrepEntry { prep: Promise<UnitPrep>; users: number; idle?: NodeJS.Timeout }
@@ -75,7 +77,10 @@ export class HostExecutor {
   private start(row: ClaimedHostPush): void {
     const ctrl = new AbortController();
     const done = this.push(row, ctrl.signal).catch((err: unknown) => this.o.log.error({ err, hostPushId: row.id }, 'host push failed to run'))
-      .finally(() => this.running.delete(row.id));
+      .finally(() => {
+        this.running.delete(row.id);
+        this.o.onDone?.();
+      });
     this.running.set(row.id, { ctrl, done });
   }
 

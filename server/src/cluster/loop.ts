@@ -9,6 +9,10 @@ import type { Metrics } from '../metrics.js';
 import type { ClusterNode } from './node.js';
 import type { HostExecutor } from './host-executor.js';
 import type { Hints } from './hints.js';
+import { sleep } from '../util/sleep.js';
+
+/** The shortest time between two claim rounds of one process. */
+const MIN_TICK_MS = 25;
 
 export interface ClusterLoopOptions {
   db: Db;
@@ -31,6 +35,7 @@ export class ClusterLoop {
   private readonly stopCtrl = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private loop: Promise<void> | null = null;
+  private lastSnapshot = 0;
 
   constructor(private readonly o: ClusterLoopOptions) {}
 
@@ -65,12 +70,16 @@ export class ClusterLoop {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      const t0 = Date.now();
       try {
         await this.tick();
       } catch (err) {
         this.o.log.warn({ err }, 'cluster loop: claim failed; retrying');
       }
       await this.o.hints.wait(this.stopCtrl.signal, this.o.pollMs);
+      // A burst of hints (every finished host push is one) makes one claim round per MIN_TICK_MS, not one each.
+      const gap = MIN_TICK_MS - (Date.now() - t0);
+      if (gap > 0) await sleep(gap, this.stopCtrl.signal);
     }
   }
 
@@ -86,6 +95,9 @@ export class ClusterLoop {
       // Claim until nothing more fits or is queued (a batch of 5,000 hosts is not taken one poll at a time).
       while (!this.stopped && executor && (await executor.fill()) > 0) { /* keep filling */ }
     }
+    // The store's view of the queue (busy, queue depth, metrics): once per poll interval, not on every hint.
+    if (Date.now() - this.lastSnapshot < this.o.pollMs) return;
+    this.lastSnapshot = Date.now();
     deployer.setSnapshot(await openDeployments(db));
     const depth = await queueDepth(db);
     this.o.metrics.hostQueueDepth.reset();

@@ -156,6 +156,13 @@ export async function queueHostPushes(db: Db, ids: number[]): Promise<void> {
   });
 }
 
+/** Host pushes of a unit in a deployment queued and not final yet (the current batch's outstanding rows). */
+export async function outstandingHostPushes(q: Queryable, deploymentId: number, unit: string): Promise<number> {
+  const r = await q.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM host_pushes WHERE status IN ('pending', 'running') AND deployment_id = ? AND unit = ? AND queued_at IS NOT NULL", [deploymentId, unit]);
+  return Number(r?.n ?? 0);
+}
+
 export interface HostPushState { id: number; ip: string; status: string; failureKind: string | null; durationMs: number | null }
 
 /** Run a finished host row again (a deferred unreachable host's retry at the end of the rollout). */
