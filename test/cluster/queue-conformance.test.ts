@@ -133,7 +133,6 @@ for (const store of queueStores()) {
         await Promise.all([claimer(db, 'a1'), claimer(db, 'a2'), claimer(other, 'b1'), claimer(other, 'b2')]);
         const claimed = got.map((g) => g.id).sort((a, b) => a - b);
         assert.deepEqual(claimed, ids, 'each deployment claimed exactly once');
-        assert.ok(new Set(got.map((g) => g.by[0])).size === 2, 'both processes claimed some');
         for (const g of got) {
           const r = await depRow(db, g.id);
           assert.equal(r.lease_owner, g.by, `deployment ${g.id} leased to the claimer that got it`);
