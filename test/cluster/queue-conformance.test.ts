@@ -222,6 +222,19 @@ for (const store of queueStores()) {
         assert.deepEqual((await claimHostPushes(db, 'w3', 30, { dc: null, free: 4, dcCap: 2 })).map((g) => g.id), [bx[2]], 'a finished row frees one slot');
       });
 
+      test('a full DC does not starve the others: a worker claims hosts of a DC with room queued behind many of a full DC', async () => {
+        const db = await store.fresh();
+        const d = await addDeployment(db, 'main', sync('m/prod/web'));
+        const bx = await addHosts(db, d, 'm/prod/web', [...Array(80).keys()].map((i) => ({ ip: `10.1.${i >> 8}.${i & 255}`, dc: 'bx' })));
+        const wgq = await addHosts(db, d, 'm/prod/web', [1, 2].map((i) => ({ ip: `10.2.0.${i}`, dc: 'wgq' })));
+        const none = await addHosts(db, d, 'm/prod/web', [1, 2].map((i) => ({ ip: `10.9.0.${i}`, dc: null })));
+        assert.deepEqual((await claimHostPushes(db, 'w-any', 30, { dc: null, free: 2, dcCap: 2 })).map((g) => g.id), bx.slice(0, 2));
+        // bx is full; 78 bx rows are queued ahead of the others: a worker of any DC takes wgq's and the DC-less ones.
+        assert.deepEqual((await claimHostPushes(db, 'w-any', 30, { dc: null, free: 3, dcCap: 2 })).map((g) => g.id), [...wgq, none[0]]);
+        // A bx worker takes the DC-less host left (its own DC is full).
+        assert.deepEqual((await claimHostPushes(db, 'w-bx', 30, { dc: 'bx', free: 5, dcCap: 2 })).map((g) => g.id), [none[1]]);
+      });
+
       test('4 racing claimers in two processes never exceed the per-DC cap, and every row runs once', async () => {
         const db = await store.fresh();
         const handles = [db, db, await store.another(db), await store.another(db)];

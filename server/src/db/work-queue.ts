@@ -58,15 +58,18 @@ export interface HostClaimLimits {
 export async function claimHostPushes(db: Db, owner: string, leaseSeconds: number, lim: HostClaimLimits): Promise<ClaimedHostPush[]> {
   if (lim.free <= 0) return [];
   return db.tx(async (q) => {
-    const dcFilter = lim.dc === null ? '' : 'AND (hp.dc = ? OR hp.dc IS NULL)';
-    const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null }>(
-      `SELECT hp.id, hp.unit, hp.ip, hp.dc FROM host_pushes hp
-        WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter}
-          AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
-        ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), Math.max(lim.free * 4, 64)]);
-    if (!candidates.length) return [];
     const running = new Map((await q.all<{ dc: string; n: number }>(
       "SELECT COALESCE(dc, '') AS dc, COUNT(*) AS n FROM host_pushes WHERE status = 'running' GROUP BY COALESCE(dc, '')")).map((r) => [r.dc, Number(r.n)]));
+    const dcFilter = lim.dc === null ? '' : 'AND (hp.dc = ? OR hp.dc IS NULL)';
+    // Full DCs are left out of the window, else many queued rows of one full DC would hide every other DC's.
+    const full = [...running].filter(([, n]) => n >= lim.dcCap).map(([dc]) => dc);
+    const fullFilter = full.length ? `AND COALESCE(hp.dc, '') NOT IN (${full.map(() => '?').join(',')})` : '';
+    const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null }>(
+      `SELECT hp.id, hp.unit, hp.ip, hp.dc FROM host_pushes hp
+        WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter} ${fullFilter}
+          AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
+        ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), ...full, Math.max(lim.free * 4, 64)]);
+    if (!candidates.length) return [];
     const ordered = lim.prefer?.size ? [...candidates.filter((c) => lim.prefer!.has(c.ip)), ...candidates.filter((c) => !lim.prefer!.has(c.ip))] : candidates;
     const taken: number[] = [];
     const busy = new Set<string>();
