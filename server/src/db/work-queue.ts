@@ -8,9 +8,8 @@ import type { HostPushResult } from './deployments.js';
 /** The database's clock as ISO text (same shape as every other time column), `plus` seconds ahead. */
 export function dbTime(q: Pick<Queryable, 'dialect'>, plusSeconds = 0): string {
   const n = Math.trunc(plusSeconds);
-  return q.dialect === 'postgres'
-    ? `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-    : `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`;
+  if (q.dialect === 'sqlite') return `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`;
+  return `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
 const kindOf = (q: Queryable, col = 'request') => (q.dialect === 'postgres' ? `${col}::json->>'kind'` : `json_extract(${col}, '$.kind')`);
