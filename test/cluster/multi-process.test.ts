@@ -31,6 +31,8 @@ if (requirePostgres()) {
     let db: Db;
     let configFile: string;
     const procs: Proc[] = [];
+    // By name: procs is in the order the processes came up, and four of them start at once.
+    const named = (name: string) => procs.find((p) => p.name === name)!;
     const dcOf = new Map<string, string>();
     let firstId = 0;
 
@@ -145,7 +147,7 @@ if (requirePostgres()) {
       const prev = await fx.head();
       const head = await fx.commit({ 'nginx/prod/shop/etc/shop.conf': 'v1\n' });
       // The webhook goes to the second API process; the first one answers the reads.
-      const r = await deliver(`${apiNodes()[1]!.url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
+      const r = await deliver(`${named('api2').url}/webhooks/gitlab`, gitlabPush({ before: prev, after: head }));
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.queued[0] as number;
       firstId = id;
@@ -203,7 +205,7 @@ if (requirePostgres()) {
       await exited(victim.child);
       const holderProc = procs.find((p) => p.child.pid === pidOf(holder));
       await fleet.resumeHost(stuck);
-      const d = await finished(apiNodes()[0]!, id);
+      const d = await finished(named('api2'), id);
       assert.equal(d.status, 'succeeded', JSON.stringify(d));
       const after = await db.get<{ lease_owner: string; lease_attempt: number }>('SELECT lease_owner, lease_attempt FROM deployments WHERE id = ?', [id]);
       assert.notEqual(after!.lease_owner, coord!.lease_owner, 'another process finished coordinating it');

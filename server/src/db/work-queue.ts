@@ -8,10 +8,8 @@ import type { HostPushResult } from './deployments.js';
 /** The database's clock as ISO text (same shape as every other time column), `plus` seconds ahead. */
 export function dbTime(q: Pick<Queryable, 'dialect'>, plusSeconds = 0): string {
   const n = Math.trunc(plusSeconds);
-  return {
-    postgres: `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-    sqlite: `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`,
-  }[q.dialect];
+  if (q.dialect === 'sqlite') return `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '${n >= 0 ? '+' : ''}${n} seconds')`;
+  return `to_char((clock_timestamp() + interval '${n} seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
 const kindOf = (q: Queryable, col = 'request') => (q.dialect === 'postgres' ? `${col}::json->>'kind'` : `json_extract(${col}, '$.kind')`);
@@ -65,7 +63,12 @@ export interface HostClaimLimits {
 export async function claimHostPushes(db: Db, owner: string, leaseSeconds: number, lim: HostClaimLimits): Promise<ClaimedHostPush[]> {
   if (lim.free <= 0) return [];
   return db.tx(async (q) => {
+    const running = new Map((await q.all<{ dc: string; n: number }>(
+      "SELECT COALESCE(dc, '') AS dc, COUNT(*) AS n FROM host_pushes WHERE status = 'running' GROUP BY COALESCE(dc, '')")).map((r) => [r.dc, Number(r.n)]));
     const dcFilter = lim.dc === null ? '' : 'AND (hp.dc = ? OR hp.dc IS NULL)';
+    // Full DCs are left out of the window, else many queued rows of one full DC would hide every other DC's.
+    const full = [...running].filter(([, n]) => n >= lim.dcCap).map(([dc]) => dc);
+    const fullFilter = full.length ? `AND COALESCE(hp.dc, '') NOT IN (${full.map(() => '?').join(',')})` : '';
     // last_owner: the worker that last pushed this unit to the host; while it is alive it has the host's warm SSH
     // connection, so for a short grace after queueing the row is left to it.
     const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null; last_owner: string | null; fresh: number }>(
@@ -73,13 +76,11 @@ export async function claimHostPushes(db: Db, owner: string, leaseSeconds: numbe
           (SELECT p.lease_owner FROM host_pushes p WHERE p.unit = hp.unit AND p.ip = hp.ip AND p.id < hp.id AND p.status = 'succeeded' ORDER BY p.id DESC LIMIT 1) AS last_owner,
           CASE WHEN hp.queued_at > ${dbTime(q, -AFFINITY_GRACE_SECONDS)} THEN 1 ELSE 0 END AS fresh
         FROM host_pushes hp
-        WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter}
+        WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter} ${fullFilter}
           AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
-        ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), Math.max(lim.free * 4, 64)]);
+        ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), ...full, Math.max(lim.free * 4, 64)]);
     if (!candidates.length) return [];
     const alive = new Set((await q.all<{ id: string }>(`SELECT id FROM cluster_nodes WHERE seen_at >= ${dbTime(q, -leaseSeconds)}`)).map((r) => r.id));
-    const running = new Map((await q.all<{ dc: string; n: number }>(
-      "SELECT COALESCE(dc, '') AS dc, COUNT(*) AS n FROM host_pushes WHERE status = 'running' GROUP BY COALESCE(dc, '')")).map((r) => [r.dc, Number(r.n)]));
     const ordered = lim.prefer?.size ? [...candidates.filter((c) => lim.prefer!.has(c.ip)), ...candidates.filter((c) => !lim.prefer!.has(c.ip))] : candidates;
     const taken: number[] = [];
     const busy = new Set<string>();
@@ -202,13 +203,17 @@ export async function releaseUnitRun(db: Db, unit: string, deploymentId: number,
 }
 
 /** Does `owner` still hold the deployment? Used inside a transaction before a write only the owner may make. */
-export async function holdsDeployment(q: Queryable, id: number, owner: string): Promise<boolean> {
-  return !!(await q.get("SELECT 1 AS x FROM deployments WHERE id = ? AND lease_owner = ? AND status = 'running'", [id, owner]));
+export async function holdsDeployment(q: Queryable, id: number, owner: string, attempt?: number): Promise<boolean> {
+  // The attempt tells apart two claims of one process (its lease reaped during a database outage, then claimed again).
+  const byAttempt = attempt === undefined ? '' : ' AND lease_attempt = ?';
+  return !!(await q.get(`SELECT 1 AS x FROM deployments WHERE id = ? AND lease_owner = ? AND status = 'running'${byAttempt}`, [id, owner, ...(attempt === undefined ? [] : [attempt])]));
 }
 
 /** The deployment's end, written only by its lease holder. */
-export async function finishDeploymentFenced(db: Db, id: number, owner: string, status: string, error: string | null, now: string): Promise<boolean> {
-  const r = await db.run("UPDATE deployments SET status = ?, error = ?, finished_at = ?, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'", [status, error, now, id, owner]);
+export async function finishDeploymentFenced(db: Db, id: number, owner: string, status: string, error: string | null, now: string, attempt?: number): Promise<boolean> {
+  const byAttempt = attempt === undefined ? '' : ' AND lease_attempt = ?';
+  const r = await db.run(`UPDATE deployments SET status = ?, error = ?, finished_at = ?, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'${byAttempt}`,
+    [status, error, now, id, owner, ...(attempt === undefined ? [] : [attempt])]);
   return r.changes === 1;
 }
 

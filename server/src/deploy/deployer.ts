@@ -13,7 +13,7 @@ import { runUnit, type UnitOutcome, type UnitRunDeps } from './unit-run.js';
 import { planPush, planSync } from './plan.js';
 import { FINAL_STATUSES, type DeployChange, type DeployRequest, type DeploymentStatus, type DeploymentView } from './types.js';
 import { AUTOMATIC_TRIGGERS, type WindowGate } from './window-gate.js';
-import { acquireUnitRun, finishDeploymentFenced, holdsDeployment, releaseUnitRun, type ClaimedDeployment } from '../db/work-queue.js';
+import { acquireUnitRun, finishDeploymentFenced, holdsDeployment, openDeployments, releaseUnitRun, type ClaimedDeployment } from '../db/work-queue.js';
 import { clusterDispatch, HandedOver } from '../cluster/dispatch.js';
 import { parseUnitKey } from '../gitops/targets.js';
 
@@ -225,6 +225,11 @@ export class Deployer {
     this.snapshot = s;
   }
 
+  /** Cluster mode: read the store's view now (health and metrics answer with the current queue, not the last poll's). */
+  async refreshSnapshot(): Promise<void> {
+    if (this.deps.cluster) this.snapshot = await openDeployments(this.deps.db);
+  }
+
   /** Deployments this process coordinates (the heartbeat checks it still holds them). */
   coordinatingIds(): number[] {
     return [...this.coordinating.keys()];
@@ -244,9 +249,12 @@ export class Deployer {
     if (!d) return;
     const c: Claimed = { attempt: claim.attempt, handover: new AbortController() };
     if (claim.attempt > 1 && d.after && d.units.length) c.resume = { units: d.units, commit: d.after, before: d.before };
+    // Claimed again by this process (its lease was reaped, e.g. the database was out longer than the lease): the
+    // earlier run stops writing (its attempt no longer holds) and leaves the unit to this one.
+    this.coordinating.get(claim.id)?.handover.abort(new HandedOver(claim.id));
     this.coordinating.set(claim.id, c);
     const q: Queued = { id: claim.id, req: d.request, running: Promise.resolve() };
-    const p = this.execute(q, c).finally(() => this.coordinating.delete(claim.id));
+    const p = this.execute(q, c).finally(() => { if (this.coordinating.get(claim.id) === c) this.coordinating.delete(claim.id); });
     this.track(p);
     await p;
   }
@@ -325,7 +333,10 @@ export class Deployer {
     try {
       return await fn();
     } finally {
-      await releaseUnitRun(this.deps.db, key, id, cluster.owner).catch((err: unknown) => this.deps.log.warn({ err, unit: key }, 'could not release the unit (its lease will expire)'));
+      // A run that was handed over no longer holds the unit (the same deployment's next run may): leave it.
+      if (!claimed.handover.signal.aborted) {
+        await releaseUnitRun(this.deps.db, key, id, cluster.owner).catch((err: unknown) => this.deps.log.warn({ err, unit: key }, 'could not release the unit (its lease will expire)'));
+      }
     }
   }
 
@@ -383,7 +394,7 @@ export class Deployer {
         ? await this.deps.windows.hold(q.id, q.req, units, commit) : new Map<string, string>();
       const heldOutcome: UnitOutcome = { status: 'held', hosts: [], interrupted: false, windowHeld: true };
       const fenced = cluster && claimed ? (fn: (tx: Queryable) => Promise<void>) => db.tx(async (tx) => {
-        if (!(await holdsDeployment(tx, q.id, owner))) return false;
+        if (!(await holdsDeployment(tx, q.id, owner, claimed.attempt))) return false;
         await fn(tx);
         return true;
       }) : undefined;
@@ -420,7 +431,7 @@ export class Deployer {
       if (this.stopping && !cluster && status !== 'succeeded' && status !== 'held') status = 'interrupted';
       if (cluster) {
         // Only the lease holder writes the end; a process that lost it leaves the deployment to its new coordinator.
-        const wrote = !handedOver && await finishDeploymentFenced(db, q.id, owner, status, error, this.now()).catch((err) => { log.error({ err }, 'cannot record deployment end'); return false; });
+        const wrote = !handedOver && await finishDeploymentFenced(db, q.id, owner, status, error, this.now(), claimed?.attempt).catch((err) => { log.error({ err }, 'cannot record deployment end'); return false; });
         if (!wrote) {
           log.warn('deployment handed over: its end is left to the process that holds it now');
           return;

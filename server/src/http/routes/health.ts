@@ -18,6 +18,7 @@ export function createHealthRoutes(ctx: AppContext): Router {
   // 200 while the process serves (a restart would not free the disk); the body says when it is degraded.
   r.get('/healthz', publicRoute('health check for load balancers'), async (_req, res) => {
     const { status, reasons } = await state();
+    await ctx.deployer.refreshSnapshot();
     res.json({ status, ...(reasons.length ? { reasons } : {}), queue: ctx.deployer.queueDepth(), head: ctx.repo.lastKnownHead() });
   });
   r.get('/readyz', publicRoute('readiness for load balancers'), async (_req, res) => {
@@ -25,6 +26,7 @@ export function createHealthRoutes(ctx: AppContext): Router {
     res.status(status === 'ok' ? 200 : 503).json({ status: status === 'ok' ? 'ready' : status, ...(reasons.length ? { reasons } : {}) });
   });
   r.get('/metrics', publicRoute('Prometheus scrape'), async (_req, res) => {
+    await ctx.deployer.refreshSnapshot();
     ctx.metrics.queueDepth.set(ctx.deployer.queueDepth());
     res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
