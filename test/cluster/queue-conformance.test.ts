@@ -314,6 +314,34 @@ for (const store of queueStores()) {
         assert.deepEqual(next.map((g) => g.id), [ids[0], ids[1], ids[5]]);
       });
 
+      test('a host\'s next push waits briefly for the live worker that pushed it last (warm connection); a dead one is not waited for', async () => {
+        const db = await store.fresh();
+        const node = (id: string) => ({ id, role: 'worker', dc: null });
+        const d1 = await addDeployment(db, 'main', sync('m/prod/web'));
+        const [a1, b1] = await addHosts(db, d1, 'm/prod/web', [{ ip: '10.0.0.1', dc: null }, { ip: '10.0.0.2', dc: null }]);
+        // w1 pushes .1, w2 pushes .2; both are alive (heartbeats).
+        const c1 = await claimHostPushes(db, 'w1', 30, { dc: null, free: 1, dcCap: 10 });
+        const c2 = await claimHostPushes(db, 'w2', 30, { dc: null, free: 1, dcCap: 10 });
+        assert.deepEqual([c1[0]!.id, c2[0]!.id], [a1, b1]);
+        for (const [id, w] of [[a1!, 'w1'], [b1!, 'w2']] as const) assert.equal(await finishHostPushFenced(db, { id, owner: w, attempt: 1 }, result(w), null, iso()), true);
+        await heartbeat(db, node('w1'), 30);
+        await heartbeat(db, node('w2'), 30);
+        const d2 = await addDeployment(db, 'main', sync('m/prod/web'));
+        const [a2, b2] = await addHosts(db, d2, 'm/prod/web', [{ ip: '10.0.0.1', dc: null }, { ip: '10.0.0.2', dc: null }]);
+        // w2 asks for everything: it gets its own host only; .1 is left to w1 for the grace.
+        const w2 = await claimHostPushes(db, 'w2', 30, { dc: null, free: 5, dcCap: 10, affinitySeconds: 30 });
+        assert.deepEqual(w2.map((g) => g.id), [b2]);
+        const w1 = await claimHostPushes(db, 'w1', 30, { dc: null, free: 5, dcCap: 10, affinitySeconds: 30 });
+        assert.deepEqual(w1.map((g) => g.id), [a2]);
+        // Next round: w1 is dead (no heartbeat for longer than the lease): w2 takes .1 at once.
+        const d3 = await addDeployment(db, 'main', sync('m/prod/web'));
+        for (const [id, w] of [[a2!, 'w1'], [b2!, 'w2']] as const) assert.equal(await finishHostPushFenced(db, { id, owner: w, attempt: 1 }, result(w), null, iso()), true);
+        const [a3] = await addHosts(db, d3, 'm/prod/web', [{ ip: '10.0.0.1', dc: null }]);
+        assert.deepEqual((await claimHostPushes(db, 'w2', 30, { dc: null, free: 5, dcCap: 10, affinitySeconds: 30 })).map((g) => g.id), [], 'w1 alive: left to it');
+        await db.run("UPDATE cluster_nodes SET seen_at = ? WHERE id = 'w1'", [PAST]);
+        assert.deepEqual((await claimHostPushes(db, 'w2', 30, { dc: null, free: 5, dcCap: 10, affinitySeconds: 30 })).map((g) => g.id), [a3]);
+      });
+
       test('skip closes only a pending row; requeue runs only a failed row again, as the next attempt', async () => {
         const db = await store.fresh();
         const d = await addDeployment(db, 'main', sync('m/prod/web'));
@@ -480,7 +508,7 @@ for (const store of queueStores()) {
         }
       });
 
-      test('an expired unit run goes to the next owner (before and after the reaper); a resumed deployment takes it over', async () => {
+      test('an expired unit run goes to the next owner (before and after the reaper); a resumed deployment takes it over once it expired', async () => {
         const db = await store.fresh();
         assert.equal(await acquireUnitRun(db, 'm/prod/web', 1, 'A', 30), true);
         assert.equal(await acquireUnitRun(db, 'm/prod/web', 2, 'B', 30), false);
@@ -489,7 +517,10 @@ for (const store of queueStores()) {
         await db.run('UPDATE unit_runs SET lease_until = ?', [PAST]);
         assert.equal((await reapExpired(db)).unitRuns, 1);
         assert.equal(await acquireUnitRun(db, 'm/prod/web', 3, 'C', 1), true);
-        // Deployment 3's coordinator died; whoever resumes deployment 3 takes the unit over at once.
+        // Deployment 3's coordinator died: its unit run expires with the deployment's lease (one heartbeat renews
+        // both); the process that resumes deployment 3 takes the unit then, not before (two owners never share a run).
+        assert.equal(await acquireUnitRun(db, 'm/prod/web', 3, 'D', 30), false, "not while C's lease lives");
+        await db.run('UPDATE unit_runs SET lease_until = ?', [PAST]);
         assert.equal(await acquireUnitRun(db, 'm/prod/web', 3, 'D', 30), true);
         assert.deepEqual(await db.get('SELECT deployment_id, owner FROM unit_runs'), { deployment_id: 3, owner: 'D' });
         await releaseUnitRun(db, 'm/prod/web', 3, 'C');

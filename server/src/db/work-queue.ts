@@ -54,6 +54,8 @@ export interface HostClaimLimits {
   dcCap: number;
   /** Prefer these hosts (the worker holds their warm connections). */
   prefer?: ReadonlySet<string>;
+  /** How long a queued row waits for the live worker that last pushed its host (default AFFINITY_GRACE_SECONDS; 0: no wait). */
+  affinitySeconds?: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function claimHostPushes(db: Db, owner: string, leaseSeconds: numbe
     const candidates = await q.all<{ id: number; unit: string; ip: string; dc: string | null; last_owner: string | null; fresh: number }>(
       `SELECT hp.id, hp.unit, hp.ip, hp.dc,
           (SELECT p.lease_owner FROM host_pushes p WHERE p.unit = hp.unit AND p.ip = hp.ip AND p.id < hp.id AND p.status = 'succeeded' ORDER BY p.id DESC LIMIT 1) AS last_owner,
-          CASE WHEN hp.queued_at > ${dbTime(q, -AFFINITY_GRACE_SECONDS)} THEN 1 ELSE 0 END AS fresh
+          CASE WHEN hp.queued_at > ${dbTime(q, -(lim.affinitySeconds ?? AFFINITY_GRACE_SECONDS))} THEN 1 ELSE 0 END AS fresh
         FROM host_pushes hp
         WHERE hp.status = 'pending' AND hp.queued_at IS NOT NULL ${dcFilter} ${fullFilter}
           AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
