@@ -68,7 +68,12 @@ export const PREPARE_SCRIPT = [
   'for a; do',
   '  if [ -z "$k" ]; then k=$a; continue; fi',
   '  p=$a; t=$k; k=',
-  '  if [ "$t" = N ] && [ ! -d "$p" ]; then mkdir -- "$p" || { printf "!%s\\0%s\\0" "$p" "could not be created"; exit 21; }; printf "/%s\\0" "$p"; fi',
+  // A directory another push made meanwhile (two units of this host into one new directory) is taken as it is,
+  // not recorded as this unit's: only a real directory, never a link put there.
+  '  if [ "$t" = N ] && [ ! -d "$p" ]; then',
+  '    if mkdir -- "$p" 2>/dev/null; then printf "/%s\\0" "$p"',
+  '    elif [ ! -d "$p" ] || [ -L "$p" ]; then printf "!%s\\0%s\\0" "$p" "could not be created"; exit 21; fi',
+  '  fi',
   'done',
   'exit 0',
 ].join('\n');
