@@ -169,7 +169,8 @@ export async function startServer(config: Config, log: Logger, opts: StartOption
   const live = new LiveBus(1000, clock);
   feedLiveBus(live, { deployer, inventory: events, windows });
   // Several processes share a PostgreSQL store: each one's dashboards see every node's changes (README "PostgreSQL").
-  const bridge = db.dialect === 'postgres' ? startLiveBridge({ bus: live, channel, node: node.id, log: log.child({ component: 'live-bridge' }) }) : undefined;
+  // Only in cluster mode: one process per database otherwise, and the bridge costs a NOTIFY per batch of events.
+  const bridge = db.dialect === 'postgres' && node.clustered ? startLiveBridge({ bus: live, channel, node: node.id, log: log.child({ component: 'live-bridge' }) }) : undefined;
   // Another node recorded a host push or a deployment change: a coordinator waiting on its rows looks now.
   if (cluster) live.subscribe((e) => { if (e.remote && (e.type === 'host' || e.type === 'deployment' || e.type === 'resync')) hints.emit(); });
   const ctx: AppContext = { config, log, db, clock, metrics, events, cmdb, ssh, launcher, repo, deployer, windows, live, auth, audit, node, leader, channel, shutdown: shutdown.signal };

@@ -121,8 +121,8 @@ if (requirePostgres()) {
       admin = new pg.Client({ connectionString: cluster.adminUrl });
       await admin.connect();
       for (let i = 0; i < 2; i++) dirs.push(await tempDir('gf-live-bridge-'));
-      a = await startTestServer(dirs[0]!.path, { db: { url } });
-      b = await startTestServer(dirs[1]!.path, { db: { url } });
+      a = await startTestServer(dirs[0]!.path, { db: { url }, cluster: { enabled: true } });
+      b = await startTestServer(dirs[1]!.path, { db: { url }, cluster: { enabled: true } });
     });
     after(async () => {
       await a?.stop();
