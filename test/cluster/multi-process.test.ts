@@ -261,7 +261,8 @@ if (requirePostgres()) {
       assert.equal(recorded!.attempt, 2);
       assert.notEqual(recorded!.lease_owner, first.lease_owner, 'recorded by the worker that held attempt 2');
       // The stalled worker wakes: its heartbeat finds the lease gone (or its fenced write changes nothing).
-      await until('the stalled worker notices', async () => (stalled.out.join('').includes('lease lost') ? true : undefined), 30_000);
+      await until('the stalled worker notices', async () => (stalled.out.join('').includes('lease lost') ? true : undefined), 30_000)
+        .catch((err: Error) => { throw new Error(`${err.message}; its stderr: ${stalled.err.join('').slice(-2000)}; its last log lines: ${stalled.out.join('').split('\n').slice(-12).join('\n')}`); });
       const again = await db.get<{ attempt: number; lease_owner: string; finished_at: string; status: string }>(
         'SELECT attempt, lease_owner, finished_at, status FROM host_pushes WHERE deployment_id = ? AND ip = ?', [id, stuck]);
       assert.deepEqual(again, recorded, 'the late worker changed nothing: the push is recorded once, by attempt 2');

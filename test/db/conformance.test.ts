@@ -56,29 +56,18 @@ if (requirePostgres()) {
     before(async () => { cluster = await startPostgres(); });
     after(async () => { await cluster?.stop(); });
 
-    for (const [file, covers] of CONFORMANCE_FILES) {
-      test(`${file} passes on PostgreSQL (${covers})`, async () => {
-        const t0 = Date.now();
-        // NODE_TEST_CONTEXT would make the child think it is a file of this run and run nothing.
-        const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-        const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
-        const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
-        process.stderr.write(`conformance ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-        assert.equal(r.code, 0, `${file} failed on PostgreSQL:\n${r.out.slice(-12_000)}`);
-        assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test on PostgreSQL:\n${r.out.slice(-4000)}`);
-      });
-    }
-
-    for (const [file, covers] of CLUSTER_FILES) {
-      test(`${file} passes in cluster mode (${covers})`, async () => {
-        const t0 = Date.now();
-        const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
-        const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_CLUSTER: '1', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl });
-        const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
-        process.stderr.write(`conformance (cluster) ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-        assert.equal(r.code, 0, `${file} failed in cluster mode:\n${r.out.slice(-12_000)}`);
-        assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test in cluster mode:\n${r.out.slice(-4000)}`);
-      });
-    }
+    /** Run a file again in a child with these settings; it must pass and run tests. */
+    const rerun = (file: string, covers: string, mode: string, extra: NodeJS.ProcessEnv) => test(`${file} passes ${mode} (${covers})`, async () => {
+      const t0 = Date.now();
+      // NODE_TEST_CONTEXT would make the child think it is a file of this run and run nothing.
+      const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+      const r = await runFiles([file], { ...env, GITFLEET_TEST_STORE: 'postgres', GITFLEET_TEST_PG_ADMIN: cluster.adminUrl, ...extra });
+      const summary = /ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(r.out);
+      process.stderr.write(`conformance (${mode}) ${file}: exit ${r.code}, ${summary ? `${summary[1]} passed, ${summary[2]} failed` : 'no summary'}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      assert.equal(r.code, 0, `${file} failed ${mode}:\n${r.out.slice(-12_000)}`);
+      assert.ok(summary && Number(summary[1]) > 0, `${file} ran no test ${mode}:\n${r.out.slice(-4000)}`);
+    });
+    for (const [file, covers] of CONFORMANCE_FILES) rerun(file, covers, 'on PostgreSQL', {});
+    for (const [file, covers] of CLUSTER_FILES) rerun(file, covers, 'in cluster mode', { GITFLEET_TEST_CLUSTER: '1' });
   });
 }

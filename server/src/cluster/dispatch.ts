@@ -6,12 +6,11 @@ import { ensureHostPushes, hostPushStates, outstandingHostPushes, queueHostPushe
 import { sleep } from '../util/sleep.js';
 import { hostInfoByIp } from '../db/host-facts.js';
 import type { Dispatch } from '../deploy/unit-run.js';
-import type { HostDone } from '../deploy/host-work.js';
+import { TRANSIENT, type HostDone } from '../deploy/host-work.js';
 import type { HostPushStatus } from '../deploy/types.js';
 
 /** A coordinator reads its batch's progress at most this often (a 5,000-host batch wakes it on every host). */
 const MIN_READ_MS = 100;
-const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
 
 /** Thrown out of a unit run whose deployment this process no longer holds (handed over or lease lost): write nothing more. */
 export class HandedOver extends Error {

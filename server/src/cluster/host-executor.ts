@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import * as rec from '../db/deployments.js';
 import { claimHostPushes, finishHostPushFenced, releaseHostPush, type ClaimedHostPush } from '../db/work-queue.js';
 import { hostWork, prepareUnit, stagingRoot, type HostWorkDeps, type UnitPrep } from '../deploy/host-work.js';
-import { parseUnitKey } from '../gitops/targets.js';
+import { parseUnitKey, type Unit } from '../gitops/targets.js';
 import type { SshConnections } from '../ssh/connections.js';
 
 export interface HostExecutorOptions {
@@ -22,7 +22,11 @@ export interface HostExecutorOptions {
   onDone?: () => void;
 }
 
-interface PrepEntry { prep: Promise<UnitPrep>; users: number; idle?: NodeJS.Timeout }
+interface Job { unit: Unit; commit: string; dryRun?: boolean; force?: boolean; prep: UnitPrep }
+interface PrepEntry { job: Promise<Job>; users: number; idle?: NodeJS.Timeout }
+
+/** The claimed row's deployment or commit is gone from the store (nothing to stage). */
+class Unrecorded extends Error {}
 
 const PREP_IDLE_MS = 10_000;
 
@@ -70,7 +74,7 @@ export class HostExecutor {
     for (const [key, e] of this.preps) {
       clearTimeout(e.idle);
       this.preps.delete(key);
-      await e.prep.then((p) => p.stage.cleanup(), () => undefined);
+      await e.job.then((j) => j.prep.stage.cleanup(), () => undefined);
     }
   }
 
@@ -84,41 +88,47 @@ export class HostExecutor {
     this.running.set(row.id, { ctrl, done });
   }
 
-  private async push(row: ClaimedHostPush, kill: AbortSignal): Promise<void> {
+  /** What the host pushes of one unit in one deployment share: read and staged once, on its first host push here. */
+  private async load(row: ClaimedHostPush, kill: AbortSignal, log: Logger): Promise<Job> {
     const { deps } = this.o;
-    const log = this.o.log.child({ deploymentId: row.deploymentId, unit: row.unit, host: row.ip, attempt: row.attempt });
     const d = await rec.getDeployment(deps.db, row.deploymentId);
     const commit = (await rec.unitResults(deps.db, row.deploymentId)).find((u) => u.unit === row.unit)?.commit ?? d?.after;
     const unit = parseUnitKey(row.unit);
-    const fence = { id: row.id, owner: this.o.owner, attempt: row.attempt };
-    const now = () => deps.clock().toISOString();
-    if (!d || !commit || !unit) {
-      await finishHostPushFenced(deps.db, fence, { status: 'failed', exitCode: null, reason: 'the deployment or its commit is not recorded', changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, null, now());
-      return;
-    }
+    if (!d || !commit || !unit) throw new Unrecorded('the deployment or its commit is not recorded');
     const sync = d.request.kind === 'sync' ? d.request : undefined;
     const input = { deploymentId: row.deploymentId, unit, commit, dryRun: sync?.dryRun, force: sync?.force, kill, log };
-    const key = `${row.deploymentId}/${row.unit}/${commit}`;
+    // Every host of the unit in this deployment: their records, facts and base commits are read once.
+    const ips = (await deps.db.all<{ ip: string }>('SELECT ip FROM host_pushes WHERE deployment_id = ? AND unit = ?', [row.deploymentId, row.unit])).map((r) => r.ip);
+    const prep = await prepareUnit(deps, input, ips, stagingRoot(deps.config, row.deploymentId, row.unit, `-w${process.pid}`));
+    return { unit, commit, dryRun: input.dryRun, force: input.force, prep };
+  }
+
+  private async push(row: ClaimedHostPush, kill: AbortSignal): Promise<void> {
+    const { deps } = this.o;
+    const log = this.o.log.child({ deploymentId: row.deploymentId, unit: row.unit, host: row.ip, attempt: row.attempt });
+    const fence = { id: row.id, owner: this.o.owner, attempt: row.attempt };
+    const now = () => deps.clock().toISOString();
+    const key = `${row.deploymentId}/${row.unit}`;
     let entry = this.preps.get(key);
     if (!entry) {
-      // Every host of the unit in this deployment: their records, facts and base commits are read once.
-      const ips = (await deps.db.all<{ ip: string }>('SELECT ip FROM host_pushes WHERE deployment_id = ? AND unit = ?', [row.deploymentId, row.unit])).map((r) => r.ip);
-      entry = this.preps.get(key) ?? { prep: prepareUnit(deps, input, ips, stagingRoot(deps.config, row.deploymentId, row.unit, `-w${process.pid}`)), users: 0 };
+      entry = { job: this.load(row, kill, log), users: 0 };
       this.preps.set(key, entry);
     }
     entry.users++;
     clearTimeout(entry.idle);
     try {
-      let prep: UnitPrep;
+      let job: Job;
       try {
-        prep = await entry.prep;
+        job = await entry.job;
       } catch (err) {
-        this.preps.delete(key);
-        const reason = `cannot stage the unit: ${(err as Error).message}`;
+        if (this.preps.get(key) === entry) this.preps.delete(key);
+        const reason = err instanceof Unrecorded ? err.message : `cannot stage the unit: ${(err as Error).message}`;
         await finishHostPushFenced(deps.db, fence, { status: 'failed', exitCode: null, reason, changes: [], stderrTail: null, attempts: 0, durationMs: 0 }, null, now());
         return;
       }
       // Host-push metrics are counted by the coordinator from the recorded results (a deferred host's retry once).
+      const { prep, commit } = job;
+      const input = { deploymentId: row.deploymentId, unit: job.unit, commit, dryRun: job.dryRun, force: job.force, kill, log };
       await hostWork(deps, prep, input, { ip: row.ip, hostname: row.hostname, port: row.port, user: row.user }, row.id, {
         start: async () => undefined, // the claim set it running
         finish: async (res, withCommit) => {
@@ -137,7 +147,7 @@ export class HostExecutor {
         e.idle = setTimeout(() => {
           if (this.preps.get(key) === e && e.users === 0) {
             this.preps.delete(key);
-            void e.prep.then((p) => p.stage.cleanup(), () => undefined);
+            void e.job.then((j) => j.prep.stage.cleanup(), () => undefined);
           }
         }, PREP_IDLE_MS);
         e.idle.unref();

@@ -3,7 +3,7 @@
 // to coordinate, host pushes to run: workers only), and the store's view of the queue for busy/queue depth.
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection.js';
-import { claimDeployment, heartbeat, openDeployments, queueDepth, reapExpired } from '../db/work-queue.js';
+import { claimDeployment, handBack, heartbeat, openDeployments, queueDepth, reapExpired } from '../db/work-queue.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { Metrics } from '../metrics.js';
 import type { ClusterNode } from './node.js';
@@ -59,10 +59,7 @@ export class ClusterLoop {
     const ids = this.o.deployer.coordinatingIds();
     for (const id of ids) this.o.deployer.handOver(id);
     if (ids.length) {
-      await this.o.db.tx(async (q) => {
-        await q.run(`UPDATE deployments SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'running'`, [this.o.node.id]);
-        await q.run('DELETE FROM unit_runs WHERE owner = ?', [this.o.node.id]);
-      }).catch((err: unknown) => this.o.log.warn({ err }, 'could not hand over deployments (their leases will expire)'));
+      await handBack(this.o.db, this.o.node.id).catch((err: unknown) => this.o.log.warn({ err }, 'could not hand over deployments (their leases will expire)'));
       this.o.hints.emit();
       this.o.log.info({ deployments: ids }, 'handed over the deployments this process coordinated');
     }

@@ -82,7 +82,7 @@ export async function claimHostPushes(db: Db, owner: string, leaseSeconds: numbe
           AND NOT EXISTS (SELECT 1 FROM host_pushes r WHERE r.unit = hp.unit AND r.ip = hp.ip AND r.status = 'running')
         ORDER BY hp.id LIMIT ?`, [...(lim.dc === null ? [] : [lim.dc]), ...full, Math.max(lim.free * 4, 64)]);
     if (!candidates.length) return [];
-    const alive = new Set((await q.all<{ id: string }>(`SELECT id FROM cluster_nodes WHERE seen_at >= ${dbTime(q, -leaseSeconds)}`)).map((r) => r.id));
+    const alive = new Set((await liveNodes(q, leaseSeconds)).map((n) => n.id));
     const ordered = lim.prefer?.size ? [...candidates.filter((c) => lim.prefer!.has(c.ip)), ...candidates.filter((c) => !lim.prefer!.has(c.ip))] : candidates;
     const taken: number[] = [];
     const busy = new Set<string>();
@@ -234,6 +234,14 @@ export async function heartbeat(db: Db, node: { id: string; role: string; dc: st
   });
 }
 
+/** A stopping process gives back what it coordinates: its deployments queued again, its units free (no lease expiry to wait for). */
+export async function handBack(db: Db, owner: string): Promise<void> {
+  await db.tx(async (q) => {
+    await q.run("UPDATE deployments SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'running'", [owner]);
+    await q.run('DELETE FROM unit_runs WHERE owner = ?', [owner]);
+  });
+}
+
 export interface Reaped { hosts: Array<{ id: number; dc: string | null }>; deployments: number[]; unitRuns: number }
 
 /**
@@ -265,7 +273,7 @@ export async function queueDepth(q: Queryable): Promise<Map<string, number>> {
 
 /** Deployments waiting or running anywhere in the cluster (previews and the poller wait while there are). */
 export async function openDeployments(q: Queryable): Promise<{ queued: number; running: number; pushes: number }> {
-  const kind = kindOf(q as Queryable);
+  const kind = kindOf(q);
   const r = await q.get<{ queued: number; running: number; pushes: number }>(
     `SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued, COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) AS running,
             COALESCE(SUM(CASE WHEN ${kind} = 'push' THEN 1 ELSE 0 END), 0) AS pushes

@@ -308,33 +308,30 @@ export class Deployer {
     return this.unitLocks.wholeUnit(key, (declare) => fn(declaring(this.deps.cmdb, declare)));
   }
 
-  /** Cluster mode: a drift check holds the unit in the store (deployment id 0) so no deployment of it runs anywhere meanwhile. */
-  private async withStoreUnitLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const cluster = this.deps.cluster!;
-    while (!(await acquireUnitRun(this.deps.db, key, 0, cluster.owner, cluster.leaseSeconds))) {
-      if (this.stopping) throw new QueueFullError('server is shutting down');
-      await cluster.changed(this.kill.signal, UNIT_RETRY_MS);
-    }
-    try {
-      return await fn();
-    } finally {
-      await releaseUnitRun(this.deps.db, key, 0, cluster.owner).catch(() => undefined);
-    }
+  /** Cluster mode: a drift check holds the unit in the store (deployment 0) so no deployment of it runs anywhere meanwhile. */
+  private withStoreUnitLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.holdUnit(key, 0, this.kill.signal, () => (this.stopping ? new QueueFullError('server is shutting down') : undefined), () => false, fn);
   }
 
   /** Cluster mode: run fn holding the unit (one run of a unit at a time across processes: unit_runs' primary key). */
-  private async withClusterUnit<T>(unit: Unit, id: number, claimed: Claimed, fn: () => Promise<T>): Promise<T> {
+  private withClusterUnit<T>(unit: Unit, id: number, claimed: Claimed, fn: () => Promise<T>): Promise<T> {
+    const handover = claimed.handover.signal;
+    // A run that was handed over no longer holds the unit (the same deployment's next run may): it leaves it.
+    return this.holdUnit(unitKey(unit), id, handover, () => (handover.aborted ? new HandedOver(id) : undefined), () => handover.aborted, fn);
+  }
+
+  /** Wait (woken by hints) until the unit is ours in the store, run fn, release it unless `keep`; `stop` ends the wait. */
+  private async holdUnit<T>(key: string, id: number, wait: AbortSignal, stop: () => Error | undefined, keep: () => boolean, fn: () => Promise<T>): Promise<T> {
     const cluster = this.deps.cluster!;
-    const key = unitKey(unit);
     while (!(await acquireUnitRun(this.deps.db, key, id, cluster.owner, cluster.leaseSeconds))) {
-      if (claimed.handover.signal.aborted) throw new HandedOver(id);
-      await cluster.changed(claimed.handover.signal, UNIT_RETRY_MS);
+      const why = stop();
+      if (why) throw why;
+      await cluster.changed(wait, UNIT_RETRY_MS);
     }
     try {
       return await fn();
     } finally {
-      // A run that was handed over no longer holds the unit (the same deployment's next run may): leave it.
-      if (!claimed.handover.signal.aborted) {
+      if (!keep()) {
         await releaseUnitRun(this.deps.db, key, id, cluster.owner).catch((err: unknown) => this.deps.log.warn({ err, unit: key }, 'could not release the unit (its lease will expire)'));
       }
     }

@@ -69,7 +69,8 @@ export interface HostRecords {
 }
 
 const RSYNC_RECHECK_MS = 24 * 3600 * 1000;
-const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
+/** Failure kinds worth a retry at the end of the rollout (a host that may be back by then). */
+export const TRANSIENT = new Set(['unreachable', 'connection_refused', 'connection_reset', 'timeout']);
 
 /** The inventory env for a repo env (env aliases apply to the lookup, not to the source path). */
 export const inventoryEnv = (config: Config, env: string): string => config.inventory.envAliases[env] ?? env;
